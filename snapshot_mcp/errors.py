@@ -1,0 +1,189 @@
+"""The exception tree of snapshot-mcp.
+
+Every error the package raises on purpose is a `SnapshotMCPError`:
+
+    SnapshotMCPError
+    ├── InvalidInput          bad arguments; nothing was sent (the caller must fix them)
+    ├── MissingToken          no API token configured (the operator must set one)
+    ├── ApiUnreachable        no answer from the API (network, DNS, time-out)
+    ├── ApiError              the API answered with an error status
+    │   ├── AuthError         401/403: the token is wrong or lacks rights
+    │   ├── NotFound          404
+    │   ├── Conflict          409: the snapshot's state does not allow it now
+    │   ├── RateLimited       429
+    │   ├── ServerError       5xx
+    │   └── BadResponse       a success status with a body that is not the API's JSON
+    └── WaitTimeout           a wait ended before the snapshot reached its goal
+
+Each error carries `retryable` (would the same call later likely succeed?) and `who`:
+"model" (fix the arguments), "user" (a human must decide or act), "operator" (the
+server's configuration) or "service" (the API or the network). No message ever
+contains the API token: errors are built from status, the API's `code`/`message` and
+our own words only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+Who = Literal["model", "user", "operator", "service"]
+
+_MAX_DETAIL = 300
+
+
+class SnapshotMCPError(Exception):
+    """Root of every error snapshot-mcp raises on purpose."""
+
+    retryable: bool = False
+    who: Who = "service"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(SnapshotMCPError):
+    """The arguments are invalid; nothing was sent to the API."""
+
+    who: Who = "model"
+
+
+class MissingToken(SnapshotMCPError):
+    """No API token is configured."""
+
+    who: Who = "operator"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No Genesis Cloud API token is configured: set GENESISCLOUD_TOKEN in the "
+            "server's environment (or start it with --simulate to try the simulator)."
+        )
+
+
+class ApiUnreachable(SnapshotMCPError):
+    """The API could not be reached, or did not answer in time."""
+
+    retryable = True
+
+
+class WaitTimeout(SnapshotMCPError):
+    """A wait ended before the snapshot reached the awaited state."""
+
+    retryable = True
+
+    def __init__(self, message: str, last_status: str | None) -> None:
+        super().__init__(message)
+        self.last_status = last_status
+
+
+class ApiError(SnapshotMCPError):
+    """The API answered with an error status."""
+
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.api_message = message
+        code_part = f" {code}" if code else ""
+        super().__init__(f"[{status}]{code_part} {message}".rstrip())
+
+
+class AuthError(ApiError):
+    """401 or 403: the token is invalid, expired or lacks the permission."""
+
+    who: Who = "operator"
+
+
+class NotFound(ApiError):
+    """404: no such snapshot (or route)."""
+
+    who: Who = "model"
+
+
+class Conflict(ApiError):
+    """409: the snapshot's current state does not allow this."""
+
+    who: Who = "user"
+    retryable = True
+
+
+class RateLimited(ApiError):
+    """429: too many requests."""
+
+    retryable = True
+
+    def __init__(
+        self, status: int, code: str | None, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(status, code, message)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """5xx: the API failed."""
+
+    retryable = True
+
+
+class BadResponse(ApiError):
+    """A success status whose body is not the documented JSON (truncated, HTML, …)."""
+
+    retryable = True
+
+
+def _status_class(status: int) -> type[ApiError]:
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFound
+    if status == 409:
+        return Conflict
+    if status == 429:
+        return RateLimited
+    if status >= 500:
+        return ServerError
+    return ApiError
+
+
+def parse_error_body(body: bytes, content_type: str = "") -> tuple[str | None, str]:
+    """Read `{"code", "message"}` from an error body; cope with anything else.
+
+    `code` may be a string or a number in the wild; it comes back as a string. A body
+    that is not the documented JSON (an HTML page from a proxy, a truncated answer)
+    yields no code and a short, single-line description instead of the raw page.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict):
+        raw_code = data.get("code")
+        code = str(raw_code) if isinstance(raw_code, str | int) and raw_code != "" else None
+        raw_message = data.get("message")
+        if isinstance(raw_message, str) and raw_message.strip():
+            return code, _one_line(raw_message)
+        return code, "no error message in the response"
+    if not body.strip():
+        return None, "empty response body"
+    if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
+        return None, "the response was an HTML page, not the API's JSON (a proxy or gateway error?)"
+    return None, "the response body was not the API's JSON"
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def error_from_response(
+    status: int, body: bytes, content_type: str = "", retry_after: float | None = None
+) -> ApiError:
+    """Build the `ApiError` subclass that fits an HTTP error response."""
+    code, message = parse_error_body(body, content_type)
+    cls = _status_class(status)
+    if cls is RateLimited:
+        return RateLimited(status, code, message, retry_after)
+    return cls(status, code, message)

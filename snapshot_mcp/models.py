@@ -1,0 +1,160 @@
+"""Typed shapes of the Genesis Cloud snapshot API.
+
+Reading is tolerant, writing is strict:
+
+- `Snapshot` accepts both documented shapes (the older one with `resource_id`, the
+  current one with `os_type`, `updated_at`, `source_instance_id`,
+  `source_snapshot_id`), ignores unknown fields, and keeps an unknown `status` as text.
+- `CreateSnapshotRequest` rejects anything the API documents as invalid before a
+  request is made, so a model gets a precise error instead of a round trip.
+- `SnapshotId` admits only a UUID: nothing else can reach a URL path.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+
+KNOWN_REGIONS: tuple[str, ...] = (
+    "EUC-DE-MUC-1",
+    "EUW-GB-MNC-1",
+    "EUW-NL-AMS-1",
+    "NA-CA-FTS-1",
+    "NA-CA-MNZ-1",
+    "NA-CA-PRG-1",
+    "NORD-NO-KRS-1",
+    "ARC-IS-HAF-1",
+)
+"""Regions known when this version was released; a new region of the same shape is accepted."""
+
+KNOWN_STATUSES: tuple[str, ...] = ("creating", "created", "active", "pending_delete", "deleting", "error")
+"""Statuses the API is known to report (`active` is the legacy name of `created`)."""
+
+READY_STATUSES = frozenset({"created", "active"})
+SETTLED_STATUSES = frozenset({"created", "active", "error"})
+
+_REGION_RE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)+$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID_PATTERN = _UUID_RE.pattern
+MAX_NAME_LENGTH = 255
+MAX_URL_LENGTH = 2048
+
+
+def check_snapshot_id(value: str) -> str:
+    candidate = value.strip().lower()
+    if not _UUID_RE.fullmatch(candidate):
+        raise ValueError("a snapshot id is a UUID such as ff942497-62f6-4a9d-8dc4-3766ebc2b8a2")
+    return str(uuid.UUID(candidate))
+
+
+SnapshotId = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    Field(pattern=UUID_PATTERN, description="Snapshot UUID."),
+    AfterValidator(check_snapshot_id),
+]
+"""A snapshot id: a UUID in canonical lower-case form, nothing else."""
+
+
+def _check_region(value: str) -> str:
+    region = value.strip().upper()
+    if not _REGION_RE.fullmatch(region):
+        raise ValueError(
+            f"region must look like NORD-NO-KRS-1 (upper-case letters, digits, dashes); "
+            f"known regions: {', '.join(KNOWN_REGIONS)}"
+        )
+    return region
+
+
+Region = Annotated[
+    str,
+    Field(min_length=3, max_length=40, description="Region id, e.g. NORD-NO-KRS-1."),
+    AfterValidator(_check_region),
+]
+
+
+def _check_url(value: str) -> str:
+    url = value.strip()
+    if any(ch.isspace() for ch in url) or any(ord(ch) < 32 for ch in url):
+        raise ValueError("url must not contain spaces or control characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("url must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("url must name a host, e.g. https://example.com/image.raw.zst")
+    return url
+
+
+ImageUrl = Annotated[
+    str,
+    Field(min_length=8, max_length=MAX_URL_LENGTH),
+    AfterValidator(_check_url),
+]
+
+
+def _check_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise ValueError("name must not be empty")
+    if any(ord(ch) < 32 for ch in name):
+        raise ValueError("name must not contain control characters")
+    return name
+
+
+SnapshotName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_check_name)]
+OsType = Literal["linux", "windows"]
+
+
+class Snapshot(BaseModel):
+    """A snapshot as the API returns it (both documented shapes)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str = ""
+    size: int | None = Field(default=None, description="GiB")
+    region: str = ""
+    status: str = Field(default="", description="creating, created, pending_delete, deleting or error")
+    os_type: str | None = None
+    resource_id: str | None = None
+    source_instance_id: str | None = None
+    source_snapshot_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def source(self) -> str | None:
+        """The snapshotted resource, whichever shape named it (None for URL imports)."""
+        return self.source_instance_id or self.source_snapshot_id or self.resource_id or None
+
+
+class SnapshotPage(BaseModel):
+    """One page of `GET /snapshots`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    snapshots: list[Snapshot]
+    total_count: int
+    page: int
+    per_page: int
+
+
+class CreateSnapshotRequest(BaseModel):
+    """The body of `POST /snapshots`: exactly these fields, `os_type` only when given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: SnapshotName
+    size: Annotated[StrictInt, Field(ge=1, le=1_000_000, description="GiB of the uncompressed image")]
+    url: ImageUrl
+    region: Region
+    os_type: OsType | None = None
+
+    def body(self) -> dict[str, object]:
+        """The JSON body to send: `os_type` only when it was given."""
+        return self.model_dump(exclude_none=True)

@@ -1,0 +1,102 @@
+"""Settings: what the operator chose, from the environment and the command line.
+
+The API token is a `SecretStr`: it shows as `**********` in every repr and is read
+with `get_secret_value()` only where the `Authorization` header is built.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_ENDPOINT = "https://api.genesiscloud.com/compute/v1"
+TOKEN_ENV = "GENESISCLOUD_TOKEN"
+ENDPOINT_ENV = "GENESISCLOUD_ENDPOINT"
+
+DeletePolicy = Literal["elicit", "token", "none"]
+Transport = Literal["stdio", "http"]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost names and loopback addresses."""
+    name = host.strip("[]").lower()
+    if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseModel):
+    """Everything the server needs to run, validated once at start-up."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token: SecretStr | None = None
+    endpoint: str = DEFAULT_ENDPOINT
+    simulate: bool = False
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    read_only: bool = False
+    delete_confirmation: DeletePolicy = "elicit"
+    log_level: str = "WARNING"
+    http_token: SecretStr | None = None
+    allow_unauthenticated: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    stateless: bool = False
+    state_key: SecretStr | None = None
+    elicitation_timeout: float = Field(default=120.0, gt=0)
+    wait_timeout: float = Field(default=45.0, gt=0, le=600)
+    rate_limit: float = Field(default=10.0, gt=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{ENDPOINT_ENV} must be an http(s) URL, e.g. {DEFAULT_ENDPOINT}")
+        if parts.username or parts.password:
+            raise ValueError(f"{ENDPOINT_ENV} must not carry credentials; use {TOKEN_ENV}")
+        return url
+
+    @field_validator("token", "http_token", "state_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            return value.strip()
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def endpoint_is_insecure(self) -> bool:
+        """True when the token would travel in clear text to another machine."""
+        parts = urlsplit(self.endpoint)
+        return parts.scheme == "http" and not is_loopback_host(parts.hostname or "")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
+        """Read `GENESISCLOUD_TOKEN` and `GENESISCLOUD_ENDPOINT`; `overrides` win."""
+        values: dict[str, object] = {}
+        if environ.get(TOKEN_ENV):
+            values["token"] = environ[TOKEN_ENV]
+        if environ.get(ENDPOINT_ENV):
+            values["endpoint"] = environ[ENDPOINT_ENV]
+        values.update(overrides)
+        return cls.model_validate(values)

@@ -1,0 +1,141 @@
+"""What the tools return: typed results (`structuredContent`) and their compact text.
+
+The structured result is complete; the text block a model reads is short: one line
+per snapshot, tab-separated, with a header naming the columns. Names are data, not
+instructions: control characters are folded so a name cannot forge extra lines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .models import Snapshot
+
+DeleteOutcome = Literal[
+    "deleted",
+    "deleting",
+    "already_deleting",
+    "declined",
+    "cancelled",
+    "timed_out",
+    "malformed_answer",
+    "confirmation_required",
+]
+
+
+class SnapshotView(BaseModel):
+    """One snapshot."""
+
+    id: str
+    name: str
+    size: int | None = Field(description="GiB")
+    region: str
+    status: str
+    os_type: str | None = None
+    source: str | None = Field(default=None, description="snapshotted instance/snapshot id; null for URL imports")
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> SnapshotView:
+        return cls(
+            id=snapshot.id,
+            name=snapshot.name,
+            size=snapshot.size,
+            region=snapshot.region,
+            status=snapshot.status,
+            os_type=snapshot.os_type,
+            source=snapshot.source,
+            created_at=_iso(snapshot.created_at),
+            updated_at=_iso(snapshot.updated_at),
+        )
+
+
+class SnapshotList(BaseModel):
+    """A page of snapshots, or the matches of a filtered scan over all pages."""
+
+    snapshots: list[SnapshotView]
+    total_count: int = Field(description="snapshots in the account")
+    page: int | None = Field(description="null for a filtered scan")
+    per_page: int | None
+    scanned: int | None = Field(default=None, description="snapshots examined by a filtered scan")
+    complete: bool = Field(description="false if more pages exist (unfiltered) or the scan stopped early")
+
+
+class CreateResult(BaseModel):
+    """A snapshot import that was started (or found already started)."""
+
+    snapshot: SnapshotView
+    reused: bool = Field(description="true if an identical recent create was returned instead of a new one")
+    settled: bool = Field(description="true once the status is created or error")
+    next: str
+
+
+class DeleteResult(BaseModel):
+    """What happened to a delete request."""
+
+    snapshot_id: str
+    outcome: DeleteOutcome
+    deleted: bool = Field(description="true once the API accepted the deletion")
+    message: str
+    confirmation_token: str | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _clean(text: str | None) -> str:
+    if text is None:
+        return "-"
+    return " ".join(text.replace("\t", " ").split()) or "-"
+
+
+def _row(view: SnapshotView) -> str:
+    size = "-" if view.size is None else str(view.size)
+    created = (view.created_at or "-")[:10]
+    return "\t".join((view.id, _clean(view.name), size, view.region or "-", view.status or "-", created))
+
+
+HEADER = "id\tname\tGiB\tregion\tstatus\tcreated"
+
+
+def list_text(result: SnapshotList, filters: str = "") -> str:
+    if result.scanned is not None:
+        head = f"{len(result.snapshots)} match {filters} of {result.scanned} scanned"
+        if not result.complete:
+            head += f" (incomplete: {result.total_count} exist)"
+    else:
+        shown = len(result.snapshots)
+        head = f"page {result.page}: {shown} of {result.total_count}"
+        if not result.complete:
+            head += f"; more: page={(result.page or 1) + 1}"
+    if not result.snapshots:
+        return head
+    return "\n".join([head, HEADER, *(_row(view) for view in result.snapshots)])
+
+
+def detail_text(view: SnapshotView) -> str:
+    parts = [
+        f"{view.id}",
+        f"name={_clean(view.name)}",
+        f"size={view.size if view.size is not None else '-'}GiB",
+        f"region={view.region}",
+        f"status={view.status}",
+    ]
+    if view.os_type:
+        parts.append(f"os={view.os_type}")
+    if view.source:
+        parts.append(f"source={view.source}")
+    parts.append(f"created={view.created_at or '-'}")
+    return " ".join(parts)
+
+
+def create_text(result: CreateResult) -> str:
+    verb = "Reused the identical recent import" if result.reused else "Import started"
+    return f"{verb}: {detail_text(result.snapshot)}\nNext: {result.next}"
