@@ -1,0 +1,105 @@
+"""Shared fixtures, and the guard that makes any real network call fail loudly.
+
+Tests talk to the embedded simulator (through its httpx transport, or a server on
+loopback) or to an `httpx.MockTransport`. A connection to any address that is not
+loopback raises `RealNetworkCall` at once, in this process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+
+
+class RealNetworkCall(RuntimeError):
+    """A test tried to reach a real network address."""
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, str):  # AF_UNIX path
+        return True
+    host = address[0] if isinstance(address, tuple) else address
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if not _is_local(address):
+        raise RealNetworkCall(f"test tried to connect to {address!r}")
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    if not _is_local(address):
+        raise RealNetworkCall(f"test tried to connect to {address!r}")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _is_local(host if isinstance(host, str) else host.decode()):
+        raise RealNetworkCall(f"test tried to resolve {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_network() -> Iterator[None]:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _guarded_getaddrinfo
+    try:
+        yield
+    finally:
+        socket.socket.connect = _real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = _real_getaddrinfo
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every `async def` test under anyio (asyncio backend)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and inspect.iscoroutinefunction(function):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    """A fresh simulator with its twelve seed snapshots."""
+    return Simulator()
+
+
+@pytest.fixture
+async def sim_http(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client whose transport is the simulator."""
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        yield http
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings pointing at the (simulated) default endpoint with the simulator's token."""
+    return Settings(token=SecretStr(DEFAULT_TOKEN), endpoint=DEFAULT_ENDPOINT)
