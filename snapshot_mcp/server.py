@@ -23,6 +23,7 @@ from mcp.server.mcpserver import (
     Elicit,
     ElicitationResult,
     MCPServer,
+    RequestStateSecurity,
     Resolve,
 )
 from mcp.server.mcpserver.exceptions import ToolError
@@ -154,11 +155,17 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
             if own_http:
                 await client_http.aclose()
 
+    security = None
+    if settings.state_key is not None:
+        # Instances behind one balancer share this key, so a confirmation round trip
+        # may land on any of them; a state sealed with another key is refused.
+        security = RequestStateSecurity(keys=[settings.state_key.get_secret_value()])
     server: MCPServer[AppState] = MCPServer(
         "snapshot-mcp",
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
+        request_state_security=security,
     )
 
     read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
