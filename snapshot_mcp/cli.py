@@ -67,7 +67,10 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="elicit (default): ask the user; token: two-step preview+token; none: no confirmation",
     )
     parser.add_argument(
-        "--simulate", action="store_true", default=_env_flag(environ, "simulate"), help="use the embedded simulator"
+        "--simulate",
+        action="store_true",
+        default=_env_flag(environ, "simulate"),
+        help="use the embedded simulator",
     )
     parser.add_argument("--log-level", default=env("log-level", "WARNING"))
     parser.add_argument("--http-token", default=env("http-token"), help="bearer token HTTP clients must send")
@@ -78,7 +81,9 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="allow a non-loopback HTTP bind without --http-token",
     )
     parser.add_argument(
-        "--allowed-hosts", default=env("allowed-hosts", ""), help="comma-separated Host values (non-loopback bind)"
+        "--allowed-hosts",
+        default=env("allowed-hosts", ""),
+        help="comma-separated Host values (non-loopback bind)",
     )
     parser.add_argument("--allowed-origins", default=env("allowed-origins", ""), help="comma-separated Origin values")
     parser.add_argument("--stateless", action="store_true", default=_env_flag(environ, "stateless"))
@@ -133,13 +138,13 @@ def configure_logging(level: str) -> None:
 
 def check_startup(settings: Settings) -> None:
     """Refuse unsafe combinations; warn about weak but chosen ones."""
-    if settings.transport == "http" and not is_loopback_host(settings.host):
-        if settings.http_token is None and not settings.allow_unauthenticated:
-            raise SystemExit(
-                f"snapshot-mcp: refusing to serve HTTP on {settings.host} without a client token: set "
-                "--http-token (SNAPSHOT_MCP_HTTP_TOKEN), or pass --allow-unauthenticated if something in "
-                "front of this server authenticates clients"
-            )
+    exposed = settings.transport == "http" and not is_loopback_host(settings.host)
+    if exposed and settings.http_token is None and not settings.allow_unauthenticated:
+        raise SystemExit(
+            f"snapshot-mcp: refusing to serve HTTP on {settings.host} without a client token: set "
+            "--http-token (SNAPSHOT_MCP_HTTP_TOKEN), or pass --allow-unauthenticated if something in "
+            "front of this server authenticates clients"
+        )
     if settings.stateless and settings.state_key is None:
         logger.warning("--stateless without --state-key: a confirmation must return to this same instance")
     if settings.delete_confirmation == "none" and not settings.read_only:

@@ -103,7 +103,14 @@ def confirmation_message(snapshot: Snapshot, now: datetime | None = None) -> str
 
 def fingerprint(snapshot: Snapshot) -> str:
     """A digest of the state a person saw; any change invalidates a token."""
-    state = [snapshot.id, snapshot.name, snapshot.size, snapshot.region, snapshot.status, str(snapshot.updated_at)]
+    state = [
+        snapshot.id,
+        snapshot.name,
+        snapshot.size,
+        snapshot.region,
+        snapshot.status,
+        str(snapshot.updated_at),
+    ]
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:32]
 
 
@@ -121,7 +128,11 @@ class ConfirmationTokens:
     """
 
     def __init__(
-        self, key: bytes | None = None, *, ttl: float = TOKEN_TTL_SECONDS, clock: Callable[[], float] = time.time
+        self,
+        key: bytes | None = None,
+        *,
+        ttl: float = TOKEN_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = key or secrets.token_bytes(32)
         self._ttl = ttl

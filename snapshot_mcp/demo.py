@@ -63,7 +63,13 @@ async def _demo(out: TextIO, confirm: Callable[[str], bool], interactive: bool) 
         _say(out, "1. The tools an assistant is offered:")
         for tool in tools.tools:
             hints = tool.annotations
-            kind = "read-only" if hints and hints.read_only_hint else "destructive" if hints and hints.destructive_hint else "writes"
+            kind = (
+                "read-only"
+                if hints and hints.read_only_hint
+                else "destructive"
+                if hints and hints.destructive_hint
+                else "writes"
+            )
             _say(out, f"    {tool.name:<26} {tool.title or '':<26} ({kind})")
 
         _say(out, "\n2. list_snapshots(per_page=5): one page, compact text")
@@ -72,7 +78,13 @@ async def _demo(out: TextIO, confirm: Callable[[str], bool], interactive: bool) 
         _say(out, "\n3. list_snapshots(region='NORD-NO-KRS-1'): the server scans every page and filters")
         show(await client.call_tool("list_snapshots", {"region": "NORD-NO-KRS-1"}))
 
-        args = {"name": "demo-ubuntu-24.04", "size": 20, "url": DEMO_IMAGE, "region": "NORD-NO-KRS-1", "os_type": "linux"}
+        args = {
+            "name": "demo-ubuntu-24.04",
+            "size": 20,
+            "url": DEMO_IMAGE,
+            "region": "NORD-NO-KRS-1",
+            "os_type": "linux",
+        }
         _say(out, f"\n4. create_snapshot_from_url({json.dumps(args)}, wait=true)")
         created = await client.call_tool(
             "create_snapshot_from_url", {**args, "wait": True}, progress_callback=on_progress
@@ -118,4 +130,3 @@ def run_demo(*, assume_yes: bool = False, out: TextIO | None = None, confirm: Ca
         return await _demo(stream, confirm, interactive)
 
     return anyio.run(main)
-

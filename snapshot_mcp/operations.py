@@ -158,10 +158,12 @@ class Operations:
         # look for it before sending another.
         since = recent.wall - timedelta(seconds=60)
         scan = await self.client.scan(
-            lambda s: s.name == request.name
-            and s.region == request.region
-            and s.status != "error"
-            and (s.created_at is None or s.created_at >= since)
+            lambda s: (
+                s.name == request.name
+                and s.region == request.region
+                and s.status != "error"
+                and (s.created_at is None or s.created_at >= since)
+            )
         )
         if scan.matches:
             found = scan.matches[-1]
@@ -169,7 +171,9 @@ class Operations:
             return found
         return None
 
-    async def _create_once(self, key: tuple[str, int, str, str, str | None], request: CreateSnapshotRequest) -> Snapshot:
+    async def _create_once(
+        self, key: tuple[str, int, str, str, str | None], request: CreateSnapshotRequest
+    ) -> Snapshot:
         wall = datetime.now(UTC)
         try:
             snapshot = await self.client.create(request)
@@ -211,7 +215,8 @@ class Operations:
             snapshot_id=snapshot.id,
             outcome="deleting",
             deleted=True,
-            message="Deletion accepted; the snapshot disappears once the API finishes (get_snapshot then says not found).",
+            message="Deletion accepted; the snapshot disappears once the API finishes "
+            "(get_snapshot then says not found).",
         )
 
 

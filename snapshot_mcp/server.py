@@ -6,7 +6,6 @@ what to do next. Nothing is created at import time: each call of `build_server`
 makes an independent server, and its lifespan opens one shared HTTP connection pool.
 """
 
-
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +43,7 @@ from .confirm import (
 from .errors import NotFound, RateLimited, SnapshotMCPError
 from .models import CreateSnapshotRequest, ImageUrl, OsType, Region, Snapshot, SnapshotId, SnapshotName
 from .operations import Filters, Operations, Progress
+from .resources import register_catalog
 from .settings import Settings
 from .views import (
     CreateResult,
@@ -168,6 +168,8 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
         request_state_security=security,
     )
 
+    register_catalog(server, _state)
+
     read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
 
     @server.tool(
@@ -185,7 +187,9 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
         per_page: Annotated[int, Field(ge=1, le=100)] = 50,
         region: Annotated[str | None, Field(max_length=40, description="exact region, e.g. NORD-NO-KRS-1")] = None,
         status: StatusFilter | None = None,
-        name_contains: Annotated[str | None, Field(min_length=1, max_length=255, description="case-insensitive")] = None,
+        name_contains: Annotated[
+            str | None, Field(min_length=1, max_length=255, description="case-insensitive")
+        ] = None,
     ) -> Annotated[CallToolResult, SnapshotList]:
         filters = Filters(region=region, status=status, name_contains=name_contains)
         try:
@@ -199,7 +203,9 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
         description="Use this to look up one snapshot by id (current status, size, region, dates).",
         annotations=read_only,
     )
-    async def get_snapshot(ctx: Context[AppState, Any], snapshot_id: SnapshotId) -> Annotated[CallToolResult, SnapshotView]:
+    async def get_snapshot(
+        ctx: Context[AppState, Any], snapshot_id: SnapshotId
+    ) -> Annotated[CallToolResult, SnapshotView]:
         try:
             view = SnapshotView.of(await _state(ctx).ops.get(snapshot_id))
         except SnapshotMCPError as exc:
@@ -266,9 +272,7 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
 
     def refusal(snapshot: Snapshot, outcome: str, message: str) -> CallToolResult:
         audit(outcome, snapshot.id, policy=policy)
-        result = DeleteResult(
-            snapshot_id=snapshot.id, outcome=cast(Any, outcome), deleted=False, message=message
-        )
+        result = DeleteResult(snapshot_id=snapshot.id, outcome=cast(Any, outcome), deleted=False, message=message)
         return _result(f"Not deleted ({outcome}): {message}", result)
 
     wait_field = Annotated[bool, Field(description="poll until it is gone, up to ~45s")]
@@ -304,8 +308,13 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
                 return _Verdict(outcome="accepted" if data.confirm else "declined")
             return _Verdict(outcome="declined" if isinstance(answer, DeclinedElicitation) else "cancelled")
 
-        @server.tool(title="Delete snapshot", description=delete_description, annotations=delete_annotations)
-        async def delete_snapshot(
+        @server.tool(
+            name="delete_snapshot",
+            title="Delete snapshot",
+            description=delete_description,
+            annotations=delete_annotations,
+        )
+        async def delete_with_elicitation(
             ctx: Context[AppState, Any],
             snapshot_id: SnapshotId,
             snapshot: Annotated[Snapshot, Resolve(fetch_snapshot)],
@@ -333,8 +342,13 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
 
     elif policy == "token":
 
-        @server.tool(title="Delete snapshot", description=delete_description, annotations=delete_annotations)
-        async def delete_snapshot(  # noqa: F811 - one of three policy variants is registered
+        @server.tool(
+            name="delete_snapshot",
+            title="Delete snapshot",
+            description=delete_description,
+            annotations=delete_annotations,
+        )
+        async def delete_with_token(
             ctx: Context[AppState, Any],
             snapshot_id: SnapshotId,
             confirmation_token: Annotated[
@@ -367,8 +381,13 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
 
     else:
 
-        @server.tool(title="Delete snapshot", description=delete_description, annotations=delete_annotations)
-        async def delete_snapshot(  # noqa: F811 - one of three policy variants is registered
+        @server.tool(
+            name="delete_snapshot",
+            title="Delete snapshot",
+            description=delete_description,
+            annotations=delete_annotations,
+        )
+        async def delete_directly(
             ctx: Context[AppState, Any], snapshot_id: SnapshotId, wait: wait_field = False
         ) -> Annotated[CallToolResult, DeleteResult]:
             return await perform(ctx, await fetch_snapshot(snapshot_id, ctx), wait)

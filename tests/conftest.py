@@ -62,8 +62,8 @@ def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
 
 @pytest.fixture(autouse=True, scope="session")
 def _no_real_network() -> Iterator[None]:
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[assignment,method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[assignment,method-assign]
     socket.getaddrinfo = _guarded_getaddrinfo
     try:
         yield

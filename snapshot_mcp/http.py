@@ -1,0 +1,259 @@
+"""Streamable HTTP: the MCP endpoint at ``/mcp``, hardened, served by uvicorn.
+
+What a request meets, outside in::
+
+    BearerAuth      (only with --http-token)  no/wrong "Authorization: Bearer" -> 401
+     `- /healthz    GET -> {"status":"ok"}    (no auth, no tool runs)
+     `- the SDK's Starlette app (its lifespan runs the session manager)
+          `- /mcp   body over MAX_BODY_BYTES -> 413
+                    Host not allowed -> 421, Origin not allowed -> 403 (DNS rebinding)
+                    too many open sessions -> 503
+
+DNS-rebinding protection is always on: on a loopback bind only loopback Host and
+Origin values pass; on any other bind ``<host>:<port>`` plus ``--allowed-hosts``, and
+only ``--allowed-origins`` (a request without an Origin, i.e. not from a browser,
+passes the Origin check). The client token is compared in constant time and never
+logged. Starlette and uvicorn are imported here only: stdio never loads them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .settings import Settings, is_loopback_host
+
+__all__ = [
+    "HEALTH_PATH",
+    "MAX_BODY_BYTES",
+    "MAX_SESSIONS",
+    "MCP_PATH",
+    "SESSION_IDLE_TIMEOUT",
+    "BearerAuth",
+    "build_http_app",
+    "make_uvicorn_server",
+    "run_http",
+    "transport_security",
+]
+
+logger = logging.getLogger("snapshot_mcp.http")
+
+MCP_PATH = "/mcp"
+HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1024 * 1024
+"""A tool call is a few hundred bytes; 1 MiB leaves room and refuses floods (413)."""
+MAX_SESSIONS = 1000
+"""Concurrent stateful sessions per instance; one more is answered 503."""
+SESSION_IDLE_TIMEOUT = 15 * 60.0
+"""Seconds without any request in flight before a stateful session is closed."""
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARD_BINDS = ("0.0.0.0", "::", "")  # noqa: S104 - names, not a bind
+
+
+def _host_port(host: str, port: int | str) -> str:
+    """``host:port`` as it appears in a Host header (IPv6 literals in brackets)."""
+    name = host.strip("[]")
+    return f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """Host/Origin allow-lists for the bind in `settings` (patterns ``name:*`` allow any port)."""
+    if is_loopback_host(settings.host):
+        hosts = [h for name in _LOOPBACK_HOSTS for h in (name, f"{name}:*")]
+        origins = [o for name in _LOOPBACK_HOSTS for o in (f"http://{name}", f"http://{name}:*")]
+    else:
+        hosts = [_host_port(settings.host, "*" if settings.port == 0 else settings.port)]
+        origins = []
+    hosts += [h for h in settings.allowed_hosts if h not in hosts]
+    origins += [o for o in settings.allowed_origins if o not in origins]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+async def _send_json(send: Send, status: int, body: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class BearerAuth:
+    """Pure ASGI: every HTTP request except ``GET /healthz`` must carry the bearer token.
+
+    Missing or wrong → 401 with ``WWW-Authenticate: Bearer`` and a small JSON body; the
+    request never reaches the MCP app, so no tool runs. The token is compared with
+    `hmac.compare_digest` on bytes and never logged.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._token = token.encode("utf-8")
+
+    def _authorized(self, scope: Scope) -> tuple[bool, bool]:
+        """(authorized, a bearer credential was presented)."""
+        values = [value for key, value in scope["headers"] if key == b"authorization"]
+        if len(values) != 1:
+            return False, bool(values)
+        scheme, _, credential = values[0].strip().partition(b" ")
+        if scheme.lower() != b"bearer" or not credential.strip():
+            return False, False
+        return hmac.compare_digest(credential.strip(), self._token), True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or _is_health(scope):
+            await self.app(scope, receive, send)
+            return
+        ok, presented = self._authorized(scope)
+        if ok:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        logger.warning(
+            "refused %s %s from %s: %s bearer token",
+            scope.get("method", "?"),
+            scope.get("path", "?"),
+            client[0] if client else "?",
+            "wrong" if presented else "missing",
+        )
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        challenge = b'Bearer realm="snapshot-mcp"'
+        if presented:
+            challenge += b', error="invalid_token"'
+        await _send_json(
+            send,
+            401,
+            {
+                "error": "invalid_token" if presented else "unauthorized",
+                "error_description": "send the server's client token as 'Authorization: Bearer <token>'",
+            },
+            headers=[(b"www-authenticate", challenge)],
+        )
+
+
+def _is_health(scope: Scope) -> bool:
+    return scope["type"] == "http" and scope.get("path") == HEALTH_PATH and scope.get("method") in ("GET", "HEAD")
+
+
+class _Health:
+    """``GET /healthz`` → ``{"status":"ok"}``; everything else goes to the MCP app (lifespan included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_health(scope):
+            await _send_json(send, 200, {"status": "ok"})
+            return
+        await self.app(scope, receive, send)
+
+
+def build_http_app(
+    server: MCPServer[Any],
+    settings: Settings,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_sessions: int | None = MAX_SESSIONS,
+    session_idle_timeout: float | None = SESSION_IDLE_TIMEOUT,
+) -> ASGIApp:
+    """The ASGI app for `server`: ``/mcp`` (+ ``/healthz``), with the checks above.
+
+    Call once per server: the SDK creates one session manager per call, and its
+    ``run()`` (entered by the returned app's lifespan) may run only once.
+    """
+    security = transport_security(settings)
+    if not is_loopback_host(settings.host) and settings.host in _WILDCARD_BINDS and not settings.allowed_hosts:
+        logger.warning(
+            "binding %s without --allowed-hosts: requests are accepted only with Host %s; "
+            "list the names clients use in --allowed-hosts",
+            settings.host or "all interfaces",
+            security.allowed_hosts[0],
+        )
+    mcp_app: ASGIApp = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=settings.stateless,
+        max_request_body_size=max_body_bytes,
+        session_idle_timeout=session_idle_timeout,
+        max_sessions=max_sessions,
+        transport_security=security,
+        host=settings.host,
+    )
+    app: ASGIApp = _Health(mcp_app)
+    if settings.http_token is not None:
+        app = BearerAuth(app, settings.http_token.get_secret_value())
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, plus a callback with the bound (host, port) pairs once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[list[tuple[str, int]]], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._on_started is not None:
+            bound = [
+                (str(name[0]), int(name[1]))
+                for srv in self.servers
+                for sock in srv.sockets
+                if isinstance(name := sock.getsockname(), tuple)
+            ]
+            self._on_started(bound)
+
+
+def make_uvicorn_server(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    on_started: Callable[[list[tuple[str, int]]], None] | None = None,
+) -> uvicorn.Server:
+    """A uvicorn server for `app` on ``settings.host:settings.port`` (port 0: any free port).
+
+    Logs go through the standard logging set up by the CLI (stderr); uvicorn's own
+    logging config is not applied, and the access log is on only at DEBUG.
+    """
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=settings.log_level == "DEBUG",
+        lifespan="on",
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+    )
+    return _Server(config, on_started)
+
+
+def _announce(bound: list[tuple[str, int]]) -> None:
+    for host, port in bound:
+        print(f"snapshot-mcp: serving MCP at http://{_host_port(host, port)}{MCP_PATH}", file=sys.stderr, flush=True)
+
+
+def run_http(server: MCPServer[Any], settings: Settings) -> None:
+    """Serve `server` over streamable HTTP until interrupted."""
+    make_uvicorn_server(build_http_app(server, settings), settings, on_started=_announce).run()
