@@ -31,7 +31,9 @@ _FALSE = ("0", "false", "no", "off", "")
 
 
 def _env(environ: Mapping[str, str], option: str) -> str | None:
-    return environ.get("SNAPSHOT_MCP_" + option.upper().replace("-", "_"))
+    """`SNAPSHOT_MCP_<OPTION>`; an empty value counts as unset (bundles pass empty optional settings)."""
+    value = environ.get("SNAPSHOT_MCP_" + option.upper().replace("-", "_"))
+    return value if value is not None and value.strip() else None
 
 
 def _env_flag(environ: Mapping[str, str], option: str) -> bool:

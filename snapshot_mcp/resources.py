@@ -1,10 +1,241 @@
-"""Prompts, the snapshot resource template and argument completions."""
+"""Prompts from `prompts/*.md`, the snapshot resource template, argument completions.
 
-from collections.abc import Callable
+A prompt file is Markdown with a TOML header between `+++` lines:
+
+    +++
+    name = "import_image"
+    title = "Import a disk image as a snapshot"
+    description = "One sentence for the prompt picker."
+
+    [[arguments]]
+    name = "url"
+    description = "http(s) URL of the image"
+    required = true
+    +++
+    The prompt text; {url} is replaced by the argument's value.
+
+Only declared argument names in braces are replaced, so other braces stay as they
+are. A malformed file stops start-up with an error naming the file.
+"""
+
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.types import (
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+)
+
+from .errors import SnapshotMCPError
+from .models import KNOWN_REGIONS, check_snapshot_id
+from .views import SnapshotView
+
+SNAPSHOT_URI = "genesiscloud://snapshots/{snapshot_id}"
+MAX_ARGUMENT_LENGTH = 2048
+COMPLETION_CACHE_SECONDS = 30.0
+MAX_COMPLETIONS = 100
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-def register_catalog(server: MCPServer[Any], state: Callable[[Context[Any, Any]], Any]) -> None:
-    """Register prompts, resources and completions on `server`."""
+class PromptFileError(SnapshotMCPError):
+    """A prompt file cannot be loaded; the message names the file."""
+
+    who = "operator"
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    """One parsed prompt file."""
+
+    path: Path
+    name: str
+    title: str | None
+    description: str
+    arguments: tuple[PromptArgument, ...]
+    body: str
+
+    def render(self, values: dict[str, str]) -> str:
+        declared = {a.name for a in self.arguments}
+        unknown = set(values) - declared
+        if unknown:
+            raise ValueError(f"unknown arguments for prompt {self.name}: {', '.join(sorted(unknown))}")
+        for key, value in values.items():
+            if len(value) > MAX_ARGUMENT_LENGTH:
+                raise ValueError(f"argument {key} is longer than {MAX_ARGUMENT_LENGTH} characters")
+        pattern = re.compile(r"\{(" + "|".join(map(re.escape, declared)) + r")\}") if declared else None
+        if pattern is None:
+            return self.body
+        return pattern.sub(lambda m: values.get(m.group(1), "").strip(), self.body)
+
+
+def default_prompts_dir() -> Path:
+    """`snapshot_mcp/prompts` in an installed wheel; the repository's `prompts/` otherwise."""
+    packaged = Path(str(resources.files("snapshot_mcp"))) / "prompts"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "prompts"
+
+
+def parse_prompt_file(path: Path) -> PromptFile:
+    """Parse one prompt file or raise `PromptFileError` naming it."""
+
+    def fail(problem: str) -> PromptFileError:
+        return PromptFileError(f"prompt file {path}: {problem}")
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot be read ({type(exc).__name__})") from exc
+    parts = text.split("+++\n", 2)
+    if len(parts) != 3 or parts[0].strip():
+        raise fail("must start with a TOML header between two '+++' lines")
+    try:
+        header = tomllib.loads(parts[1])
+    except tomllib.TOMLDecodeError as exc:
+        raise fail(f"header is not valid TOML ({exc})") from exc
+    unknown = set(header) - {"name", "title", "description", "arguments"}
+    if unknown:
+        raise fail(f"unknown header keys: {', '.join(sorted(unknown))}")
+    name, description, title = header.get("name"), header.get("description"), header.get("title")
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise fail("'name' must be lower-case letters, digits and underscores")
+    if not isinstance(description, str) or not description.strip():
+        raise fail("'description' is required")
+    if title is not None and not isinstance(title, str):
+        raise fail("'title' must be text")
+    arguments: list[PromptArgument] = []
+    raw_arguments = header.get("arguments", [])
+    if not isinstance(raw_arguments, list):
+        raise fail("'arguments' must be a list of [[arguments]] tables")
+    for raw in raw_arguments:
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not _NAME_RE.fullmatch(raw["name"]):
+            raise fail("each argument needs a 'name' of lower-case letters, digits and underscores")
+        extra = set(raw) - {"name", "description", "required"}
+        if extra or not isinstance(raw.get("required", False), bool):
+            raise fail(f"argument {raw['name']}: only name, description and required (true/false) are allowed")
+        arguments.append(
+            PromptArgument(name=raw["name"], description=raw.get("description"), required=raw.get("required", False))
+        )
+    if len({a.name for a in arguments}) != len(arguments):
+        raise fail("argument names must be unique")
+    body = parts[2].strip()
+    if not body:
+        raise fail("the prompt text after the header is empty")
+    return PromptFile(path, name, title, description.strip(), tuple(arguments), body + "\n")
+
+
+def load_prompts(directory: Path | None = None) -> list[PromptFile]:
+    """Every `*.md` prompt in `directory`, sorted by name; names must be unique."""
+    folder = directory or default_prompts_dir()
+    if not folder.is_dir():
+        raise PromptFileError(f"prompt folder {folder} does not exist")
+    prompts = [parse_prompt_file(path) for path in sorted(folder.glob("*.md"))]
+    seen: dict[str, Path] = {}
+    for prompt in prompts:
+        if prompt.name in seen:
+            raise PromptFileError(
+                f"prompt file {prompt.path}: name {prompt.name!r} is already used by {seen[prompt.name]}"
+            )
+        seen[prompt.name] = prompt.path
+    return sorted(prompts, key=lambda p: p.name)
+
+
+def _as_prompt(prompt: PromptFile) -> Prompt:
+    def render(**values: str) -> str:
+        return prompt.render(values)
+
+    return Prompt(
+        name=prompt.name,
+        title=prompt.title,
+        description=prompt.description,
+        arguments=list(prompt.arguments),
+        fn=render,
+        context_kwarg=None,
+    )
+
+
+@dataclass
+class _IdCache:
+    """Snapshot ids and names for completion, refreshed at most every 30 s."""
+
+    at: float = -1e9
+    entries: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _match(candidates: Iterable[str], prefix: str) -> Completion:
+    needle = prefix.strip().casefold()
+    values = [c for c in candidates if c.casefold().startswith(needle)]
+    return Completion(values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS)
+
+
+def register_catalog(
+    server: MCPServer[Any],
+    state: Callable[[Context[Any, Any]], Any],
+    *,
+    prompts_dir: Path | None = None,
+    current: Callable[[], Any] | None = None,
+) -> None:
+    """Register prompts, the snapshot resource template and completions on `server`.
+
+    `state(ctx)` gives a tool's `AppState`; `current()` gives the running server's
+    (completions have no request context of their own).
+    """
+    for prompt in load_prompts(prompts_dir):
+        server.add_prompt(_as_prompt(prompt))
+
+    @server.resource(
+        SNAPSHOT_URI,
+        name="snapshot",
+        title="Snapshot",
+        description="One snapshot as JSON (read-only).",
+        mime_type="application/json",
+    )
+    async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
+        try:
+            snapshot = await state(ctx).ops.get(check_snapshot_id(snapshot_id))
+        except ValueError as exc:
+            raise ValueError(f"not a snapshot id: {exc}") from exc
+        except SnapshotMCPError as exc:
+            raise ValueError(str(exc)) from exc
+        return SnapshotView.of(snapshot).model_dump_json()
+
+    cache = _IdCache()
+
+    async def snapshot_entries() -> list[tuple[str, str]]:
+        app = current() if current is not None else None
+        if app is None:
+            return []
+        if time.monotonic() - cache.at > COMPLETION_CACHE_SECONDS:
+            try:
+                page = await app.ops.client.list_page(1, 100)
+            except SnapshotMCPError:
+                return cache.entries
+            cache.entries = [(s.id, s.name) for s in page.snapshots]
+            cache.at = time.monotonic()
+        return cache.entries
+
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        if argument.name == "region":
+            return _match(KNOWN_REGIONS, argument.value)
+        if argument.name == "snapshot_id":
+            entries = await snapshot_entries()
+            needle = argument.value.strip().casefold()
+            ids = [sid for sid, name in entries if sid.startswith(needle) or name.casefold().startswith(needle)]
+            return Completion(values=ids[:MAX_COMPLETIONS], total=len(ids), has_more=len(ids) > MAX_COMPLETIONS)
+        return None

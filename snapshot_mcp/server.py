@@ -28,10 +28,10 @@ from mcp.server.mcpserver import (
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from . import __version__
-from .client import GenesisCloudClient, build_http_client
+from .client import GenesisCloudClient, RetryPolicy, build_http_client
 from .confirm import (
     ConfirmationTokens,
     DeleteConfirmation,
@@ -40,7 +40,7 @@ from .confirm import (
     confirmation_message,
     install_audit_handler,
 )
-from .errors import NotFound, RateLimited, SnapshotMCPError
+from .errors import AuthError, NotFound, RateLimited, SnapshotMCPError
 from .models import CreateSnapshotRequest, ImageUrl, OsType, Region, Snapshot, SnapshotId, SnapshotName
 from .operations import Filters, Operations, Progress
 from .resources import register_catalog
@@ -85,7 +85,9 @@ def tool_error(exc: SnapshotMCPError, subject: str = "") -> ToolError:
     if isinstance(exc, NotFound):
         text = f"Not found: no snapshot {subject} (it may have been deleted). Use list_snapshots to find ids."
     else:
-        text = str(exc)
+        text = str(exc).rstrip(".")
+        if isinstance(exc, AuthError):
+            text = f"The Genesis Cloud API rejected the token (GENESISCLOUD_TOKEN) or it lacks the permission: {text}"
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             text += f". Retry after {exc.retry_after:.0f}s."
         elif exc.who == "operator":
@@ -120,10 +122,21 @@ class _Verdict(BaseModel):
     detail: str = ""
 
 
-def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -> MCPServer[AppState]:
-    """A ready MCP server for `settings`; `http` replaces the real HTTP client (tests)."""
+def build_server(
+    settings: Settings,
+    *,
+    http: httpx.AsyncClient | None = None,
+    retry: RetryPolicy | None = None,
+    poll_interval: float = 1.0,
+) -> MCPServer[AppState]:
+    """A ready MCP server for `settings`.
+
+    `http` replaces the real HTTP client, `retry` the API client's retry policy and
+    `poll_interval` the first pause between polls of a wait (tests shrink these).
+    """
     install_audit_handler()
     policy = settings.delete_confirmation
+    running: list[AppState] = []  # the live lifespan states; completions use the newest
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -141,17 +154,19 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
                 token = SecretStr(DEFAULT_TOKEN)
             client_http = build_http_client(transport)
         client = GenesisCloudClient(
-            client_http, token=token, endpoint=settings.endpoint, rate_limit=settings.rate_limit
+            client_http, token=token, endpoint=settings.endpoint, retry=retry, rate_limit=settings.rate_limit
         )
         key = settings.state_key.get_secret_value().encode() if settings.state_key else None
         state = AppState(
             settings=settings,
-            ops=Operations(client, wait_timeout=settings.wait_timeout),
+            ops=Operations(client, wait_timeout=settings.wait_timeout, poll_interval=poll_interval),
             tokens=ConfirmationTokens(key),
         )
+        running.append(state)
         try:
             yield state
         finally:
+            running.remove(state)
             if own_http:
                 await client_http.aclose()
 
@@ -168,7 +183,7 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
         request_state_security=security,
     )
 
-    register_catalog(server, _state)
+    register_catalog(server, _state, current=lambda: running[-1] if running else None)
 
     read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
 
@@ -183,8 +198,8 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
     )
     async def list_snapshots(
         ctx: Context[AppState, Any],
-        page: Annotated[int, Field(ge=1, le=100_000, description="1-based page")] = 1,
-        per_page: Annotated[int, Field(ge=1, le=100)] = 50,
+        page: Annotated[StrictInt, Field(ge=1, le=100_000, description="1-based page")] = 1,
+        per_page: Annotated[StrictInt, Field(ge=1, le=100)] = 50,
         region: Annotated[str | None, Field(max_length=40, description="exact region, e.g. NORD-NO-KRS-1")] = None,
         status: StatusFilter | None = None,
         name_contains: Annotated[
@@ -229,7 +244,7 @@ def build_server(settings: Settings, *, http: httpx.AsyncClient | None = None) -
     async def create_snapshot_from_url(
         ctx: Context[AppState, Any],
         name: SnapshotName,
-        size: Annotated[int, Field(ge=1, le=1_000_000, description="GiB of the uncompressed image")],
+        size: Annotated[StrictInt, Field(ge=1, le=1_000_000, description="GiB of the uncompressed image")],
         url: ImageUrl,
         region: Region,
         os_type: OsType | None = None,

@@ -1,0 +1,124 @@
+"""Real third-party clients: the MCP Bundle CLI and the MCP Inspector CLI.
+
+These run Node tools through npx (from the npm registry), so they need Node.js;
+a missing npx fails loudly rather than skipping. The bundle test unpacks the built
+`.mcpb`, launches the server exactly as its manifest's `mcp_config` says (with the
+`${__dirname}` and `${user_config.*}` substitutions a client makes) in simulator mode,
+and lists its tools over stdio.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from snapshot_mcp import __version__
+from snapshot_mcp.catalog import ROOT
+
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+BIN = Path(sys.executable).parent
+SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
+
+
+def _npx() -> str:
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.fail("npx (Node.js) is required for the third-party checks")
+    return npx
+
+
+def _substitute(value: str, dirname: Path, user_config: dict[str, str]) -> str:
+    value = value.replace("${__dirname}", str(dirname))
+    return re.sub(r"\$\{user_config\.([a-z_]+)\}", lambda m: user_config[m.group(1)], value)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle built by scripts/build_bundle.py, unpacked."""
+    _npx()
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_bundle.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    built = out / f"snapshot-mcp-{__version__}.mcpb"
+    assert built.is_file()
+    unpacked = tmp_path_factory.mktemp("bundle")
+    with zipfile.ZipFile(built) as archive:
+        archive.extractall(unpacked)
+    return unpacked
+
+
+async def test_bundle_server_starts_as_its_manifest_says(bundle: Path, tmp_path: Path) -> None:
+    """The unpacked bundle's mcp_config starts a server that lists the four tools over stdio."""
+    manifest: dict[str, Any] = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["version"] == __version__
+    config = manifest["server"]["mcp_config"]
+    user_config = {
+        "api_token": "bundle-test-token",
+        "read_only": "false",
+        "delete_confirmation": "elicit",
+        "endpoint": "",
+    }
+    command = config["command"]
+    resolved = shutil.which(command, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert resolved is not None, f"{command} is not installed (it comes with the dev extra)"
+    # The machine's environment (certificates, proxies), then what the manifest sets.
+    env = {**os.environ, **{key: _substitute(value, bundle, user_config) for key, value in config["env"].items()}}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", SNAPSHOT_MCP_SIMULATE="true")
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    params = StdioServerParameters(
+        command=resolved, args=[_substitute(a, bundle, user_config) for a in config["args"]], env=env
+    )
+    async with Client(params, read_timeout_seconds=240) as client:
+        tools = (await client.list_tools()).tools
+        result = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
+    assert [t.name for t in tools] == ["list_snapshots", "get_snapshot", "create_snapshot_from_url", "delete_snapshot"]
+    assert result.is_error is False
+
+
+def _inspector(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [_npx(), "-y", INSPECTOR, "--cli", *args, "--", str(BIN / "snapshot-mcp"), "--simulate"]
+    env = {**os.environ, "MCP_CATALOG_PATH": str(tmp_path / "catalog.json")}
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=300, check=False, stdin=subprocess.DEVNULL
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (("--method", "tools/list"), '"name": "delete_snapshot"'),
+        (("--method", "prompts/list"), '"name": "cleanup_snapshots"'),
+        (
+            ("--method", "prompts/get", "--prompt-name", "review_snapshot", "--prompt-args", f"snapshot_id={SEED_ID}"),
+            SEED_ID,
+        ),
+        (("--method", "resources/templates/list"), "genesiscloud://snapshots/{snapshot_id}"),
+        (("--method", "tools/call", "--tool-name", "list_snapshots", "--tool-arg", "per_page=2"), "page 1: 2 of 12"),
+    ],
+)
+def test_inspector_cli(tmp_path: Path, args: tuple[str, ...], expect: str) -> None:
+    """The MCP Inspector CLI talks to the installed console script and exits 0."""
+    done = _inspector(tmp_path, *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert expect in done.stdout
+
+
+def test_inspector_cli_reports_tool_errors(tmp_path: Path) -> None:
+    """A tool error reaches the Inspector as isError (its exit code 5)."""
+    done = _inspector(
+        tmp_path, "--method", "tools/call", "--tool-name", "get_snapshot", "--tool-arg", "snapshot_id=../x"
+    )
+    assert done.returncode == 5
+    assert '"isError": true' in done.stdout
