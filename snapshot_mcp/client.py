@@ -18,12 +18,14 @@ limit), shared by all calls of one client, so concurrent page scans never exceed
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -66,8 +68,8 @@ class RetryPolicy:
     total_timeout: float = 20.0
 
     def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
-        """Full-jitter exponential backoff before attempt `attempt + 1`."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        """Exponential backoff with jitter (half to all of the ceiling) before attempt `attempt + 1`."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + 0.5 * rng())
 
 
@@ -141,13 +143,17 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
+        if when.tzinfo is None:  # HTTP-dates are GMT (RFC 9110), also the zone-less asctime form
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if math.isnan(seconds) or math.isinf(seconds):
         return None
     return max(0.0, seconds)
 
 
-def _describe_transport_error(exc: httpx.TransportError) -> str:
+def _describe_transport_error(exc: httpx.TransportError | httpx.DecodingError) -> str:
+    if isinstance(exc, httpx.DecodingError):
+        return "the API's answer could not be decoded"
     if isinstance(exc, httpx.TimeoutException):
         return "the API did not answer in time"
     if isinstance(exc, httpx.ConnectError):
@@ -155,7 +161,7 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
     return f"the connection to the API failed ({type(exc).__name__})"
 
 
-def _never_sent(exc: httpx.TransportError) -> bool:
+def _never_sent(exc: httpx.TransportError | httpx.DecodingError) -> bool:
     """True when the request cannot have reached the API."""
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
@@ -176,6 +182,8 @@ class GenesisCloudClient:
         sleep: Sleep = anyio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
         self._http = http
         self._token = token
         self._base = endpoint.rstrip("/")
@@ -198,10 +206,12 @@ class GenesisCloudClient:
             raise MissingToken()
         secret = self._token.get_secret_value()
         if not secret.isprintable() or any(ch.isspace() for ch in secret) or not secret.isascii():
-            raise SnapshotMCPError(
+            error = SnapshotMCPError(
                 "GENESISCLOUD_TOKEN contains spaces or characters an HTTP header cannot carry; "
                 "paste the token again without them"
             )
+            error.who = "operator"  # the server's configuration must change, not the arguments
+            raise error
         return f"Bearer {secret}"
 
     async def _request(
@@ -217,7 +227,7 @@ class GenesisCloudClient:
         Returns the decoded JSON body (None for an empty one) and whether an earlier
         attempt may have reached the API without its answer arriving.
         """
-        headers = {"Authorization": self._auth_header()}
+        headers = {"Authorization": self._auth_header(), "User-Agent": USER_AGENT, "Accept": "application/json"}
         url = f"{self._base}{path}"
         idempotent = method != "POST"
         policy = self.retry
@@ -229,7 +239,7 @@ class GenesisCloudClient:
             await self.limiter.acquire()
             try:
                 response = await self._http.request(method, url, params=params, json=body, headers=headers)
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 logger.info("%s %s attempt %d: %s", method, path, attempt, type(exc).__name__)
                 message = _describe_transport_error(exc)
                 if not idempotent and not _never_sent(exc):
@@ -252,12 +262,13 @@ class GenesisCloudClient:
                     return None, maybe_acted
                 try:
                     return response.json(), maybe_acted
-                except ValueError:
+                except (ValueError, RecursionError):
                     error: ApiError = BadResponse(status, None, "the response body was not valid JSON")
                     retryable = idempotent
             else:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                error = error_from_response(status, response.content, content_type, retry_after)
+                body_bytes = _scrub(response.content, headers["Authorization"].removeprefix("Bearer "))
+                error = error_from_response(status, body_bytes, content_type, retry_after)
                 if status == 404 and method == "DELETE" and maybe_acted:
                     logger.info("DELETE %s: 404 after an attempt whose answer was lost: deleted", path)
                     return None, maybe_acted
@@ -288,7 +299,9 @@ class GenesisCloudClient:
             payload = data[key] if key is not None else data
             return model.model_validate(payload)
         except (KeyError, TypeError, ValidationError) as exc:
-            raise BadResponse(200, None, f"the API's answer did not have the documented shape ({model.__name__})") from exc
+            raise BadResponse(
+                200, None, f"the API's answer did not have the documented shape ({model.__name__})"
+            ) from exc
 
     async def list_page(self, page: int = 1, per_page: int = 50) -> SnapshotPage:
         """`GET /snapshots?page=&per_page=`: one page, as the API returns it."""
@@ -324,20 +337,29 @@ class GenesisCloudClient:
         `max_concurrency` tasks at once. A snapshot that moves between pages while the
         scan runs is counted once.
         """
+        if max_pages is not None and max_pages < 1:
+            raise InvalidInput(f"max_pages must be 1 or more, got {max_pages}")
         first = await self.list_page(1, per_page)
         pages_total = max(1, math.ceil(first.total_count / per_page))
         pages_to_read = pages_total if max_pages is None else min(pages_total, max_pages)
         results: dict[int, SnapshotPage] = {1: first}
         limit = anyio.Semaphore(self.max_concurrency)
+        failures: list[SnapshotMCPError] = []
 
-        async def fetch(page: int) -> None:
+        async def fetch(page: int, group: anyio.abc.TaskGroup) -> None:
             async with limit:
-                results[page] = await self.list_page(page, per_page)
+                try:
+                    results[page] = await self.list_page(page, per_page)
+                except SnapshotMCPError as exc:  # the first failure ends the scan, as itself
+                    failures.append(exc)
+                    group.cancel_scope.cancel()
 
         if pages_to_read > 1:
             async with anyio.create_task_group() as group:
                 for page in range(2, pages_to_read + 1):
-                    group.start_soon(fetch, page)
+                    group.start_soon(fetch, page, group)
+        if failures:
+            raise failures[0]
 
         seen: set[str] = set()
         matches: list[Snapshot] = []
@@ -382,7 +404,7 @@ class GenesisCloudClient:
         *,
         until: Collection[str] = SETTLED_STATUSES,
         gone: bool = False,
-        timeout: float = 45.0,
+        timeout: float = 45.0,  # noqa: ASYNC109 - a polling budget, not a cancellation
         interval: float = 1.0,
         max_interval: float = 5.0,
         on_progress: ProgressCallback | None = None,
@@ -413,6 +435,13 @@ class GenesisCloudClient:
                 return WaitResult(snapshot=snapshot, reached=reached, polls=polls, elapsed=now - started)
             await self._sleep(min(delay, deadline - now))
             delay = min(delay * 1.5, max_interval)
+
+
+def _scrub(body: bytes, secret: str) -> bytes:
+    """`body` with the token (raw or JSON-escaped) replaced, in case a proxy echoes it."""
+    for form in {secret, json.dumps(secret)[1:-1]}:
+        body = body.replace(form.encode(), b"[redacted]")
+    return body
 
 
 def _checked_id(snapshot_id: str) -> str:

@@ -7,6 +7,7 @@ Every error the package raises on purpose is a `SnapshotMCPError`:
     ├── MissingToken          no API token configured (the operator must set one)
     ├── ApiUnreachable        no answer from the API (network, DNS, time-out)
     ├── ApiError              the API answered with an error status
+    │   ├── BadRequest        400/422: the API rejected the arguments
     │   ├── AuthError         401/403: the token is wrong or lacks rights
     │   ├── NotFound          404
     │   ├── Conflict          409: the snapshot's state does not allow it now
@@ -25,11 +26,13 @@ our own words only.
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Literal
 
 Who = Literal["model", "user", "operator", "service"]
 
 _MAX_DETAIL = 300
+_MAX_CODE = 40
 
 
 class SnapshotMCPError(Exception):
@@ -91,6 +94,12 @@ class ApiError(SnapshotMCPError):
         super().__init__(f"[{status}]{code_part} {message}".rstrip())
 
 
+class BadRequest(ApiError):
+    """400 or 422: the API rejected the arguments (the model must fix them)."""
+
+    who: Who = "model"
+
+
 class AuthError(ApiError):
     """401 or 403: the token is invalid, expired or lacks the permission."""
 
@@ -115,9 +124,7 @@ class RateLimited(ApiError):
 
     retryable = True
 
-    def __init__(
-        self, status: int, code: str | None, message: str, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str | None, message: str, retry_after: float | None = None) -> None:
         super().__init__(status, code, message)
         self.retry_after = retry_after
 
@@ -135,6 +142,8 @@ class BadResponse(ApiError):
 
 
 def _status_class(status: int) -> type[ApiError]:
+    if status in (400, 422):
+        return BadRequest
     if status in (401, 403):
         return AuthError
     if status == 404:
@@ -157,15 +166,16 @@ def parse_error_body(body: bytes, content_type: str = "") -> tuple[str | None, s
     """
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         data = None
     if isinstance(data, dict):
         raw_code = data.get("code")
-        code = str(raw_code) if isinstance(raw_code, str | int) and raw_code != "" else None
+        code = None
+        if isinstance(raw_code, str | int) and not isinstance(raw_code, bool):
+            code = _one_line(str(raw_code), _MAX_CODE) or None
         raw_message = data.get("message")
-        if isinstance(raw_message, str) and raw_message.strip():
-            return code, _one_line(raw_message)
-        return code, "no error message in the response"
+        message = _one_line(raw_message) if isinstance(raw_message, str) else ""
+        return code, message or "no error message in the response"
     if not body.strip():
         return None, "empty response body"
     if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
@@ -173,14 +183,13 @@ def parse_error_body(body: bytes, content_type: str = "") -> tuple[str | None, s
     return None, "the response body was not the API's JSON"
 
 
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
+    """One line of printable text (no terminal escapes), at most `limit` characters."""
+    text = " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch.isspace()).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def error_from_response(
-    status: int, body: bytes, content_type: str = "", retry_after: float | None = None
-) -> ApiError:
+def error_from_response(status: int, body: bytes, content_type: str = "", retry_after: float | None = None) -> ApiError:
     """Build the `ApiError` subclass that fits an HTTP error response."""
     code, message = parse_error_body(body, content_type)
     cls = _status_class(status)

@@ -13,6 +13,7 @@ Reading is tolerant, writing is strict:
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -62,7 +63,9 @@ SnapshotId = Annotated[
 
 
 def _check_region(value: str) -> str:
-    region = value.strip().upper()
+    region = value.strip()
+    # ASCII first: str.upper() maps "ß" to "SS" and "ı" to "I", which would pass the shape.
+    region = region.upper() if region.isascii() else region
     if not _REGION_RE.fullmatch(region):
         raise ValueError(
             f"region must look like NORD-NO-KRS-1 (upper-case letters, digits, dashes); "
@@ -78,16 +81,22 @@ Region = Annotated[
 ]
 
 
+def _has_control(text: str) -> bool:
+    """True for C0/C1 control characters, DEL and the Unicode line/paragraph separators."""
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
+
+
 def _check_url(value: str) -> str:
     url = value.strip()
-    if any(ch.isspace() for ch in url) or any(ord(ch) < 32 for ch in url):
+    if any(ch.isspace() for ch in url) or _has_control(url):
         raise ValueError("url must not contain spaces or control characters")
     parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
+    if parts.scheme not in ("http", "https"):
         raise ValueError("url must start with http:// or https://")
     if not parts.hostname:
         raise ValueError("url must name a host, e.g. https://example.com/image.raw.zst")
-    return url
+    # urlsplit lower-cases the scheme; send it that way ("HTTPS://" is valid, but the API is strict).
+    return parts.scheme + url[len(parts.scheme) :]
 
 
 ImageUrl = Annotated[
@@ -101,7 +110,7 @@ def _check_name(value: str) -> str:
     name = value.strip()
     if not name:
         raise ValueError("name must not be empty")
-    if any(ord(ch) < 32 for ch in name):
+    if _has_control(name):
         raise ValueError("name must not contain control characters")
     return name
 

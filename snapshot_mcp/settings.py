@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_ENDPOINT = "https://api.genesiscloud.com/compute/v1"
-TOKEN_ENV = "GENESISCLOUD_TOKEN"
+TOKEN_ENV = "GENESISCLOUD_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENDPOINT_ENV = "GENESISCLOUD_ENDPOINT"
 
 DeletePolicy = Literal["elicit", "token", "none"]
@@ -35,7 +35,8 @@ def is_loopback_host(host: str) -> bool:
 class Settings(BaseModel):
     """Everything the server needs to run, validated once at start-up."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a rejected endpoint may carry a password, a token field a secret.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     token: SecretStr | None = None
     endpoint: str = DEFAULT_ENDPOINT
@@ -60,7 +61,10 @@ class Settings(BaseModel):
     @classmethod
     def _endpoint(cls, value: str) -> str:
         url = value.strip().rstrip("/")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise ValueError(f"{ENDPOINT_ENV} must be an http(s) URL, e.g. {DEFAULT_ENDPOINT}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{ENDPOINT_ENV} must be an http(s) URL, e.g. {DEFAULT_ENDPOINT}")
         if parts.username or parts.password:
@@ -70,6 +74,8 @@ class Settings(BaseModel):
     @field_validator("token", "http_token", "state_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, SecretStr):  # the same rules, whether given as text or already wrapped
+            value = value.get_secret_value()
         if isinstance(value, str) and not value.strip():
             return None
         if isinstance(value, str):
