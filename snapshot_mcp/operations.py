@@ -69,11 +69,13 @@ class Operations:
         client: GenesisCloudClient,
         *,
         wait_timeout: float = 45.0,
+        poll_interval: float = 1.0,
         dedupe_window: float = DEDUPE_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.wait_timeout = wait_timeout
+        self.poll_interval = poll_interval
         self._window = dedupe_window
         self._clock = clock
         self._recent: dict[tuple[str, int, str, str, str | None], _RecentCreate] = {}
@@ -118,7 +120,9 @@ class Operations:
             state = "gone" if snapshot is None else snapshot.status
             await progress(min(elapsed, total), total, f"{state} after {elapsed:.0f}s (waiting for {goal})")
 
-        return await self.client.wait(snapshot_id, gone=gone, timeout=total, on_progress=report)
+        return await self.client.wait(
+            snapshot_id, gone=gone, timeout=total, interval=self.poll_interval, on_progress=report
+        )
 
     # -- creating ------------------------------------------------------------------
 
