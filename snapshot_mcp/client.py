@@ -243,10 +243,7 @@ class GenesisCloudClient:
                 logger.info("%s %s attempt %d: %s", method, path, attempt, type(exc).__name__)
                 message = _describe_transport_error(exc)
                 if not idempotent and not _never_sent(exc):
-                    raise ApiUnreachable(
-                        f"{message}; the API may have acted, so this create was not re-sent. "
-                        "Check with list_snapshots before trying again"
-                    ) from exc
+                    raise ApiUnreachable(f"{message}; the API may have acted on it, so it was not re-sent") from exc
                 maybe_acted = maybe_acted or not _never_sent(exc)
                 delay = policy.backoff(attempt, self._rng)
                 if not self._may_retry(attempt, started, delay):

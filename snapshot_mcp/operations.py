@@ -185,8 +185,9 @@ class Operations:
             # The API may have acted: remember, so an identical retry looks first.
             self._recent[key] = _RecentCreate(self._clock(), wall, None, ambiguous=True)
             exc.message += (
-                f". The import may have started anyway: calling create_snapshot_from_url again with the same "
-                f"arguments checks for it first; or check with list_snapshots(name_contains={request.name!r})"
+                f". The import may have started anyway. To continue, call create_snapshot_from_url again with "
+                f"the same arguments: it looks for that import first and does not make a second "
+                f"(or look yourself with list_snapshots(name_contains={request.name!r}))"
             )
             raise
         self._recent[key] = _RecentCreate(self._clock(), wall, snapshot.id, ambiguous=False)

@@ -7,10 +7,10 @@ makes an independent server, and its lifespan opens one shared HTTP connection p
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 import anyio
 import httpx
@@ -329,6 +329,7 @@ def build_server(
             description=delete_description,
             annotations=delete_annotations,
         )
+        @_named("delete_snapshot")
         async def delete_with_elicitation(
             ctx: Context[AppState, Any],
             snapshot_id: SnapshotId,
@@ -363,6 +364,7 @@ def build_server(
             description=delete_description,
             annotations=delete_annotations,
         )
+        @_named("delete_snapshot")
         async def delete_with_token(
             ctx: Context[AppState, Any],
             snapshot_id: SnapshotId,
@@ -402,12 +404,26 @@ def build_server(
             description=delete_description,
             annotations=delete_annotations,
         )
+        @_named("delete_snapshot")
         async def delete_directly(
             ctx: Context[AppState, Any], snapshot_id: SnapshotId, wait: wait_field = False
         ) -> Annotated[CallToolResult, DeleteResult]:
             return await perform(ctx, await fetch_snapshot(snapshot_id, ctx), wait)
 
     return server
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _named(name: str) -> Callable[[_F], _F]:
+    """Give a policy variant the tool's own name (its argument schema is titled after it)."""
+
+    def rename(fn: _F) -> _F:
+        fn.__name__ = fn.__qualname__ = name
+        return fn
+
+    return rename
 
 
 def _verdict_of(answer: ElicitationResult[Any]) -> _Verdict:
