@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema
 
 KNOWN_REGIONS: tuple[str, ...] = (
     "EUC-DE-MUC-1",
@@ -55,9 +55,9 @@ def check_snapshot_id(value: str) -> str:
 
 SnapshotId = Annotated[
     str,
-    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-    Field(pattern=UUID_PATTERN, description="Snapshot UUID."),
+    Field(max_length=64),
     AfterValidator(check_snapshot_id),
+    WithJsonSchema({"type": "string", "format": "uuid"}),
 ]
 """A snapshot id: a UUID in canonical lower-case form, nothing else."""
 

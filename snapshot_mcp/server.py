@@ -41,6 +41,7 @@ from .confirm import (
     install_audit_handler,
 )
 from .errors import AuthError, NotFound, RateLimited, SnapshotMCPError
+from .middleware import CompactArgumentErrors
 from .models import CreateSnapshotRequest, ImageUrl, OsType, Region, Snapshot, SnapshotId, SnapshotName
 from .operations import Filters, Operations, Progress
 from .resources import register_catalog
@@ -181,6 +182,7 @@ def build_server(
         version=__version__,
         lifespan=lifespan,
         request_state_security=security,
+        middleware=[CompactArgumentErrors()],
     )
 
     register_catalog(server, _state, current=lambda: running[-1] if running else None)

@@ -847,3 +847,27 @@ async def test_server_objects_do_not_show_the_token() -> None:
     async with Client(server) as client:
         tools = await client.list_tools()
     assert CANARY not in json.dumps([wire(tool) for tool in tools.tools])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"snapshot_id": "../x"}, "snapshot_id: a snapshot id is a UUID"),
+        ({"snapshot_id": "x" * 10_000}, "snapshot_id: String should have at most 64 characters"),
+        ({}, "snapshot_id: Field required"),
+    ],
+)
+async def test_argument_errors_are_one_line_per_field(
+    settings: Settings, sim: Simulator, arguments: dict[str, object], expected: str
+) -> None:
+    """Argument errors name the field and the rule, never echo the input, and say nothing was sent."""
+    async with connect(settings, sim) as client:
+        result = await client.call_tool("get_snapshot", arguments)
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error is True
+    assert text.startswith("Invalid arguments for get_snapshot (nothing was sent): ")
+    assert expected in text
+    assert "xxxxxxxxxx" not in text
+    assert "pydantic" not in text
+    assert "\n" not in text
+    assert sim.requests == []

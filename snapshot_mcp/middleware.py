@@ -1,0 +1,61 @@
+"""Short, exact argument errors for a model.
+
+When a tool's arguments fail validation, the SDK answers with pydantic's full report:
+every rejected value repeated back (a 10 kB string costs 10 kB of tokens again), the
+error type, and a documentation link per field. This middleware rewrites such a result
+to one line per field — `size: Input should be greater than or equal to 1` — and says
+that nothing was sent. Every other message passes through untouched.
+"""
+
+import re
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.types import CallToolResult, TextContent
+
+_HEADER = re.compile(r"^Error executing tool (?P<tool>[\w-]+): \d+ validation errors? for \w+\n")
+_MAX_MESSAGE = 240
+
+
+def compact_validation_error(text: str) -> str | None:
+    """The compact form of the SDK's argument-validation error text, or None if it is not one."""
+    match = _HEADER.match(text)
+    if match is None:
+        return None
+    problems: list[str] = []
+    field = ""
+    for line in text[match.end() :].splitlines():
+        if not line.startswith(" "):
+            field = line.strip()
+        elif line.startswith("  ") and not line.startswith("    "):
+            message = re.sub(r" \[type=.*$", "", line.strip())
+            message = message.removeprefix("Value error, ")
+            if len(message) > _MAX_MESSAGE:
+                message = message[: _MAX_MESSAGE - 1] + "…"
+            problems.append(f"{field}: {message}" if field else message)
+    if not problems:
+        return None
+    return f"Invalid arguments for {match['tool']} (nothing was sent): " + "; ".join(problems)
+
+
+class CompactArgumentErrors:
+    """Server middleware that shortens argument-validation errors of tool calls."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method != "tools/call":
+            return result
+        if isinstance(result, CallToolResult):
+            if result.is_error and len(result.content) == 1 and isinstance(result.content[0], TextContent):
+                compact = compact_validation_error(result.content[0].text)
+                if compact is not None:
+                    return result.model_copy(update={"content": [TextContent(type="text", text=compact)]})
+            return result
+        if isinstance(result, dict) and result.get("isError") is True:
+            content = result.get("content")
+            if isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict):
+                text = content[0].get("text")
+                compact = compact_validation_error(text) if isinstance(text, str) else None
+                if compact is not None:
+                    return {**result, "content": [{**content[0], "text": compact}]}
+        return result
