@@ -79,7 +79,9 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-async def _send_json(send: Send, status: int, body: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     payload = json.dumps(body, separators=(",", ":")).encode()
     await send(
         {
@@ -182,7 +184,7 @@ def build_http_app(
     ``run()`` (entered by the returned app's lifespan) may run only once.
     """
     security = transport_security(settings)
-    if not is_loopback_host(settings.host) and settings.host in _WILDCARD_BINDS and not settings.allowed_hosts:
+    if settings.host in _WILDCARD_BINDS and not settings.allowed_hosts:
         logger.warning(
             "binding %s without --allowed-hosts: requests are accepted only with Host %s; "
             "list the names clients use in --allowed-hosts",
@@ -255,5 +257,15 @@ def _announce(bound: list[tuple[str, int]]) -> None:
 
 
 def run_http(server: MCPServer[Any], settings: Settings) -> None:
-    """Serve `server` over streamable HTTP until interrupted."""
-    make_uvicorn_server(build_http_app(server, settings), settings, on_started=_announce).run()
+    """Serve `server` over streamable HTTP until SIGINT/SIGTERM, then shut down gracefully.
+
+    uvicorn re-raises the signal once it has shut down: SIGINT then surfaces here as
+    `KeyboardInterrupt`, which is the normal end (no traceback); SIGTERM ends the
+    process with the signal's default action, as a supervisor expects.
+    """
+    uv = make_uvicorn_server(build_http_app(server, settings), settings, on_started=_announce)
+    try:
+        uv.run()
+    except KeyboardInterrupt:
+        if not uv.should_exit:  # not uvicorn's graceful path: let it propagate
+            raise

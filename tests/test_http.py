@@ -1,0 +1,516 @@
+"""Streamable HTTP over real loopback sockets: the official client, Host/Origin checks,
+bearer auth, body and session limits, deletes in both protocol eras, and a confirmation
+round trip across two stateless instances.
+
+Each server runs in-process under uvicorn on 127.0.0.1 port 0; `make_uvicorn_server`
+reports the bound port once it listens, so nothing sleeps waiting for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
+from pydantic import SecretStr
+
+from snapshot_mcp import cli
+from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, make_uvicorn_server, transport_security
+from snapshot_mcp.server import build_server
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+
+TOOLS = {"list_snapshots", "get_snapshot", "create_snapshot_from_url", "delete_snapshot"}
+MODES = ["auto", "legacy"]
+HTTP_TOKEN = "client-token-7f3a9c"
+SNAPSHOT = "ebc879bb-2363-4326-bf38-eca0be7b7921"  # seed: ubuntu-22.04-cuda-12.4, created
+MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+}
+# 2026-07-28: a self-contained request that would run a tool if it got through.
+MODERN_CALL = {
+    "jsonrpc": "2.0",
+    "id": 7,
+    "method": "tools/call",
+    "params": {
+        "name": "list_snapshots",
+        "arguments": {},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        },
+    },
+}
+MODERN_HEADERS = {
+    **MCP_HEADERS,
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": "list_snapshots",
+}
+
+
+def sim_settings(**overrides: Any) -> Settings:
+    """Settings for a server on 127.0.0.1, any free port, against a simulator."""
+    values: dict[str, Any] = {"token": SecretStr(DEFAULT_TOKEN), "port": 0, **overrides}
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, sim: Simulator | None = None, *, bind: Settings | None = None, **limits: Any
+) -> AsyncIterator[str]:
+    """Serve `build_server(settings)` over HTTP; yield the base URL (no trailing slash).
+
+    `sim` given: the server talks to it (so tests see every API request); otherwise it
+    runs with `simulate=True` and its own embedded simulator. `bind` overrides where
+    uvicorn listens (always loopback here) while `settings` shapes the app.
+    """
+    if sim is None:
+        server = build_server(settings.model_copy(update={"simulate": True, "token": None}))
+        http: httpx.AsyncClient | None = None
+    else:
+        http = httpx.AsyncClient(transport=sim.transport())
+        server = build_server(settings, http=http)
+    app = build_http_app(server, settings, **limits)
+    bound: list[tuple[str, int]] = []
+    ready = anyio.Event()
+
+    def started(addresses: list[tuple[str, int]]) -> None:
+        bound.extend(addresses)
+        ready.set()
+
+    uv = make_uvicorn_server(app, bind or settings, on_started=started)
+    stopped = anyio.Event()
+
+    async def serve() -> None:
+        try:
+            await uv.serve()
+        finally:
+            ready.set()  # a failed start must not leave the test waiting
+            stopped.set()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(serve)
+            await ready.wait()
+            assert bound, "the HTTP server did not start"
+            try:
+                yield f"http://127.0.0.1:{bound[0][1]}"
+            finally:
+                # A clean shutdown (lifespan included) even when the test failed.
+                uv.should_exit = True
+                with anyio.move_on_after(10, shield=True):
+                    await stopped.wait()
+    finally:
+        if http is not None:
+            await http.aclose()
+
+
+@asynccontextmanager
+async def token_client(url: str, token: str, **kwargs: Any) -> AsyncIterator[Client]:
+    """The official client, sending `Authorization: Bearer <token>` on every request."""
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=60)) as h,
+        Client(streamable_http_client(url, http_client=h), **kwargs) as client,
+    ):
+        yield client
+
+
+def answer(action: str, content: dict[str, Any] | None = None) -> Any:
+    """An elicitation callback that always gives `action` (with `content`)."""
+
+    async def callback(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        assert SNAPSHOT in params.message
+        return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
+
+    return callback
+
+
+async def never_asked(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+    raise AssertionError("the retry carried the answer: the server must not ask again")
+
+
+def deletes(sim: Simulator) -> list[str]:
+    return [r.path for r in sim.requests if r.method == "DELETE"]
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """`cli.main` reconfigures the root logger; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    names = ("httpx", "httpcore", "mcp", "uvicorn.access", "snapshot_mcp")
+    levels = {name: logging.getLogger(name).level for name in names}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, value in levels.items():
+            logging.getLogger(name).setLevel(value)
+
+
+# --------------------------------------------------------------------------- the client
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_official_client_lists_tools_and_snapshots(mode: str) -> None:
+    """Client("http://127.0.0.1:PORT/mcp") sees the four tools and a listing from the simulator."""
+    async with serving(sim_settings()) as base, Client(f"{base}/mcp", mode=mode) as client:
+        assert client.protocol_version == ("2026-07-28" if mode == "auto" else "2025-11-25")
+        tools = await client.list_tools()
+        assert {t.name for t in tools.tools} == TOOLS
+        result = await client.call_tool("list_snapshots", {"per_page": 5})
+        assert not result.is_error
+        assert result.structured_content is not None
+        assert len(result.structured_content["snapshots"]) == 5
+
+
+async def test_healthz_answers_without_running_a_tool(sim: Simulator) -> None:
+    """GET /healthz is {"status":"ok"}, needs no token and never reaches the API."""
+    async with serving(sim_settings(http_token=SecretStr(HTTP_TOKEN)), sim) as base, httpx.AsyncClient() as http:
+        response = await http.get(f"{base}/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        assert (await http.post(f"{base}/healthz")).status_code == 401  # only GET/HEAD are open
+    assert sim.requests == []
+
+
+# --------------------------------------------------------------------------- Host / Origin
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"), [(INITIALIZE, MCP_HEADERS), (MODERN_CALL, MODERN_HEADERS)], ids=["2025", "2026"]
+)
+async def test_loopback_bind_checks_host_and_origin(
+    sim: Simulator, body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """On 127.0.0.1 a foreign Host is 421 and a foreign Origin 403; loopback ones pass."""
+    async with serving(sim_settings(), sim) as base, httpx.AsyncClient() as http:
+        port = base.rsplit(":", 1)[1]
+
+        async def post(**extra: str) -> httpx.Response:
+            return await http.post(f"{base}/mcp", json=body, headers={**headers, **extra})
+
+        assert (await post(host="evil.example")).status_code == 421
+        assert (await post(host=f"evil.example:{port}")).status_code == 421
+        assert (await post(origin="http://evil.example")).status_code == 403
+        assert (await post(origin=f"https://localhost.evil.example:{port}")).status_code == 403
+        assert sim.requests == []
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+            response = await post(host=host, origin=f"http://{host}")
+            assert response.status_code == 200, response.text
+
+
+def test_transport_security_lists() -> None:
+    """Loopback binds allow loopback names on any port; others their own address plus the extras."""
+    loopback = transport_security(Settings(host="127.0.0.1", port=8000))
+    assert loopback.enable_dns_rebinding_protection
+    assert {"127.0.0.1:*", "localhost:*", "[::1]:*"} <= set(loopback.allowed_hosts)
+    assert {"http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"} <= set(loopback.allowed_origins)
+    remote = transport_security(
+        Settings(
+            host="10.1.2.3",
+            port=9000,
+            allowed_hosts=("mcp.example.com",),
+            allowed_origins=("https://app.example.com",),
+        )
+    )
+    assert remote.enable_dns_rebinding_protection
+    assert remote.allowed_hosts == ["10.1.2.3:9000", "mcp.example.com"]
+    assert remote.allowed_origins == ["https://app.example.com"]
+    assert transport_security(Settings(host="fd00::5", port=80)).allowed_hosts == ["[fd00::5]:80"]
+
+
+@pytest.mark.parametrize(("allowed", "warned"), [((), True), (("mcp.example.com",), False)])
+def test_wildcard_bind_without_allowed_hosts_warns(
+    allowed: tuple[str, ...], warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0.0.0.0 without --allowed-hosts would answer every real client 421: say so at start-up."""
+    settings = Settings(host="0.0.0.0", http_token=SecretStr(HTTP_TOKEN), allowed_hosts=allowed)  # noqa: S104
+    build_http_app(build_server(settings.model_copy(update={"simulate": True})), settings)
+    assert ("--allowed-hosts" in caplog.text) is warned
+    assert HTTP_TOKEN not in caplog.text
+
+
+async def test_non_loopback_bind_keeps_the_checks(sim: Simulator) -> None:
+    """An app configured for 10.1.2.3 refuses loopback and foreign Hosts, and unlisted Origins."""
+    settings = sim_settings(
+        host="10.1.2.3",
+        port=9000,
+        http_token=SecretStr(HTTP_TOKEN),
+        allowed_hosts=("mcp.example.com",),
+        allowed_origins=("https://app.example.com",),
+    )
+    async with serving(settings, sim, bind=sim_settings()) as base, httpx.AsyncClient() as http:
+        port = base.rsplit(":", 1)[1]
+        auth = {**MCP_HEADERS, "authorization": f"Bearer {HTTP_TOKEN}"}
+
+        async def post(**extra: str) -> httpx.Response:
+            return await http.post(f"{base}/mcp", json=INITIALIZE, headers={**auth, **extra})
+
+        assert (await post()).status_code == 421  # Host 127.0.0.1:PORT is not this bind's
+        assert (await post(host=f"localhost:{port}")).status_code == 421
+        assert (await post(host="evil.example")).status_code == 421
+        assert (await post(host="10.1.2.3:9000", origin="http://evil.example")).status_code == 403
+        assert (await post(host="10.1.2.3:9000", origin="https://app.example.com")).status_code == 200
+        assert (await post(host="mcp.example.com")).status_code == 200
+
+
+# --------------------------------------------------------------------------- bearer auth
+
+
+async def test_bearer_token_required(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """No or a wrong token: 401 + WWW-Authenticate, no tool runs; the right one works; never logged."""
+    caplog.set_level(logging.DEBUG)
+    async with serving(sim_settings(http_token=SecretStr(HTTP_TOKEN)), sim) as base:
+        async with httpx.AsyncClient() as http:
+            for extra in (
+                {},
+                {"authorization": "Bearer wrong-token"},
+                {"authorization": f"Bearer {HTTP_TOKEN}x"},
+                {"authorization": f"Basic {HTTP_TOKEN}"},
+                {"authorization": "Bearer"},
+            ):
+                response = await http.post(f"{base}/mcp", json=MODERN_CALL, headers={**MODERN_HEADERS, **extra})
+                assert response.status_code == 401, extra
+                assert response.headers["www-authenticate"].startswith("Bearer")
+                assert response.json()["error"] in ("unauthorized", "invalid_token")
+                assert HTTP_TOKEN not in response.text
+            assert sim.requests == []  # no tool ran
+            ok = await http.post(
+                f"{base}/mcp", json=MODERN_CALL, headers={**MODERN_HEADERS, "authorization": f"bearer {HTTP_TOKEN}"}
+            )
+            assert ok.status_code == 200, ok.text
+        for mode in MODES:
+            async with token_client(f"{base}/mcp", HTTP_TOKEN, mode=mode) as client:
+                result = await client.call_tool("get_snapshot", {"snapshot_id": SNAPSHOT})
+                assert not result.is_error
+                assert result.structured_content is not None
+                assert result.structured_content["id"] == SNAPSHOT
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "bearer token" in logged  # the refusals were logged ...
+    assert HTTP_TOKEN not in logged  # ... without the token
+    assert "wrong-token" not in logged
+
+
+async def test_client_without_token_is_refused(sim: Simulator) -> None:
+    """The official client without the token cannot connect at all."""
+    async with serving(sim_settings(http_token=SecretStr(HTTP_TOKEN)), sim) as base:
+        with pytest.raises(ExceptionGroup) as caught:
+            async with Client(f"{base}/mcp", mode="legacy"):
+                pass  # pragma: no cover
+        assert caught.group_contains(MCPError)
+    assert sim.requests == []
+
+
+# --------------------------------------------------------------------------- limits
+
+
+async def test_oversized_body_is_413(sim: Simulator) -> None:
+    """A body over 1 MiB is refused with 413, declared or streamed; just under is parsed."""
+    big = b'{"jsonrpc":"2.0","id":1,"method":"ping","pad":"' + b"x" * MAX_BODY_BYTES + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 65536):
+            yield big[start : start + 65536]
+
+    async with serving(sim_settings(), sim) as base, httpx.AsyncClient() as http:
+        declared = await http.post(f"{base}/mcp", content=big, headers=MCP_HEADERS)
+        assert declared.status_code == 413
+        streamed = await http.post(f"{base}/mcp", content=chunks(), headers=MCP_HEADERS)
+        assert streamed.status_code == 413
+        small = await http.post(f"{base}/mcp", json=INITIALIZE, headers=MCP_HEADERS)
+        assert small.status_code == 200
+
+
+async def test_session_limit(sim: Simulator) -> None:
+    """With max_sessions=2, a third session is refused (503); closing one frees room."""
+    async with serving(sim_settings(), sim, max_sessions=2) as base, httpx.AsyncClient() as http:
+        async with AsyncExitStack() as stack:
+            for _ in range(2):
+                await stack.enter_async_context(Client(f"{base}/mcp", mode="legacy"))
+            refused = await http.post(f"{base}/mcp", json=INITIALIZE, headers=MCP_HEADERS)
+            assert refused.status_code == 503
+        async with Client(f"{base}/mcp", mode="legacy") as client:  # the two closed sessions were released
+            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+
+
+# --------------------------------------------------------------------------- deletes
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("action", "content", "deleted"),
+    [("accept", {"confirm": True}, True), ("decline", None, False), ("accept", {"confirm": False}, False)],
+    ids=["accept", "decline", "accept-unticked"],
+)
+async def test_delete_asks_over_http(
+    sim: Simulator, mode: str, action: str, content: dict[str, Any] | None, deleted: bool
+) -> None:
+    """Only an accepted confirmation sends the DELETE, in both eras."""
+    async with (
+        serving(sim_settings(), sim) as base,
+        Client(f"{base}/mcp", mode=mode, elicitation_callback=answer(action, content)) as client,
+    ):
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["deleted"] is deleted
+    assert deletes(sim) == ([f"/compute/v1/snapshots/{SNAPSHOT}"] if deleted else [])
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_delete_without_elicitation_is_refused(sim: Simulator, mode: str) -> None:
+    """A client that cannot be asked gets an error result and nothing is deleted."""
+    async with serving(sim_settings(), sim) as base, Client(f"{base}/mcp", mode=mode) as client:
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+    assert result.is_error
+    assert deletes(sim) == []
+
+
+# --------------------------------------------------------------------------- stateless
+
+
+async def first_round(url: str) -> InputRequiredResult:
+    async with Client(url, elicitation_callback=answer("accept", {"confirm": True})) as client:
+        result = await client.session.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT}, allow_input_required=True)
+    assert isinstance(result, InputRequiredResult)
+    return result
+
+
+async def second_round(url: str, first: InputRequiredResult) -> CallToolResult | InputRequiredResult | MCPError:
+    """Retry on `url` with the accepted answer and A's request state; an MCP error is returned."""
+    assert first.input_requests is not None
+    responses: dict[str, Any] = {
+        key: ElicitResult(action="accept", content={"confirm": True}) for key in first.input_requests
+    }
+    # The same client would retry: it declares elicitation, but is not asked again.
+    async with Client(url, elicitation_callback=never_asked) as client:
+        try:
+            return await client.session.call_tool(
+                "delete_snapshot",
+                {"snapshot_id": SNAPSHOT},
+                input_responses=responses,
+                request_state=first.request_state,
+                allow_input_required=True,
+            )
+        except MCPError as exc:  # caught here: leaving the client would wrap it in a group
+            return exc
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_stateless_lists_in_both_eras(mode: str) -> None:
+    """--stateless serves the official client in both eras (no session id needed)."""
+    settings = sim_settings(stateless=True, state_key=SecretStr("shared-request-state-key-0123456789"))
+    async with serving(settings) as base, Client(f"{base}/mcp", mode=mode) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+        result = await client.call_tool("list_snapshots", {"per_page": 3})
+        assert not result.is_error
+
+
+async def test_stateless_legacy_delete_fails_closed(sim: Simulator) -> None:
+    """2025 era on --stateless: no back channel to ask on, so nothing is deleted."""
+    settings = sim_settings(stateless=True, state_key=SecretStr("shared-request-state-key-0123456789"))
+    accept = answer("accept", {"confirm": True})
+    async with (
+        serving(settings, sim) as base,
+        Client(f"{base}/mcp", mode="legacy", elicitation_callback=accept) as client,
+    ):
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+    assert result.is_error
+    assert deletes(sim) == []
+
+
+async def test_stateless_round_trip_across_instances(sim: Simulator) -> None:
+    """2026-07-28: the confirmation asked by instance A is redeemed on B (shared key), once."""
+    key = SecretStr("shared-request-state-key-0123456789")
+    settings = sim_settings(stateless=True, state_key=key)
+    async with serving(settings, sim) as a, serving(settings, sim) as b:
+        first = await first_round(f"{a}/mcp")
+        assert first.request_state
+        assert deletes(sim) == []  # asking deletes nothing
+        result = await second_round(f"{b}/mcp", first)
+    assert isinstance(result, CallToolResult)
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    assert result.structured_content["deleted"] is True
+    assert deletes(sim) == [f"/compute/v1/snapshots/{SNAPSHOT}"]
+
+
+@pytest.mark.parametrize("other_key", ["another-request-state-key-9876543210", None], ids=["other-key", "no-key"])
+async def test_stateless_round_trip_with_a_foreign_key_is_refused(sim: Simulator, other_key: str | None) -> None:
+    """A request state sealed by A is refused by an instance with another (or no) key: nothing deleted."""
+    a_settings = sim_settings(stateless=True, state_key=SecretStr("shared-request-state-key-0123456789"))
+    b_settings = sim_settings(stateless=True, state_key=SecretStr(other_key) if other_key else None)
+    async with serving(a_settings, sim) as a, serving(b_settings, sim) as b:
+        first = await first_round(f"{a}/mcp")
+        refused = await second_round(f"{b}/mcp", first)
+    assert isinstance(refused, MCPError)
+    assert "requestState" in str(refused)
+    assert deletes(sim) == []
+
+
+async def test_stateless_tampered_state_is_refused(sim: Simulator) -> None:
+    """A modified request state is refused even by an instance holding the right key."""
+    settings = sim_settings(stateless=True, state_key=SecretStr("shared-request-state-key-0123456789"))
+    async with serving(settings, sim) as a, serving(settings, sim) as b:
+        first = await first_round(f"{a}/mcp")
+        assert first.request_state
+        state = first.request_state
+        tampered = first.model_copy(update={"request_state": state[:-4] + ("AAAA" if state[-4:] != "AAAA" else "BBBB")})
+        refused = await second_round(f"{b}/mcp", tampered)
+    assert isinstance(refused, MCPError)
+    assert "requestState" in str(refused)
+    assert deletes(sim) == []
+
+
+# --------------------------------------------------------------------------- start-up refusal
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::"])  # noqa: S104 - never bound: main exits first
+def test_non_loopback_bind_without_token_refuses_to_start(host: str, restore_logging: None) -> None:
+    """`--host` off loopback without --http-token exits before binding, naming the fix."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--transport", "http", "--simulate", "--host", host], environ={})
+    message = str(exit_info.value.code)
+    assert "--http-token" in message
+    assert "--allow-unauthenticated" in message
+
+
+def test_non_loopback_bind_from_environment_refuses_too(restore_logging: None) -> None:
+    """The same refusal when the bind comes from SNAPSHOT_MCP_HOST."""
+    env = {"SNAPSHOT_MCP_TRANSPORT": "http", "SNAPSHOT_MCP_HOST": "0.0.0.0", "SNAPSHOT_MCP_SIMULATE": "1"}  # noqa: S104
+    with pytest.raises(SystemExit, match="http-token"):
+        cli.main([], environ=env)
+
+
+@pytest.mark.parametrize(
+    "extra", [["--http-token", HTTP_TOKEN], ["--allow-unauthenticated"]], ids=["token", "allow-unauthenticated"]
+)
+def test_non_loopback_bind_is_allowed_with_token_or_explicit_opt_out(extra: list[str], restore_logging: None) -> None:
+    """check_startup accepts a non-loopback bind with a token, or with --allow-unauthenticated."""
+    args = cli._parser({}).parse_args(["--transport", "http", "--host", "0.0.0.0", *extra])  # noqa: S104
+    cli.check_startup(cli.settings_from(args, {}))  # does not raise
+
+
+def test_token_is_not_in_settings_repr() -> None:
+    """The client token stays a secret in any repr a log line might carry."""
+    settings = sim_settings(http_token=SecretStr(HTTP_TOKEN))
+    assert HTTP_TOKEN not in repr(settings)
+    assert HTTP_TOKEN not in json.dumps(settings.model_dump(mode="json"))
