@@ -60,7 +60,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"snapshot-mcp {__version__}")
     parser.add_argument("--transport", choices=("stdio", "http"), default=env("transport", "stdio"))
     parser.add_argument("--host", default=env("host", "127.0.0.1"), help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(env("port", "8000") or 8000), help="HTTP port (default 8000)")
+    parser.add_argument("--port", type=int, default=env("port", "8000"), help="HTTP port (default 8000)")
     parser.add_argument("--read-only", action="store_true", default=_env_flag(environ, "read-only"))
     parser.add_argument(
         "--delete-confirmation",

@@ -300,6 +300,8 @@ def build_server(
             ctx: Context[AppState, Any], snapshot: Annotated[Snapshot, Resolve(fetch_snapshot)]
         ) -> _Verdict | Elicit[DeleteConfirmation]:
             caps = ctx.client_capabilities
+            if caps is None and settings.stateless:
+                return _Verdict(outcome="refused", detail="stateless_legacy")
             elicitation = caps.elicitation if caps is not None else None
             if elicitation is None or (elicitation.form is None and elicitation.url is not None):
                 return _Verdict(outcome="refused", detail="no_elicitation")
@@ -344,12 +346,7 @@ def build_server(
                 return await perform(ctx, snapshot, wait)
             if verdict.outcome == "refused":
                 audit("refused", snapshot.id, policy=policy, detail=verdict.detail)
-                raise ToolError(
-                    "Not deleted: this client cannot show a confirmation prompt (MCP elicitation), and this "
-                    "server deletes only after the user confirms. Ask the user to delete it in a client that "
-                    "supports elicitation (e.g. Claude Code) or the Genesis Cloud console; the server's operator "
-                    "may instead start it with --delete-confirmation token."
-                )
+                raise ToolError(_REFUSALS[verdict.detail])
             messages = {
                 "declined": "the user declined. Nothing was deleted; do not retry unless the user asks again.",
                 "cancelled": "the user dismissed the prompt. Nothing was deleted.",
@@ -414,6 +411,18 @@ def build_server(
 
     return server
 
+
+_REFUSALS = {
+    "no_elicitation": "Not deleted: this client cannot show a confirmation prompt (MCP elicitation), and this "
+    "server deletes only after the user confirms. Ask the user to delete it in a client that supports "
+    "elicitation (e.g. Claude Code) or in the Genesis Cloud console; the server's operator may instead start "
+    "it with --delete-confirmation token.",
+    "elicitation_failed": "Not deleted: the client failed to show or answer the confirmation prompt. Nothing "
+    "was deleted; ask the user whether to try again.",
+    "stateless_legacy": "Not deleted: this server runs --stateless and the client speaks the 2025 protocol, "
+    "which cannot carry a confirmation prompt there. Connect with protocol 2026-07-28, or use a stateful "
+    "server.",
+}
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

@@ -82,6 +82,15 @@ class Settings(BaseModel):
             return value.strip()
         return value
 
+    @field_validator("state_key")
+    @classmethod
+    def _state_key_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError(
+                "the state key must be at least 32 bytes, e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

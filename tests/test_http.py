@@ -434,6 +434,7 @@ async def test_stateless_legacy_delete_fails_closed(sim: Simulator) -> None:
     ):
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
     assert result.is_error
+    assert "2026-07-28" in result.content[0].text  # type: ignore[union-attr]  # says how to proceed
     assert deletes(sim) == []
 
 

@@ -167,7 +167,7 @@ def test_is_loopback_host(host: str, loopback: bool) -> None:
 
 def test_token_never_in_repr_or_str() -> None:
     """repr, str and the JSON dump of Settings hide every secret."""
-    settings = Settings(token=SecretStr(CANARY), http_token=SecretStr(CANARY), state_key=SecretStr(CANARY))
+    settings = Settings(token=SecretStr(CANARY), http_token=SecretStr(CANARY), state_key=SecretStr(CANARY * 4))
     for text in (repr(settings), str(settings), settings.model_dump_json(), str(settings.model_dump())):
         assert CANARY not in text
     assert "**********" in repr(settings)
