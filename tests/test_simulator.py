@@ -167,12 +167,8 @@ AUTH_CASES = [
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("headers", "tokens"), AUTH_CASES)
-@pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/snapshots"), ("DELETE", f"/snapshots/{uuid.uuid4()}")]
-)
-async def test_auth_rejected(
-    headers: dict[str, str], tokens: list[str] | None, method: str, path: str
-) -> None:
+@pytest.mark.parametrize(("method", "path"), [("GET", "/snapshots"), ("DELETE", f"/snapshots/{uuid.uuid4()}")])
+async def test_auth_rejected(headers: dict[str, str], tokens: list[str] | None, method: str, path: str) -> None:
     """Missing, non-Bearer, empty, X-Auth-Token-only or unknown tokens are 401 code 01001."""
     sim = Simulator(tokens=tokens)
     async with client(sim, headers) as c:
@@ -228,9 +224,7 @@ async def test_wrong_method(method: str, path: str, allow: str) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
-@pytest.mark.parametrize(
-    "sid", [str(uuid.uuid4()), "not-a-uuid", "EBC879BB-2363-4326-BF38-ECA0BE7B7921", "12345"]
-)
+@pytest.mark.parametrize("sid", [str(uuid.uuid4()), "not-a-uuid", "EBC879BB-2363-4326-BF38-ECA0BE7B7921", "12345"])
 async def test_unknown_or_malformed_id(method: str, sid: str) -> None:
     """Unknown or malformed ids are 404 'Snapshot not found'."""
     sim = Simulator()
@@ -739,9 +733,7 @@ async def test_asgi_round_trip() -> None:
     """The raw ASGI app serves the same API through httpx.ASGITransport (no transport faults)."""
     sim = Simulator(seed=False, create_polls=0, faults=Faults(connect_error_first=1))
     transport = httpx.ASGITransport(app=sim.asgi_app())
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sim.local/compute/v1", headers=AUTH
-    ) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim.local/compute/v1", headers=AUTH) as c:
         created = await c.post("/snapshots", json=GOOD_BODY)
         sid = created.json()["snapshot"]["id"]
         got = await c.get(f"/snapshots/{sid}")
