@@ -35,7 +35,7 @@ def _indent(text: str) -> str:
 
 async def _demo(out: TextIO, confirm: Callable[[str], bool], interactive: bool) -> int:
     settings = Settings(simulate=True, wait_timeout=20.0)
-    server = build_server(settings)
+    server = build_server(settings, poll_interval=0.5)
 
     async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
         _say(out, "  The server asks the user:")

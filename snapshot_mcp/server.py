@@ -151,7 +151,7 @@ def build_server(
 
                 from .simulator import DEFAULT_TOKEN, Simulator
 
-                transport = Simulator(create_seconds=3.0).transport()
+                transport = Simulator(create_seconds=2.0).transport()
                 token = SecretStr(DEFAULT_TOKEN)
             client_http = build_http_client(transport)
         client = GenesisCloudClient(
