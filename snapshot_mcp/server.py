@@ -6,6 +6,8 @@ what to do next. Nothing is created at import time: each call of `build_server`
 makes an independent server, and its lifespan opens one shared HTTP connection pool.
 """
 
+import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -157,7 +159,10 @@ def build_server(
         client = GenesisCloudClient(
             client_http, token=token, endpoint=settings.endpoint, retry=retry, rate_limit=settings.rate_limit
         )
-        key = settings.state_key.get_secret_value().encode() if settings.state_key else None
+        key = None
+        if settings.state_key is not None:  # a key of its own, derived from the shared secret
+            secret = settings.state_key.get_secret_value().encode()
+            key = hmac.new(secret, b"snapshot-mcp confirmation tokens", hashlib.sha256).digest()
         state = AppState(
             settings=settings,
             ops=Operations(client, wait_timeout=settings.wait_timeout, poll_interval=poll_interval),
