@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import anyio
 
@@ -129,11 +130,14 @@ class Operations:
     async def create(self, request: CreateSnapshotRequest, *, wait: bool, progress: Progress | None) -> CreateResult:
         key = (request.name, request.size, request.url, request.region, request.os_type)
         lock = self._create_locks.setdefault(key, anyio.Lock())
-        async with lock:
-            snapshot = await self._find_recent(key, request)
-            reused = snapshot is not None
-            if snapshot is None:
-                snapshot = await self._create_once(key, request)
+        try:
+            async with lock:
+                snapshot = await self._find_recent(key, request)
+                reused = snapshot is not None
+                if snapshot is None:
+                    snapshot = await self._create_once(key, request)
+        finally:
+            _forget_idle(self._create_locks, key, lock)
         if wait and snapshot.status not in SETTLED_STATUSES:
             result = await self.wait(snapshot.id, gone=False, progress=progress)
             snapshot = result.snapshot or snapshot
@@ -198,11 +202,16 @@ class Operations:
     async def delete(self, snapshot: Snapshot, *, wait: bool, progress: Progress | None) -> DeleteResult:
         """Delete a snapshot whose deletion was confirmed, exactly once."""
         lock = self._delete_locks.setdefault(snapshot.id, anyio.Lock())
-        async with lock:
-            already = snapshot.id in self._deleted or snapshot.status in DELETING_STATUSES
-            if not already:
-                await self.client.delete(snapshot.id)
-                self._deleted[snapshot.id] = self._clock()
+        try:
+            async with lock:
+                now = self._clock()
+                self._deleted = {k: at for k, at in self._deleted.items() if now - at < self._window}
+                already = snapshot.id in self._deleted or snapshot.status in DELETING_STATUSES
+                if not already:
+                    await self.client.delete(snapshot.id)
+                    self._deleted[snapshot.id] = self._clock()
+        finally:
+            _forget_idle(self._delete_locks, snapshot.id, lock)
         if already:
             return DeleteResult(
                 snapshot_id=snapshot.id,
@@ -223,6 +232,19 @@ class Operations:
             message="Deletion accepted; the snapshot disappears once the API finishes "
             "(get_snapshot then says not found).",
         )
+
+
+_K = TypeVar("_K")
+
+
+def _forget_idle(locks: dict[_K, anyio.Lock], key: _K, lock: anyio.Lock) -> None:
+    """Drop a per-key lock that nobody holds or waits for, so the map does not grow with every key.
+
+    anyio hands a released lock straight to its next waiter, and there is no await between
+    the release and this check, so a lock still in use is never dropped.
+    """
+    if locks.get(key) is lock and not lock.locked() and lock.statistics().tasks_waiting == 0:
+        del locks[key]
 
 
 def _create_next(snapshot: Snapshot, *, waited: bool) -> str:

@@ -27,12 +27,17 @@ in the documented form only (the client must be tolerant; this must be strict):
   gone (GET 404, not listed). Choice: deleting a snapshot already ``pending_delete`` or
   ``deleting`` answers 204 again (idempotent) without restarting its countdown.
 * Faults (``Faults``, all off by default, counters decrement as used) in this order:
-  connect error / read timeout (in-process transport only; a connect error never reaches
-  ``handle`` so it is not in ``requests``; a read timeout is raised after ``handle`` ran),
-  latency (every request), HTML 502 page, ``fail_first``, ``fail_when``, normal handling,
-  then ``malformed_first`` on 2xx responses with a body. Faults act before routing and
-  auth, like a proxy would. ``fail_methods`` limits every fault except latency. Injected
+  connect error / read timeout / connection reset (in-process transport only; a connect
+  error never reaches ``handle`` so it is not in ``requests``; a read timeout and a reset
+  are raised after ``handle`` ran, so the API acted), latency (every request), HTML 502
+  page, ``fail_first``, ``fail_when``, normal handling, then ``malformed_first`` (a 2xx
+  body cut in half) on 2xx responses with a body and ``garbage_first`` (any 2xx, 204
+  included, becomes a 200 whose body is not JSON). Faults act before routing and auth,
+  like a proxy would. ``fail_methods`` limits every fault except latency. Injected
   429/503 carry ``Retry-After`` when ``retry_after`` is set. Injected errors use code ``09001``.
+  ``fail_rate`` with a seeded ``rng`` draws one of ``random_kinds`` for that share of the
+  requests (in-process transport only), deterministic for a given seed and request order;
+  each drawn kind is recorded as ``SimRequest.fault`` (and counted in ``Faults.drawn``).
 * Every response is ``application/json`` except 204 (no body) and the HTML page.
 * Seed (``seed=True``): 12 fixed snapshots (fixed UUIDs, 8 regions, one each of ``creating``,
   ``error``, ``pending_delete`` and legacy ``active``) dated over the 18 months before the
@@ -96,6 +101,9 @@ _HTML = (
     b"</body>\r\n</html>\r\n"
 )
 
+_GARBAGE = b'{"snapshot": {"id": undefined, \'name\': "x",}'
+"""A 200 body that claims to be JSON and is not (a broken proxy or serializer)."""
+
 _FIELDS = ("id", "name", "size", "region", "status", "os_type", "resource_id", "created_at", "updated_at")
 _SEED: tuple[tuple[str, str, int, str, str, str | None, str, str, str], ...] = (
     ("8fdc4100-0a26-4948-8e7f-53df5b440339", "legacy-centos-7-gpu", 50, "ARC-IS-HAF-1", "active", None,
@@ -157,6 +165,25 @@ class SimRequest:
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    fault: str | None = None
+    """The randomly drawn fault this request met (``Faults.fail_rate``), if any."""
+
+
+RANDOM_FAULT_KINDS: tuple[str, ...] = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "connect",
+    "timeout",
+    "reset",
+    "garbage",
+    "html",
+    "truncated",
+)
+"""What ``Faults.fail_rate`` draws from: a status, a transport failure, or a broken body."""
+_TRANSPORT_KINDS = frozenset({"connect", "timeout", "reset"})
 
 
 @dataclass
@@ -173,10 +200,28 @@ class Faults:
     fail_when: Callable[[SimRequest], int | None] | None = None
     connect_error_first: int = 0
     read_timeout_first: int = 0
+    reset_first: int = 0
+    garbage_first: int = 0
+    fail_rate: float = 0.0
+    rng: random.Random | None = None
+    random_kinds: tuple[str, ...] = RANDOM_FAULT_KINDS
+    drawn: dict[str, int] = field(default_factory=dict)
 
     def applies_to(self, method: str) -> bool:
         """Whether injected faults (all but latency) apply to this HTTP method."""
         return self.fail_methods is None or method.upper() in self.fail_methods
+
+    def draw(self, method: str) -> str | None:
+        """A random fault kind for one request (``fail_rate`` of the time), or None."""
+        if self.fail_rate <= 0 or not self.random_kinds or not self.applies_to(method):
+            return None
+        if self.rng is None:
+            self.rng = random.Random(0)  # noqa: S311 - reproducible fault injection, not security
+        if self.rng.random() >= self.fail_rate:
+            return None
+        kind = self.rng.choice(self.random_kinds)
+        self.drawn[kind] = self.drawn.get(kind, 0) + 1
+        return kind
 
 
 @dataclass(slots=True)
@@ -195,24 +240,33 @@ class _Transport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         faults = self._sim.faults
-        timeout = False
+        kind = faults.draw(request.method)
+        after: str | None = kind if kind in _TRANSPORT_KINDS else None
         if faults.applies_to(request.method):
             if faults.connect_error_first > 0:
                 faults.connect_error_first -= 1
-                raise httpx.ConnectError("simulated connection failure", request=request)
-            if faults.read_timeout_first > 0:
+                after = "connect"
+            elif faults.read_timeout_first > 0:
                 faults.read_timeout_first -= 1
-                timeout = True
+                after = "timeout"
+            elif faults.reset_first > 0:
+                faults.reset_first -= 1
+                after = "reset"
+        if after == "connect":
+            raise httpx.ConnectError("simulated connection failure", request=request)
         sim_req = SimRequest(
             method=request.method,
             path=request.url.path,
             query=dict(request.url.params.items()),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=await request.aread(),
+            fault=kind,
         )
         status, headers, body = await self._sim.handle(sim_req)
-        if timeout:
+        if after == "timeout":
             raise httpx.ReadTimeout("simulated read timeout (request was applied)", request=request)
+        if after == "reset":
+            raise httpx.ReadError("simulated connection reset by peer (request was applied)", request=request)
         return httpx.Response(status, headers=headers, content=body, request=request)
 
 
@@ -327,6 +381,11 @@ class Simulator:
         if self.faults.latency > 0:
             await anyio.sleep(self.faults.latency)
         faults = self.faults
+        kind = req.fault
+        if kind == "html":
+            return 502, {"content-type": "text/html"}, _HTML
+        if kind is not None and kind.isdigit():
+            return self._fault(int(kind))
         if faults.applies_to(req.method):
             if faults.html_error_first > 0:
                 faults.html_error_first -= 1
@@ -340,9 +399,16 @@ class Simulator:
             if status is not None:
                 return self._fault(status)
         status, headers, body = self._route(req)
-        if 200 <= status < 300 and body and faults.malformed_first > 0 and faults.applies_to(req.method):
-            faults.malformed_first -= 1
-            body = body[: len(body) // 2]
+        if not 200 <= status < 300 or not faults.applies_to(req.method):
+            return status, headers, body
+        if body and (kind == "truncated" or (kind is None and faults.malformed_first > 0)):
+            if kind is None:
+                faults.malformed_first -= 1
+            return status, headers, body[: len(body) // 2]
+        if kind == "garbage" or (kind is None and faults.garbage_first > 0):
+            if kind is None:
+                faults.garbage_first -= 1
+            return 200, {"content-type": _JSON}, _GARBAGE
         return status, headers, body
 
     def _fault(self, status: int) -> _Reply:

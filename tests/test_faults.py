@@ -1,0 +1,523 @@
+"""Fault injection: every tool against every way the API (or the road to it) can fail.
+
+Each cell of `MATRIX` runs one tool call through the protocol, in memory, against a
+simulator that injects one fault into the requests of one HTTP method: either the
+first two of them (transient) or all of them (lasting). The server uses the real
+retry logic with millisecond pauses (`FAST_RETRY`: at most 4 attempts), so a cell is
+bounded by its attempt count, which every cell asserts exactly. After each cell the
+same connection must answer a normal call correctly (the server is alive), and an
+identical create or delete must neither duplicate the import nor send a second DELETE
+for a deletion the API already accepted.
+
+At the end: the seeded soak (`stress/soak.py`) in a CI-sized run, and regression
+tests for the per-key memory of `Operations` (it used to grow with every key ever used).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp.types import CallToolResult
+from pydantic import SecretStr
+from server_support import (
+    FAST_RETRY,
+    MODES,
+    OTHER_SEED_ID,
+    PREFIX,
+    SEED_ID,
+    Asker,
+    connect,
+    sent,
+    text_of,
+)
+
+from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
+from snapshot_mcp.models import CreateSnapshotRequest
+from snapshot_mcp.operations import Operations
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, RANDOM_FAULT_KINDS, Faults, SimRequest, Simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `stress` lives beside `tests`, outside the package
+    sys.path.insert(0, str(ROOT))
+
+from stress.soak import SoakReport, error_kind, soak  # noqa: E402
+
+LASTING = 1_000
+"""A fault 'for good': more occurrences than any call can use up."""
+TRANSIENT = 2
+"""A passing fault: the first two requests of the method meet it."""
+
+GOOD_CREATE: dict[str, Any] = {
+    "name": "fault-matrix-image",
+    "size": 20,
+    "url": "https://example.com/image.raw.zst",
+    "region": "NORD-NO-KRS-1",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way a request can fail, and the words its error result must contain."""
+
+    words: tuple[str, ...]
+    make: Callable[[int, frozenset[str]], Faults]
+
+
+FAULTS: dict[str, Fault] = {
+    "429+RA": Fault(("429",), lambda n, m: Faults(fail_first=n, fail_status=429, retry_after=0.01, fail_methods=m)),
+    "429": Fault(("429",), lambda n, m: Faults(fail_first=n, fail_status=429, fail_methods=m)),
+    "500": Fault(("500",), lambda n, m: Faults(fail_first=n, fail_status=500, fail_methods=m)),
+    "502": Fault(("502",), lambda n, m: Faults(fail_first=n, fail_status=502, fail_methods=m)),
+    "503": Fault(("503",), lambda n, m: Faults(fail_first=n, fail_status=503, fail_methods=m)),
+    "504": Fault(("504",), lambda n, m: Faults(fail_first=n, fail_status=504, fail_methods=m)),
+    "connect": Fault(("could not connect",), lambda n, m: Faults(connect_error_first=n, fail_methods=m)),
+    "timeout": Fault(("did not answer in time",), lambda n, m: Faults(read_timeout_first=n, fail_methods=m)),
+    "reset": Fault(("connection to the API failed", "ReadError"), lambda n, m: Faults(reset_first=n, fail_methods=m)),
+    "json": Fault(("not valid JSON",), lambda n, m: Faults(garbage_first=n, fail_methods=m)),
+    "html": Fault(("502", "HTML page"), lambda n, m: Faults(html_error_first=n, fail_methods=m)),
+    "truncated": Fault(("not valid JSON",), lambda n, m: Faults(malformed_first=n, fail_methods=m)),
+    "429+RA3600": Fault(
+        ("429", "Retry after 3600s"),
+        lambda n, m: Faults(fail_first=n, fail_status=429, retry_after=3600, fail_methods=m),
+    ),
+}
+
+MATRIX = """
+tool          429+RA 429    500   502    503    504    connect timeout reset   json    html   truncated 429+RA3600
+list          ok3/e4 ok3/e4 e1/e1 ok3/e4 ok3/e4 ok3/e4 ok3/e4  ok3/e4  ok3/e4  ok3/e4  ok3/e4 ok3/e4    e1/e1
+list_filtered ok3/e4 ok3/e4 e1/e1 ok3/e4 ok3/e4 ok3/e4 ok3/e4  ok3/e4  ok3/e4  ok3/e4  ok3/e4 ok3/e4    e1/e1
+get           ok3/e4 ok3/e4 e1/e1 ok3/e4 ok3/e4 ok3/e4 ok3/e4  ok3/e4  ok3/e4  ok3/e4  ok3/e4 ok3/e4    e1/e1
+create        ok3/e4 ok3/e4 e1/e1 e1/e1  e1/e1  e1/e1  ok3/e4  e1!/e1! e1!/e1! e1!/e1! e1/e1  e1!/e1!   e1/e1
+delete        ok3/e4 ok3/e4 e1/e1 ok3/e4 ok3/e4 ok3/e4 ok3/e4  ok3/e4! ok3/e4! ok3/e4! ok3/e4 n/a       e1/e1
+delete_lookup ok3/e4 ok3/e4 e1/e1 ok3/e4 ok3/e4 ok3/e4 ok3/e4  ok3/e4  ok3/e4  ok3/e4  ok3/e4 ok3/e4    e1/e1
+"""
+"""Expected outcome of each tool x fault, as `transient/lasting`.
+
+Rows: `list` (one page), `list_filtered` (region filter: a scan of two pages, the fault
+on page 1), `get`, `create` (fault on the POST), `delete` (accepted through elicitation,
+fault on the DELETE), `delete_lookup` (the same delete, fault on the GET that looks the
+snapshot up before asking). Cells: `okN` the call succeeds after N attempts of the
+faulted request; `eN` it ends in an error result after N attempts (4 = FAST_RETRY's
+bound); `!` the API acted on an attempt whose answer was lost (the import exists, or
+the deletion was accepted); `n/a` the fault cannot happen (a DELETE's 204 has no body
+to truncate): the call succeeds with one attempt and the fault is never used.
+
+What it shows: GET and DELETE retry 429, 502-504, connection failures and garbled
+bodies, then give up; a 500 is not retried (the client's documented choice); a POST is
+retried only where the API cannot have acted (429, connection refused), never after a
+5xx, a time-out, a reset or a garbled 201; a Retry-After beyond the retry budget ends
+the call at once and is passed on to the model.
+"""
+
+
+@dataclass(frozen=True)
+class Cell:
+    ok: bool
+    attempts: int
+    acted: bool
+    applicable: bool = True
+
+
+def _cell(text: str) -> Cell:
+    if text == "n/a":
+        return Cell(ok=True, attempts=1, acted=False, applicable=False)
+    acted = text.endswith("!")
+    body = text.rstrip("!")
+    ok = body.startswith("ok")
+    return Cell(ok=ok, attempts=int(body.removeprefix("ok" if ok else "e")), acted=acted)
+
+
+def _parse(table: str) -> dict[tuple[str, str], tuple[Cell, Cell]]:
+    header, *rows = table.strip().splitlines()
+    faults = header.split()[1:]
+    assert faults == list(FAULTS), "the table's columns are the faults, in order"
+    cells: dict[tuple[str, str], tuple[Cell, Cell]] = {}
+    for row in rows:
+        tool, *texts = row.split()
+        assert len(texts) == len(faults), row
+        for fault, text in zip(faults, texts, strict=True):
+            transient, _, lasting = ("n/a", "", "n/a") if text == "n/a" else text.partition("/")
+            cells[tool, fault] = (_cell(transient), _cell(lasting))
+    return cells
+
+
+CELLS = _parse(MATRIX)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One tool call of the matrix and where its fault goes."""
+
+    tool: str
+    arguments: dict[str, Any]
+    target: str
+    """The HTTP method whose requests meet the fault."""
+
+
+ROWS: dict[str, Row] = {
+    "list": Row("list_snapshots", {}, "GET"),
+    "list_filtered": Row("list_snapshots", {"region": "NORD-NO-KRS-1"}, "GET"),
+    "get": Row("get_snapshot", {"snapshot_id": SEED_ID}, "GET"),
+    "create": Row("create_snapshot_from_url", GOOD_CREATE, "POST"),
+    "delete": Row("delete_snapshot", {"snapshot_id": SEED_ID}, "DELETE"),
+    "delete_lookup": Row("delete_snapshot", {"snapshot_id": SEED_ID}, "GET"),
+}
+
+
+def lookups(mode: str) -> int:
+    """GETs of the snapshot per confirmed delete: the 2026 era looks it up again on the call that answers."""
+    return 2 if mode == "auto" else 1
+
+
+def expected_requests(row: str, cell: Cell, mode: str) -> Counter[str]:
+    """Requests per method that reach the API in a cell, counting refused connections as attempts."""
+    ok = cell.ok
+    return {
+        "list": Counter(GET=cell.attempts),
+        "list_filtered": Counter(GET=cell.attempts + (1 if ok else 0)),  # page 2 after page 1
+        "get": Counter(GET=cell.attempts),
+        "create": Counter(POST=cell.attempts),
+        "delete": Counter(GET=lookups(mode), DELETE=cell.attempts),
+        "delete_lookup": Counter(GET=cell.attempts + (lookups(mode) - 1 if ok else 0), DELETE=1 if ok else 0),
+    }[row]
+
+
+def assert_retry_advice(text: str) -> None:
+    """An error result says whether retrying helps."""
+    assert "Retrying later may help" in text or "Retry after" in text, text
+
+
+def assert_success(row: str, result: CallToolResult, sim: Simulator) -> None:
+    """A successful result is the right answer, not just 'no error'."""
+    data = result.structured_content
+    assert data is not None, text_of(result)
+    if row == "list":
+        assert (data["total_count"], data["page"], len(data["snapshots"])) == (12, 1, 12)
+    elif row == "list_filtered":
+        expected = {sid for sid, s in sim.snapshots.items() if s["region"] == "NORD-NO-KRS-1"}
+        assert {s["id"] for s in data["snapshots"]} == expected
+        assert (data["scanned"], data["complete"]) == (112, True)
+    elif row == "get":
+        assert (data["id"], data["name"]) == (SEED_ID, "ubuntu-22.04-cuda-12.4")
+    elif row == "create":
+        assert data["snapshot"]["name"] == GOOD_CREATE["name"]
+        assert data["snapshot"]["status"] == "creating"
+        assert data["reused"] is False
+    else:
+        assert (data["snapshot_id"], data["outcome"], data["deleted"]) == (SEED_ID, "deleting", True)
+
+
+def fault_cells() -> list[Any]:
+    """Every cell; the delete rows in both protocol eras (elicitation differs), the others in the 2026 one."""
+    params = []
+    for (row, fault), cells in CELLS.items():
+        for lasting, cell in zip((False, True), cells, strict=True):
+            for mode in MODES if row.startswith("delete") else ("auto",):
+                label = f"{row}-{fault}-{'lasting' if lasting else 'transient'}-{mode}"
+                params.append(pytest.param(row, fault, lasting, cell, mode, id=label))
+    return params
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(token=SecretStr(DEFAULT_TOKEN))
+
+
+@pytest.mark.parametrize(("row", "fault", "lasting", "cell", "mode"), fault_cells())
+async def test_fault_matrix(settings: Settings, row: str, fault: str, lasting: bool, cell: Cell, mode: str) -> None:
+    """Each tool x fault x {transient, lasting}: the outcome and attempt count of MATRIX; alive afterwards."""
+    spec, call = FAULTS[fault], ROWS[row]
+    sim = Simulator(delete_polls=LASTING)  # a deleted snapshot stays visible (deleting) for the checks below
+    if row == "list_filtered":
+        sim.add_many(100)  # 112 snapshots: two pages of 100
+    count = LASTING if lasting else TRANSIENT
+    sim.faults = spec.make(count, frozenset({call.target}))
+    asker = Asker()
+    async with connect(settings, sim, mode=mode, elicit=asker) as client:
+        result = await client.call_tool(call.tool, call.arguments)
+        text = text_of(result)
+
+        # -- the call: its outcome, and exactly the requests the table says
+        refused = count - sim.faults.connect_error_first if fault == "connect" else 0
+        seen = Counter(request.method for request in sim.requests)
+        seen[call.target] += refused
+        assert seen == expected_requests(row, cell, mode), (text, seen)
+        assert cell.attempts <= FAST_RETRY.max_attempts
+        if not cell.applicable:
+            assert sim.faults.malformed_first == count, "the fault was not applicable, so it stays unused"
+        if cell.ok:
+            assert not result.is_error, text
+            assert_success(row, result, sim)
+        else:
+            assert result.is_error, text
+            for word in spec.words:
+                assert word in text, (word, text)
+            assert_retry_advice(text)
+            assert len(text) < 1_000
+            assert "<html" not in text.lower()
+            if row == "create" and not fault.startswith("429"):
+                assert "call create_snapshot_from_url again with the same arguments" in text
+        if row.startswith("delete"):
+            asked = 1 if (row == "delete" or cell.ok) else 0
+            assert len(asker.asked) == asked
+        made = [sid for sid, s in sim.snapshots.items() if s["name"] == GOOD_CREATE["name"]]
+        happened = cell.ok or cell.acted
+        if row == "create":
+            assert len(made) == (1 if happened else 0)
+        else:
+            assert made == []
+        if row.startswith("delete"):
+            assert sim.snapshots[SEED_ID]["status"] == ("pending_delete" if happened else "created")
+
+        # -- the same server, faults gone: a normal call is answered correctly
+        sim.faults = Faults()
+        sim.requests.clear()
+        other = await client.call_tool("get_snapshot", {"snapshot_id": OTHER_SEED_ID})
+        assert not other.is_error, text_of(other)
+        assert other.structured_content is not None
+        assert other.structured_content["name"] == "win-server-2022-base"
+        if row.startswith("list"):
+            page = await client.call_tool("list_snapshots", {"per_page": 3})
+            assert page.structured_content is not None, text_of(page)
+            assert [s["id"] for s in page.structured_content["snapshots"]] == [
+                sid for sid, _ in sorted(sim.snapshots.items(), key=lambda item: (item[1]["created_at"], item[0]))
+            ][:3]
+        if row not in ("create", "delete", "delete_lookup"):
+            return
+
+        # -- the identical call again: never a second import, never a second DELETE
+        sim.requests.clear()
+        again = await client.call_tool(call.tool, call.arguments)
+        assert not again.is_error, text_of(again)
+        data = again.structured_content
+        assert data is not None
+        if row == "create":
+            assert [s["name"] for s in sim.snapshots.values()].count(GOOD_CREATE["name"]) == 1
+            assert data["reused"] is happened
+            assert len(sent(sim, "POST")) == (0 if happened else 1)
+            if made:
+                assert data["snapshot"]["id"] == made[0]
+        else:
+            assert data["outcome"] == ("already_deleting" if happened else "deleting")
+            assert len(sent(sim, "DELETE")) == (0 if happened else 1)
+            assert sim.snapshots[SEED_ID]["status"] in ("pending_delete", "deleting")
+
+
+def test_the_matrix_covers_every_tool_and_fault() -> None:
+    """Six rows (all four tools, list both ways, delete's two requests) x thirteen faults, every cell filled."""
+    assert {row for row, _ in CELLS} == set(ROWS)
+    assert {fault for _, fault in CELLS} == set(FAULTS)
+    assert len(CELLS) == len(ROWS) * len(FAULTS)
+    assert {call.tool for call in ROWS.values()} == {
+        "list_snapshots",
+        "get_snapshot",
+        "create_snapshot_from_url",
+        "delete_snapshot",
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_create_is_never_sent_twice_where_the_api_may_have_acted(settings: Settings, mode: str) -> None:
+    """Each fault after which the API may have acted, lasting: one POST per call, however often it is called."""
+    for fault in ("500", "502", "503", "504", "timeout", "reset", "json", "html", "truncated"):
+        sim = Simulator(faults=FAULTS[fault].make(LASTING, frozenset({"POST"})))
+        async with connect(settings, sim, mode=mode) as client:
+            results = [await client.call_tool("create_snapshot_from_url", GOOD_CREATE) for _ in range(3)]
+        assert results[0].is_error, (fault, text_of(results[0]))
+        posts = sent(sim, "POST")
+        named = [sid for sid, s in sim.snapshots.items() if s["name"] == GOOD_CREATE["name"]]
+        assert len(named) <= 1, fault
+        if named:  # the API made it on the first POST: later identical calls found it and sent nothing
+            assert len(posts) == 1, fault
+            for result in results[1:]:
+                assert result.structured_content is not None, (fault, text_of(result))
+                assert (result.structured_content["snapshot"]["id"], result.structured_content["reused"]) == (
+                    named[0],
+                    True,
+                )
+        else:  # nothing was made: each identical call looked first, then sent exactly one POST
+            assert all(result.is_error for result in results), fault
+            assert len(posts) == 3, fault
+            assert all(r.method == "GET" and r.path == PREFIX for r in sim.requests if r.method != "POST")
+
+
+# -- the injector itself -------------------------------------------------------------------
+
+
+async def test_reset_and_garbage_faults() -> None:
+    """reset_first raises a ReadError after the API acted; garbage_first turns any 2xx (204 too) into non-JSON."""
+    headers = {"authorization": "Bearer x"}
+    sim = Simulator(delete_polls=0, faults=Faults(reset_first=1))
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        with pytest.raises(httpx.ReadError):
+            await http.delete(f"https://api.example{PREFIX}/{SEED_ID}", headers=headers)
+        assert SEED_ID not in sim.snapshots  # the API did delete it
+        assert (await http.get(f"https://api.example{PREFIX}", headers=headers)).json()["total_count"] == 11
+    sim = Simulator(delete_polls=0, faults=Faults(garbage_first=2))
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        listing = await http.get(f"https://api.example{PREFIX}", headers=headers)
+        assert listing.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            listing.json()
+        deleted = await http.delete(f"https://api.example{PREFIX}/{OTHER_SEED_ID}", headers=headers)
+        assert (deleted.status_code, deleted.headers["content-type"]) == (200, "application/json")
+        assert deleted.content
+        assert OTHER_SEED_ID not in sim.snapshots
+        fine = await http.get(f"https://api.example{PREFIX}", headers=headers)
+        assert fine.json()["total_count"] == 11
+    assert sim.faults.garbage_first == 0
+
+
+async def _drawn(seed: int, n: int = 400) -> tuple[list[str | None], dict[str, int]]:
+    sim = Simulator(faults=Faults(fail_rate=0.2, rng=random.Random(seed)))
+    kinds: list[str | None] = []
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        for _ in range(n):
+            try:
+                await http.get(f"https://api.example{PREFIX}/{SEED_ID}", headers={"authorization": "Bearer x"})
+            except httpx.TransportError as exc:
+                kinds.append(type(exc).__name__)
+            else:
+                kinds.append(sim.requests[-1].fault)
+    return kinds, sim.faults.drawn
+
+
+async def test_random_faults_are_seeded_and_near_the_rate() -> None:
+    """fail_rate with a seeded rng: the same faults in the same order for a seed; about that share; all kinds."""
+    first, drawn = await _drawn(1)
+    again, _ = await _drawn(1)
+    other, _ = await _drawn(2)
+    assert first == again
+    assert first != other
+    assert 0.12 < sum(drawn.values()) / len(first) < 0.28
+    assert set(drawn) == set(RANDOM_FAULT_KINDS)
+    assert first.count("ConnectError") == drawn["connect"]
+    assert first.count("ReadTimeout") == drawn["timeout"]
+    assert first.count("ReadError") == drawn["reset"]
+
+
+def test_fail_rate_respects_fail_methods() -> None:
+    """Random faults, like the counted ones, only hit the methods in fail_methods."""
+    faults = Faults(fail_rate=1.0, rng=random.Random(0), fail_methods=frozenset({"DELETE"}))
+    assert faults.draw("GET") is None
+    assert faults.draw("DELETE") in RANDOM_FAULT_KINDS
+    assert Faults().draw("GET") is None
+
+
+# -- the soak, CI-sized ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_soak_ci_sized(mode: str) -> None:
+    """300 calls through one server at 20 % faults: no crash, no JSON-RPC error, no duplicate import."""
+    state = random.getstate()
+    try:
+        report: SoakReport = await soak(300, 0.2, seed=3, mode=mode)
+    finally:
+        random.setstate(state)
+    assert report.calls == 300
+    assert report.unhandled == 0, report.unhandled_samples
+    assert report.protocol_errors == 0, report.unhandled_samples
+    assert report.duplicate_creates == 0
+    assert report.ok + report.error_results == 300
+    assert report.clean
+    assert set(report.by_tool) == {"list_snapshots", "get_snapshot", "create_snapshot_from_url", "delete_snapshot"}
+    assert "other" not in report.errors, report.errors
+    assert 0.12 < sum(report.faults_drawn.values()) / report.http_requests < 0.28
+    assert report.ok > 200  # retries absorb most faults
+    assert report.deletes_sent > 0
+    assert report.rss_start_kib > 0
+    assert report.rss_end_kib > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (
+            "Error executing tool get_snapshot: [503] 09001 Simulated fault. Retrying later may help.",
+            "server_error_5xx",
+        ),
+        ("Error executing tool x: [502] the response was an HTML page, not the API's JSON", "html_page"),
+        ("Error executing tool x: [429] 09001 Too Many Requests. Retry after 1s.", "rate_limited_429"),
+        ("Error executing tool x: could not connect to the API (tried 4 times)", "connect_refused"),
+        ("Error executing tool get_snapshot: Not found: no snapshot x", "not_found"),
+        ("Error executing tool x: something new", "other"),
+    ],
+)
+def test_soak_error_kinds(text: str, kind: str) -> None:
+    """The soak sorts error results by what they say."""
+    assert error_kind(text) == kind
+
+
+# -- Operations keeps no per-key memory forever ------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_operations_forget_idle_locks_and_old_deletes() -> None:
+    """Per-key locks go once idle, remembered deletes after the window: a long-lived server stays flat."""
+    sim = Simulator(create_polls=0, delete_polls=0)
+    clock = _Clock()
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        client = GenesisCloudClient(
+            http, token=SecretStr(DEFAULT_TOKEN), retry=RetryPolicy(base_delay=0.001), rate_limit=1e9
+        )
+        ops = Operations(client, dedupe_window=60.0, clock=clock, poll_interval=0.001)
+        made = []
+        for k in range(20):
+            request = CreateSnapshotRequest.model_validate({**GOOD_CREATE, "name": f"memory-{k}"})
+            made.append((await ops.create(request, wait=False, progress=None)).snapshot.id)
+        for sid in made[:10]:
+            await ops.delete(await client.get(sid), wait=False, progress=None)
+        assert ops._create_locks == {}
+        assert ops._delete_locks == {}
+        assert len(ops._deleted) == 10
+        clock.now += 61
+        await ops.delete(await client.get(made[10]), wait=False, progress=None)
+        assert list(ops._deleted) == [made[10]]
+        request = CreateSnapshotRequest.model_validate({**GOOD_CREATE, "name": "memory-new"})
+        await ops.create(request, wait=False, progress=None)
+        assert len(ops._recent) == 1  # the twenty older ones fell out of the window
+
+
+async def test_concurrent_identical_creates_still_share_one_post() -> None:
+    """Dropping idle locks keeps the guarantee: identical creates racing make one POST, and no lock is left."""
+    sim = Simulator(faults=Faults(latency=0.01))
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        client = GenesisCloudClient(http, token=SecretStr(DEFAULT_TOKEN), rate_limit=1e9)
+        ops = Operations(client)
+        request = CreateSnapshotRequest.model_validate(GOOD_CREATE)
+        ids: list[str] = []
+
+        async def create() -> None:
+            ids.append((await ops.create(request, wait=False, progress=None)).snapshot.id)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(5):
+                group.start_soon(create)
+    assert len(set(ids)) == 1
+    assert len(ids) == 5
+    assert len(sent(sim, "POST")) == 1
+    assert ops._create_locks == {}
+
+
+def test_sim_request_records_no_fault_by_default() -> None:
+    """SimRequest.fault defaults to None (positional construction is unchanged)."""
+    assert SimRequest("GET", PREFIX).fault is None
