@@ -247,7 +247,7 @@ class GenesisCloudClient:
                 maybe_acted = maybe_acted or not _never_sent(exc)
                 delay = policy.backoff(attempt, self._rng)
                 if not self._may_retry(attempt, started, delay):
-                    raise ApiUnreachable(f"{message} (tried {attempt} times)") from exc
+                    raise ApiUnreachable(f"{message} (tried {attempt} times)", may_have_acted=maybe_acted) from exc
                 await self._sleep(delay)
                 continue
 

@@ -68,9 +68,17 @@ class MissingToken(SnapshotMCPError):
 
 
 class ApiUnreachable(SnapshotMCPError):
-    """The API could not be reached, or did not answer in time."""
+    """The API could not be reached, or did not answer in time.
+
+    `may_have_acted` is False when no attempt can have reached the API (every
+    connection was refused or never made), True when one may have arrived unanswered.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, may_have_acted: bool = True) -> None:
+        super().__init__(message)
+        self.may_have_acted = may_have_acted
 
 
 class WaitTimeout(SnapshotMCPError):

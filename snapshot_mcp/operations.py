@@ -17,7 +17,7 @@ from typing import TypeVar
 import anyio
 
 from .client import GenesisCloudClient, WaitResult
-from .errors import ApiUnreachable, BadResponse, NotFound, ServerError
+from .errors import ApiUnreachable, BadResponse, NotFound, ServerError, SnapshotMCPError
 from .models import SETTLED_STATUSES, CreateSnapshotRequest, Snapshot
 from .views import CreateResult, DeleteResult, SnapshotList, SnapshotView
 
@@ -28,6 +28,10 @@ DELETING_STATUSES = frozenset({"pending_delete", "deleting"})
 
 Progress = Callable[[float, float, str], Awaitable[None]]
 """(progress, total, message): how a long wait reports itself."""
+
+
+_CreateKey = tuple[str, int, str, str, str | None]
+"""name, size, url, region, os_type: what makes two creates the same."""
 
 
 @dataclass
@@ -79,8 +83,8 @@ class Operations:
         self.poll_interval = poll_interval
         self._window = dedupe_window
         self._clock = clock
-        self._recent: dict[tuple[str, int, str, str, str | None], _RecentCreate] = {}
-        self._create_locks: dict[tuple[str, int, str, str, str | None], anyio.Lock] = {}
+        self._recent: dict[_CreateKey, _RecentCreate] = {}
+        self._create_locks: dict[_CreateKey, anyio.Lock] = {}
         self._delete_locks: dict[str, anyio.Lock] = {}
         self._deleted: dict[str, float] = {}
 
@@ -148,9 +152,7 @@ class Operations:
             next=_create_next(snapshot, waited=wait),
         )
 
-    async def _find_recent(
-        self, key: tuple[str, int, str, str, str | None], request: CreateSnapshotRequest
-    ) -> Snapshot | None:
+    async def _find_recent(self, key: _CreateKey, request: CreateSnapshotRequest) -> Snapshot | None:
         now = self._clock()
         self._recent = {k: v for k, v in self._recent.items() if now - v.at < self._window}
         recent = self._recent.get(key)
@@ -179,23 +181,30 @@ class Operations:
             return found
         return None
 
-    async def _create_once(
-        self, key: tuple[str, int, str, str, str | None], request: CreateSnapshotRequest
-    ) -> Snapshot:
+    async def _create_once(self, key: _CreateKey, request: CreateSnapshotRequest) -> Snapshot:
         wall = datetime.now(UTC)
         try:
             snapshot = await self.client.create(request)
-        except (ApiUnreachable, ServerError, BadResponse) as exc:
-            # The API may have acted: remember, so an identical retry looks first.
-            self._recent[key] = _RecentCreate(self._clock(), wall, None, ambiguous=True)
-            exc.message += (
-                f". The import may have started anyway. To continue, call create_snapshot_from_url again with "
-                f"the same arguments: it looks for that import first and does not make a second "
-                f"(or look yourself with list_snapshots(name_contains={request.name!r}))"
-            )
+        except ApiUnreachable as exc:
+            if exc.may_have_acted:
+                self._remember_ambiguous(key, wall, exc, request)
+            raise
+        except (ServerError, BadResponse) as exc:
+            self._remember_ambiguous(key, wall, exc, request)
             raise
         self._recent[key] = _RecentCreate(self._clock(), wall, snapshot.id, ambiguous=False)
         return snapshot
+
+    def _remember_ambiguous(
+        self, key: _CreateKey, wall: datetime, exc: SnapshotMCPError, request: CreateSnapshotRequest
+    ) -> None:
+        """The API may have acted: remember, so an identical retry looks first, and say so."""
+        self._recent[key] = _RecentCreate(self._clock(), wall, None, ambiguous=True)
+        exc.message += (
+            f". The import may have started anyway. To continue, call create_snapshot_from_url again with "
+            f"the same arguments: it looks for that import first and does not make a second "
+            f"(or look yourself with list_snapshots(name_contains={request.name!r}))"
+        )
 
     # -- deleting ------------------------------------------------------------------
 
