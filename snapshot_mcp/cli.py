@@ -90,6 +90,27 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--allowed-origins", default=env("allowed-origins", ""), help="comma-separated Origin values")
     parser.add_argument("--stateless", action="store_true", default=_env_flag(environ, "stateless"))
     parser.add_argument("--state-key", default=env("state-key"), help="shared secret for --stateless instances")
+    parser.add_argument(
+        "--elicitation-timeout",
+        type=float,
+        default=env("elicitation-timeout", "120"),
+        metavar="SECONDS",
+        help="how long a delete confirmation may stay unanswered (default 120); later answers delete nothing",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=env("rate-limit", "10"),
+        metavar="PER_SECOND",
+        help="API requests per second this server sends at most (default 10)",
+    )
+    parser.add_argument(
+        "--simulate-latency",
+        type=float,
+        default=env("simulate-latency", "0"),
+        metavar="SECONDS",
+        help="with --simulate: delay each simulated API answer (load tests)",
+    )
 
     commands = parser.add_subparsers(dest="command")
     demo = commands.add_parser("demo", help="a guided tour against the embedded simulator")
@@ -122,6 +143,9 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
             allowed_origins=_csv(args.allowed_origins),
             stateless=args.stateless,
             state_key=args.state_key,
+            elicitation_timeout=args.elicitation_timeout,
+            rate_limit=args.rate_limit,
+            simulate_latency=args.simulate_latency,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
@@ -136,6 +160,15 @@ def configure_logging(level: str) -> None:
     if level != "DEBUG":
         for noisy in ("httpx", "httpcore", "mcp", "uvicorn.access"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def protect_logs(secrets: Sequence[str]) -> None:
+    """Every handler writing our logs (the root's, the audit line's) drops the secrets from each record."""
+    from .redact import RedactingFilter
+
+    guard = RedactingFilter(secrets)
+    for handler in [*logging.getLogger().handlers, *logging.getLogger("snapshot_mcp.audit").handlers]:
+        handler.addFilter(guard)
 
 
 def check_startup(settings: Settings) -> None:
@@ -178,6 +211,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from .server import build_server
 
     server = build_server(settings)
+    protect_logs(settings.secret_values)
     if settings.transport == "stdio":
         server.run()
         return

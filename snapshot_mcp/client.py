@@ -264,8 +264,9 @@ class GenesisCloudClient:
                     retryable = idempotent
             else:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                body_bytes = _scrub(response.content, headers["Authorization"].removeprefix("Bearer "))
-                error = error_from_response(status, body_bytes, content_type, retry_after)
+                secret = headers["Authorization"].removeprefix("Bearer ")
+                body_bytes = _scrub(response.content, secret)
+                error = error_from_response(status, body_bytes, content_type, retry_after, secret=secret)
                 if status == 404 and method == "DELETE" and maybe_acted:
                     logger.info("DELETE %s: 404 after an attempt whose answer was lost: deleted", path)
                     return None, maybe_acted
@@ -295,10 +296,9 @@ class GenesisCloudClient:
         try:
             payload = data[key] if key is not None else data
             return model.model_validate(payload)
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise BadResponse(
-                200, None, f"the API's answer did not have the documented shape ({model.__name__})"
-            ) from exc
+        except (KeyError, TypeError, ValidationError):
+            pass  # raised below, outside the handler: pydantic's report repeats the API's values
+        raise BadResponse(200, None, f"the API's answer did not have the documented shape ({model.__name__})")
 
     async def list_page(self, page: int = 1, per_page: int = 50) -> SnapshotPage:
         """`GET /snapshots?page=&per_page=`: one page, as the API returns it."""

@@ -58,7 +58,10 @@ def audit(outcome: str, snapshot_id: str, *, policy: str, detail: str = "") -> N
 class DeleteConfirmation(BaseModel):
     """The form shown to the person before a delete (flat, one field)."""
 
-    model_config = ConfigDict(extra="ignore", title="Confirm deletion")
+    # (The docstring above goes to the client as the form's description.) Only the field
+    # asked for is accepted: an answer carrying anything else (say, the id of another
+    # snapshot) was not given to this form, so it counts as malformed and deletes nothing.
+    model_config = ConfigDict(extra="forbid", title="Confirm deletion")
 
     confirm: bool = Field(default=True, title="Delete permanently", description="Untick to keep the snapshot.")
     _malformed: bool = PrivateAttr(default=False)

@@ -197,9 +197,23 @@ def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def error_from_response(status: int, body: bytes, content_type: str = "", retry_after: float | None = None) -> ApiError:
-    """Build the `ApiError` subclass that fits an HTTP error response."""
+def error_from_response(
+    status: int,
+    body: bytes,
+    content_type: str = "",
+    retry_after: float | None = None,
+    *,
+    secret: str | None = None,
+) -> ApiError:
+    """Build the `ApiError` subclass that fits an HTTP error response.
+
+    `secret` (the API token) is replaced wherever the decoded code or message repeats
+    it, in whatever escaped form the body carried it.
+    """
     code, message = parse_error_body(body, content_type)
+    if secret:
+        message = message.replace(secret, "[redacted]")
+        code = code.replace(secret, "[redacted]") if code is not None else None
     cls = _status_class(status)
     if cls is RateLimited:
         return RateLimited(status, code, message, retry_after)

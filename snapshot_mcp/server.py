@@ -9,6 +9,7 @@ makes an independent server, and its lifespan opens one shared HTTP connection p
 import hashlib
 import hmac
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from .errors import AuthError, NotFound, RateLimited, SnapshotMCPError
 from .middleware import CompactArgumentErrors
 from .models import CreateSnapshotRequest, ImageUrl, OsType, Region, Snapshot, SnapshotId, SnapshotName
 from .operations import Filters, Operations, Progress
+from .redact import RedactSecrets
 from .resources import register_catalog
 from .settings import Settings
 from .views import (
@@ -92,7 +94,8 @@ def tool_error(exc: SnapshotMCPError, subject: str = "") -> ToolError:
         if isinstance(exc, AuthError):
             text = f"The Genesis Cloud API rejected the token (GENESISCLOUD_TOKEN) or it lacks the permission: {text}"
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            text += f". Retry after {exc.retry_after:.0f}s."
+            # Rounded up: "Retry after 0s" would invite an immediate retry into the same limit.
+            text += f". Retry after {math.ceil(exc.retry_after)}s."
         elif exc.who == "operator":
             text += ". Retrying will not help: the server's operator must fix the configuration."
         elif exc.who == "model":
@@ -151,9 +154,10 @@ def build_server(
             if settings.simulate:
                 from pydantic import SecretStr
 
-                from .simulator import DEFAULT_TOKEN, Simulator
+                from .simulator import DEFAULT_TOKEN, Faults, Simulator
 
-                transport = Simulator(create_seconds=2.0).transport()
+                faults = Faults(latency=settings.simulate_latency)
+                transport = Simulator(create_seconds=2.0, faults=faults).transport()
                 token = SecretStr(DEFAULT_TOKEN)
             client_http = build_http_client(transport)
         client = GenesisCloudClient(
@@ -176,18 +180,23 @@ def build_server(
             if own_http:
                 await client_http.aclose()
 
-    security = None
+    # A 2026-07-28 confirmation rides the client's retry in a sealed request state. It
+    # lives as long as a 2025 client may take to answer (elicitation_timeout), so an
+    # answer that comes later is refused in either era and deletes nothing.
+    ttl = settings.elicitation_timeout
     if settings.state_key is not None:
         # Instances behind one balancer share this key, so a confirmation round trip
         # may land on any of them; a state sealed with another key is refused.
-        security = RequestStateSecurity(keys=[settings.state_key.get_secret_value()])
+        security = RequestStateSecurity(keys=[settings.state_key.get_secret_value()], ttl=ttl)
+    else:
+        security = RequestStateSecurity.ephemeral(ttl=ttl)
     server: MCPServer[AppState] = MCPServer(
         "snapshot-mcp",
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
         request_state_security=security,
-        middleware=[CompactArgumentErrors()],
+        middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors()],
     )
 
     register_catalog(server, _state, current=lambda: running[-1] if running else None)

@@ -53,9 +53,11 @@ class Settings(BaseModel):
     allowed_origins: tuple[str, ...] = ()
     stateless: bool = False
     state_key: SecretStr | None = None
-    elicitation_timeout: float = Field(default=120.0, gt=0)
+    elicitation_timeout: float = Field(default=120.0, gt=0, allow_inf_nan=False)
     wait_timeout: float = Field(default=45.0, gt=0, le=600)
     rate_limit: float = Field(default=10.0, gt=0)
+    simulate_latency: float = Field(default=0.0, ge=0, le=10)
+    """Seconds the embedded simulator (`simulate`) waits before each answer, like a real API."""
 
     @field_validator("endpoint")
     @classmethod
@@ -98,6 +100,11 @@ class Settings(BaseModel):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The configured secrets in clear (API token, HTTP client token, state key), for redaction."""
+        return tuple(s.get_secret_value() for s in (self.token, self.http_token, self.state_key) if s is not None)
 
     @property
     def endpoint_is_insecure(self) -> bool:
