@@ -74,7 +74,12 @@ class RetryPolicy:
 
 
 class RateLimiter:
-    """Spaces requests at least `1 / rate` seconds apart (a bucket of one token)."""
+    """Spaces requests at least `1 / rate` seconds apart (a bucket of one token).
+
+    The interval is counted from when the previous request was actually let through,
+    not from when it was due: a waiter woken late (a busy event loop) then delays the
+    next one too, instead of letting two requests go out closer than `1 / rate`.
+    """
 
     def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep) -> None:
         if rate <= 0:
@@ -86,11 +91,12 @@ class RateLimiter:
         self._sleep = sleep
 
     async def acquire(self) -> None:
-        now = self._clock()
-        slot = max(now, self._next)
-        self._next = slot + self._interval
-        if slot > now:
-            await self._sleep(slot - now)
+        while True:
+            now = self._clock()
+            if now >= self._next:
+                self._next = now + self._interval
+                return
+            await self._sleep(self._next - now)
 
 
 @dataclass(frozen=True)

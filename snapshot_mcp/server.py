@@ -29,7 +29,7 @@ from mcp.server.mcpserver import (
     Resolve,
 )
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -49,6 +49,7 @@ from .models import CreateSnapshotRequest, ImageUrl, OsType, Region, Snapshot, S
 from .operations import Filters, Operations, Progress
 from .redact import RedactSecrets
 from .resources import register_catalog
+from .schema import lean
 from .settings import Settings
 from .views import (
     CreateResult,
@@ -128,6 +129,23 @@ class _Verdict(BaseModel):
     detail: str = ""
 
 
+class _Server(MCPServer[AppState]):
+    """An `MCPServer` whose tools/list sends lean schemas (`schema.lean`): same constraints, fewer tokens."""
+
+    async def list_tools(self) -> list[Tool]:
+        return [
+            tool.model_copy(
+                update={
+                    "input_schema": lean(tool.input_schema),
+                    "output_schema": None
+                    if tool.output_schema is None
+                    else lean(tool.output_schema, descriptions=False),
+                }
+            )
+            for tool in await super().list_tools()
+        ]
+
+
 def build_server(
     settings: Settings,
     *,
@@ -190,7 +208,7 @@ def build_server(
         security = RequestStateSecurity(keys=[settings.state_key.get_secret_value()], ttl=ttl)
     else:
         security = RequestStateSecurity.ephemeral(ttl=ttl)
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState] = _Server(
         "snapshot-mcp",
         instructions=INSTRUCTIONS,
         version=__version__,
@@ -201,7 +219,8 @@ def build_server(
 
     register_catalog(server, _state, current=lambda: running[-1] if running else None)
 
-    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+    # openWorldHint (true) and idempotentHint false are the spec's defaults: not repeated in every turn.
+    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 
     @server.tool(
         title="List snapshots",
@@ -253,9 +272,7 @@ def build_server(
             "snapshot. Not for snapshotting a running instance. Returns at once with status creating; "
             "wait=true polls up to ~45s. Repeating an identical call returns the same import."
         ),
-        annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
     )
     async def create_snapshot_from_url(
         ctx: Context[AppState, Any],
@@ -273,9 +290,7 @@ def build_server(
             raise tool_error(exc) from exc
         return _result(create_text(result), result)
 
-    delete_annotations = ToolAnnotations(
-        read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
-    )
+    delete_annotations = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True)
     delete_description = {
         "elicit": "Use this to delete a snapshot permanently. The user is asked to confirm first; "
         "only their yes deletes. wait=true polls until it is gone (~45s max).",

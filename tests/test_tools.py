@@ -150,7 +150,7 @@ async def test_every_tool_has_an_output_schema(idle: tuple[Client, Simulator], n
         ("create_snapshot_from_url", "name", {"type": "string", "minLength": 1, "maxLength": 255}, True),
         ("create_snapshot_from_url", "url", {"type": "string"}, True),
         ("create_snapshot_from_url", "region", {"type": "string"}, True),
-        ("create_snapshot_from_url", "os_type", {"default": None}, False),
+        ("create_snapshot_from_url", "os_type", {"type": ["string", "null"]}, False),
         ("delete_snapshot", "snapshot_id", {"type": "string"}, True),
     ],
 )
@@ -167,15 +167,13 @@ async def test_input_schema_constraints(
 async def test_os_type_is_an_enum(idle: tuple[Client, Simulator]) -> None:
     """os_type offers exactly linux and windows (or null)."""
     prop = (await wire_tools(idle[0]))["create_snapshot_from_url"]["inputSchema"]["properties"]["os_type"]
-    enums = [option["enum"] for option in prop["anyOf"] if "enum" in option]
-    assert enums == [["linux", "windows"]]
+    assert prop["enum"] == ["linux", "windows", None]
 
 
 async def test_status_filter_is_an_enum(idle: tuple[Client, Simulator]) -> None:
     """The list's status filter names the API's statuses."""
     prop = (await wire_tools(idle[0]))["list_snapshots"]["inputSchema"]["properties"]["status"]
-    enums = [option["enum"] for option in prop["anyOf"] if "enum" in option]
-    assert enums == [["creating", "created", "active", "pending_delete", "deleting", "error"]]
+    assert prop["enum"] == ["creating", "created", "active", "pending_delete", "deleting", "error", None]
 
 
 async def test_instructions_are_short(idle: tuple[Client, Simulator]) -> None:
