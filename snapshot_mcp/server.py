@@ -321,6 +321,9 @@ def build_server(
         result = DeleteResult(snapshot_id=snapshot.id, outcome=cast(Any, outcome), deleted=False, message=message)
         return _result(f"Not deleted ({outcome}): {message}", result)
 
+    delete_tool = server.tool(
+        name="delete_snapshot", title="Delete snapshot", description=delete_description, annotations=delete_annotations
+    )
     wait_field = Annotated[bool, Field(description="poll until it is gone, up to ~45s")]
 
     if policy == "elicit":
@@ -356,12 +359,7 @@ def build_server(
                 return _Verdict(outcome="accepted" if data.confirm else "declined")
             return _Verdict(outcome="declined" if isinstance(answer, DeclinedElicitation) else "cancelled")
 
-        @server.tool(
-            name="delete_snapshot",
-            title="Delete snapshot",
-            description=delete_description,
-            annotations=delete_annotations,
-        )
+        @delete_tool
         @_named("delete_snapshot")
         async def delete_with_elicitation(
             ctx: Context[AppState, Any],
@@ -386,12 +384,7 @@ def build_server(
 
     elif policy == "token":
 
-        @server.tool(
-            name="delete_snapshot",
-            title="Delete snapshot",
-            description=delete_description,
-            annotations=delete_annotations,
-        )
+        @delete_tool
         @_named("delete_snapshot")
         async def delete_with_token(
             ctx: Context[AppState, Any],
@@ -426,12 +419,7 @@ def build_server(
 
     else:
 
-        @server.tool(
-            name="delete_snapshot",
-            title="Delete snapshot",
-            description=delete_description,
-            annotations=delete_annotations,
-        )
+        @delete_tool
         @_named("delete_snapshot")
         async def delete_directly(
             ctx: Context[AppState, Any], snapshot_id: SnapshotId, wait: wait_field = False
