@@ -1,6 +1,6 @@
 """Where an in-memory `get_snapshot` call spends its time: project against bare, with pyinstrument.
 
-    pip install pyinstrument            # a profiling tool, not a project dependency
+    (pyinstrument comes with the project's dev extra)
     python -m bench.profile_call [--calls 3000] [--out DIR]
 
 Runs `--calls` calls through `mcp.Client(server)` (mode "auto") for each server with the
