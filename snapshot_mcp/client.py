@@ -42,6 +42,7 @@ from .errors import (
     MissingToken,
     NotFound,
     SnapshotMCPError,
+    WaitTimeout,
     error_from_response,
 )
 from .models import SETTLED_STATUSES, CreateSnapshotRequest, Snapshot, SnapshotPage, check_snapshot_id
@@ -53,6 +54,8 @@ USER_AGENT = f"snapshot-mcp/{__version__} (+https://pypi.org/project/snapshot-mc
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_PER_PAGE = 100
+POLL_GRACE = 5.0
+"""Seconds a wait's last poll may run past the wait's time-out (its retries)."""
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -119,6 +122,9 @@ class WaitResult:
     polls: int
     elapsed: float
 
+
+PageCallback = Callable[[int, int], Awaitable[None]]
+"""Called after each page of a scan with (pages read so far, pages to read)."""
 
 ProgressCallback = Callable[[Snapshot | None, int, float], Awaitable[None]]
 """Called after every poll of a wait with (snapshot or None when gone, polls, elapsed seconds)."""
@@ -333,12 +339,13 @@ class GenesisCloudClient:
         *,
         per_page: int = MAX_PER_PAGE,
         max_pages: int | None = None,
+        on_page: PageCallback | None = None,
     ) -> ScanResult:
         """Read all pages (concurrently, within the rate limit) and keep the matches.
 
         The first page tells how many there are; the others are fetched by at most
         `max_concurrency` tasks at once. A snapshot that moves between pages while the
-        scan runs is counted once.
+        scan runs is counted once. `on_page(pages_read, pages_to_read)` follows each page.
         """
         if max_pages is not None and max_pages < 1:
             raise InvalidInput(f"max_pages must be 1 or more, got {max_pages}")
@@ -348,6 +355,8 @@ class GenesisCloudClient:
         results: dict[int, SnapshotPage] = {1: first}
         limit = anyio.Semaphore(self.max_concurrency)
         failures: list[SnapshotMCPError] = []
+        if on_page is not None:
+            await on_page(1, pages_to_read)
 
         async def fetch(page: int, group: anyio.abc.TaskGroup) -> None:
             async with limit:
@@ -356,6 +365,9 @@ class GenesisCloudClient:
                 except SnapshotMCPError as exc:  # the first failure ends the scan, as itself
                     failures.append(exc)
                     group.cancel_scope.cancel()
+                    return
+            if on_page is not None:
+                await on_page(len(results), pages_to_read)
 
         if pages_to_read > 1:
             async with anyio.create_task_group() as group:
@@ -415,20 +427,28 @@ class GenesisCloudClient:
         """Poll until the status is one of `until` (or, with `gone`, until 404).
 
         Polls start `interval` apart and back off by 1.5x up to `max_interval`; the
-        wait never runs past `timeout` and then reports where it stood.
+        wait never runs past `timeout` and then reports where it stood. A poll that is
+        still retrying a failing API at the deadline gets `POLL_GRACE` seconds more; then
+        the wait reports the last state it saw (or raises `WaitTimeout` if it saw none).
         """
         started = self._clock()
         deadline = started + timeout
         polls = 0
         delay = interval
+        last: Snapshot | None = None
         while True:
             polls += 1
-            try:
-                snapshot: Snapshot | None = await self.get(snapshot_id)
-            except NotFound:
-                if not gone:
-                    raise
-                snapshot = None
+            snapshot: Snapshot | None = None
+            with anyio.move_on_after(max(0.0, deadline - self._clock()) + POLL_GRACE) as poll:
+                try:
+                    snapshot = last = await self.get(snapshot_id)
+                except NotFound:
+                    if not gone:
+                        raise
+            if poll.cancelled_caught:
+                if last is None:
+                    raise WaitTimeout("the API did not answer within the wait; check again later", None)
+                return WaitResult(snapshot=last, reached=False, polls=polls, elapsed=self._clock() - started)
             elapsed = self._clock() - started
             if on_progress is not None:
                 await on_progress(snapshot, polls, elapsed)

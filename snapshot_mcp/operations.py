@@ -90,7 +90,14 @@ class Operations:
 
     # -- reading -------------------------------------------------------------------
 
-    async def list(self, page: int, per_page: int, filters: Filters, max_pages: int | None = None) -> SnapshotList:
+    async def list(
+        self,
+        page: int,
+        per_page: int,
+        filters: Filters,
+        max_pages: int | None = None,
+        progress: Progress | None = None,
+    ) -> SnapshotList:
         if not filters.active:
             result = await self.client.list_page(page, per_page)
             return SnapshotList(
@@ -100,7 +107,12 @@ class Operations:
                 per_page=result.per_page,
                 complete=result.page * result.per_page >= result.total_count,
             )
-        scan = await self.client.scan(filters, max_pages=max_pages)
+
+        async def on_page(read: int, pages: int) -> None:
+            if progress is not None:
+                await progress(read, pages, f"scanned page {read} of {pages}")
+
+        scan = await self.client.scan(filters, max_pages=max_pages, on_page=on_page)
         return SnapshotList(
             snapshots=[SnapshotView.of(s) for s in scan.matches],
             total_count=scan.total_count,

@@ -243,7 +243,9 @@ def build_server(
     ) -> Annotated[CallToolResult, SnapshotList]:
         filters = Filters(region=region, status=status, name_contains=name_contains)
         try:
-            result = await _state(ctx).ops.list(page, per_page, filters, max_pages=MAX_SCAN_PAGES)
+            result = await _state(ctx).ops.list(
+                page, per_page, filters, max_pages=MAX_SCAN_PAGES, progress=_progress(ctx)
+            )
         except SnapshotMCPError as exc:
             raise tool_error(exc) from exc
         return _result(list_text(result, filters.describe()), result)
