@@ -69,6 +69,8 @@ import httpx
 __all__ = ["DEFAULT_TOKEN", "KNOWN_REGIONS", "ASGIApp", "Faults", "SimRequest", "Simulator", "serve"]
 
 DEFAULT_TOKEN = "sim-token"  # noqa: S105 - the simulator's documented demo token
+# The regions the simulated API accepts. Kept apart from models.KNOWN_REGIONS (the
+# client's knowledge) so the simulator stays free of the package; a test keeps them equal.
 KNOWN_REGIONS: tuple[str, ...] = (
     "EUC-DE-MUC-1",
     "EUW-GB-MNC-1",

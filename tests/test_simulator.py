@@ -153,6 +153,13 @@ def test_module_imports_are_light() -> None:
     assert not top & {"uvicorn", "starlette", "pydantic", "mcp"}
 
 
+def test_regions_match_the_clients() -> None:
+    """The simulated API accepts exactly the regions the client's models know."""
+    from snapshot_mcp import models
+
+    assert simulator_module.KNOWN_REGIONS == models.KNOWN_REGIONS
+
+
 # ---------------------------------------------------------------- auth and routing
 
 AUTH_CASES = [
