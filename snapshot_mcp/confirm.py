@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import sys
 import time
@@ -26,7 +27,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from .models import Snapshot
+from .models import UUID_PATTERN, Snapshot
+
+_UUID_RE = re.compile(UUID_PATTERN)
 
 TOKEN_TTL_SECONDS = 300.0
 
@@ -58,28 +61,39 @@ def audit(outcome: str, snapshot_id: str, *, policy: str, detail: str = "") -> N
 class DeleteConfirmation(BaseModel):
     """The form shown to the person before a delete (flat, one field)."""
 
-    # (The docstring above goes to the client as the form's description.) Only the field
-    # asked for is accepted: an answer carrying anything else (say, the id of another
-    # snapshot) was not given to this form, so it counts as malformed and deletes nothing.
-    model_config = ConfigDict(extra="forbid", title="Confirm deletion")
+    # (The docstring above goes to the client as the form's description.) Unknown fields
+    # are ignored, so a client that adds its own keys still works; but an answer that
+    # names a snapshot id other than the one asked about counts as malformed.
+    model_config = ConfigDict(extra="ignore", title="Confirm deletion")
 
     confirm: bool = Field(default=True, title="Delete permanently", description="Untick to keep the snapshot.")
     _malformed: bool = PrivateAttr(default=False)
+    _named_ids: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="wrap")
     @classmethod
     def _tolerate(cls, value: Any, handler: Callable[[Any], DeleteConfirmation]) -> DeleteConfirmation:
         """A malformed answer becomes a refusal, not a crash: it never deletes."""
         try:
-            return handler(value)
+            answer = handler(value)
         except ValidationError:
-            refused = cls.model_construct(confirm=False)
-            refused._malformed = True
-            return refused
+            answer = cls.model_construct(confirm=False)
+            answer._malformed = True
+        if isinstance(value, dict):
+            answer._named_ids = frozenset(
+                v.strip().lower()
+                for v in value.values()
+                if isinstance(v, str) and _UUID_RE.fullmatch(v.strip().lower())
+            )
+        return answer
 
     @property
     def malformed(self) -> bool:
         return self._malformed
+
+    def answers_for(self, snapshot_id: str) -> bool:
+        """False if the answer names another snapshot's id (an answer meant elsewhere)."""
+        return self._named_ids <= {snapshot_id}
 
 
 def age_text(created_at: datetime | None, now: datetime | None = None) -> str:

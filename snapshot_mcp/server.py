@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 import anyio
 import httpx
 from mcp.server.mcpserver import (
-    AcceptedElicitation,
     CancelledElicitation,
     Context,
     DeclinedElicitation,
@@ -354,12 +353,7 @@ def build_server(
                     return _Verdict(outcome="refused", detail="elicitation_failed")
             if scope.cancelled_caught:
                 return _Verdict(outcome="timed_out")
-            if isinstance(answer, AcceptedElicitation):
-                data = answer.data
-                if data.malformed:
-                    return _Verdict(outcome="malformed_answer")
-                return _Verdict(outcome="accepted" if data.confirm else "declined")
-            return _Verdict(outcome="declined" if isinstance(answer, DeclinedElicitation) else "cancelled")
+            return _verdict_of(answer, snapshot.id)
 
         @delete_tool
         @_named("delete_snapshot")
@@ -370,7 +364,7 @@ def build_server(
             answer: Annotated[ElicitationResult[Any], Resolve(ask_user)],
             wait: wait_field = False,
         ) -> Annotated[CallToolResult, DeleteResult]:
-            verdict = _verdict_of(answer)
+            verdict = _verdict_of(answer, snapshot.id)
             if verdict.outcome == "accepted":
                 return await perform(ctx, snapshot, wait)
             if verdict.outcome == "refused":
@@ -456,8 +450,8 @@ def _named(name: str) -> Callable[[_F], _F]:
     return rename
 
 
-def _verdict_of(answer: ElicitationResult[Any]) -> _Verdict:
-    """One verdict from either protocol era's outcome."""
+def _verdict_of(answer: ElicitationResult[Any], snapshot_id: str) -> _Verdict:
+    """One verdict from either protocol era's outcome, for the snapshot asked about."""
     if isinstance(answer, DeclinedElicitation):
         return _Verdict(outcome="declined")
     if isinstance(answer, CancelledElicitation):
@@ -466,7 +460,7 @@ def _verdict_of(answer: ElicitationResult[Any]) -> _Verdict:
     if isinstance(data, _Verdict):
         return data
     if isinstance(data, DeleteConfirmation):
-        if data.malformed:
+        if data.malformed or not data.answers_for(snapshot_id):
             return _Verdict(outcome="malformed_answer")
         return _Verdict(outcome="accepted" if data.confirm else "declined")
     return _Verdict(outcome="malformed_answer")

@@ -601,3 +601,28 @@ async def test_every_attempt_writes_one_audit_line_without_the_token(
     assert CANARY not in line
     assert CANARY not in everything_in(result)
     assert any(r.headers.get("authorization") == f"Bearer {CANARY}" for r in sim.requests)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("content", "deletes"),
+    [
+        ({"confirm": True, "note": "from a client that adds its own keys"}, True),
+        ({"confirm": True, "snapshot_id": SEED_ID.upper()}, True),
+        ({"confirm": True, "snapshot_id": UNKNOWN_ID}, False),
+        ({"confirm": True, "about": UNKNOWN_ID}, False),
+    ],
+)
+async def test_unknown_answer_fields_are_ignored_but_another_snapshots_id_is_not(
+    settings: Settings,
+    sim: Simulator,
+    mode: str,
+    content: dict[str, str | int | float | bool | list[str] | None],
+    deletes: bool,
+) -> None:
+    """Extra keys in an accepted answer are ignored; an answer naming a different snapshot deletes nothing."""
+    async with connect(settings, sim, mode=mode, elicit=Asker(ElicitResult(action="accept", content=content))) as c:
+        result = await c.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert len(sent(sim, "DELETE")) == (1 if deletes else 0), text_of(result)
+    if not deletes:
+        assert "malformed_answer" in text_of(result)
