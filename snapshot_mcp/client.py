@@ -18,7 +18,6 @@ limit), shared by all calls of one client, so concurrent page scans never exceed
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -277,8 +276,7 @@ class GenesisCloudClient:
             else:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 secret = headers["Authorization"].removeprefix("Bearer ")
-                body_bytes = _scrub(response.content, secret)
-                error = error_from_response(status, body_bytes, content_type, retry_after, secret=secret)
+                error = error_from_response(status, response.content, content_type, retry_after, secret=secret)
                 if status == 404 and method == "DELETE" and maybe_acted:
                     logger.info("DELETE %s: 404 after an attempt whose answer was lost: deleted", path)
                     return None, maybe_acted
@@ -458,13 +456,6 @@ class GenesisCloudClient:
                 return WaitResult(snapshot=snapshot, reached=reached, polls=polls, elapsed=now - started)
             await self._sleep(min(delay, deadline - now))
             delay = min(delay * 1.5, max_interval)
-
-
-def _scrub(body: bytes, secret: str) -> bytes:
-    """`body` with the token (raw or JSON-escaped) replaced, in case a proxy echoes it."""
-    for form in {secret, json.dumps(secret)[1:-1]}:
-        body = body.replace(form.encode(), b"[redacted]")
-    return body
 
 
 def _checked_id(snapshot_id: str) -> str:

@@ -165,13 +165,19 @@ def _status_class(status: int) -> type[ApiError]:
     return ApiError
 
 
-def parse_error_body(body: bytes, content_type: str = "") -> tuple[str | None, str]:
+def parse_error_body(body: bytes, content_type: str = "", secret: str | None = None) -> tuple[str | None, str]:
     """Read `{"code", "message"}` from an error body; cope with anything else.
 
     `code` may be a string or a number in the wild; it comes back as a string. A body
     that is not the documented JSON (an HTML page from a proxy, a truncated answer)
-    yields no code and a short, single-line description instead of the raw page.
+    yields no code and a short, single-line description instead of the raw page, so
+    only `code` and `message` can carry the body's text: `secret` is replaced in both,
+    after JSON decoding (whatever escapes the body used) and before shortening.
     """
+
+    def clean(text: str) -> str:
+        return text.replace(secret, "[redacted]") if secret else text
+
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -180,9 +186,9 @@ def parse_error_body(body: bytes, content_type: str = "") -> tuple[str | None, s
         raw_code = data.get("code")
         code = None
         if isinstance(raw_code, str | int) and not isinstance(raw_code, bool):
-            code = _one_line(str(raw_code), _MAX_CODE) or None
+            code = _one_line(clean(str(raw_code)), _MAX_CODE) or None
         raw_message = data.get("message")
-        message = _one_line(raw_message) if isinstance(raw_message, str) else ""
+        message = _one_line(clean(raw_message)) if isinstance(raw_message, str) else ""
         return code, message or "no error message in the response"
     if not body.strip():
         return None, "empty response body"
@@ -207,13 +213,9 @@ def error_from_response(
 ) -> ApiError:
     """Build the `ApiError` subclass that fits an HTTP error response.
 
-    `secret` (the API token) is replaced wherever the decoded code or message repeats
-    it, in whatever escaped form the body carried it.
+    `secret` (the API token) never reaches the error: see `parse_error_body`.
     """
-    code, message = parse_error_body(body, content_type)
-    if secret:
-        message = message.replace(secret, "[redacted]")
-        code = code.replace(secret, "[redacted]") if code is not None else None
+    code, message = parse_error_body(body, content_type, secret)
     cls = _status_class(status)
     if cls is RateLimited:
         return RateLimited(status, code, message, retry_after)

@@ -209,3 +209,12 @@ def test_errors_chain_with_raise_from() -> None:
     with pytest.raises(ApiUnreachable) as info:
         raise ApiUnreachable("could not connect to the API") from cause
     assert info.value.__cause__ is cause
+
+
+def test_secret_is_replaced_before_the_message_is_shortened() -> None:
+    """A token the API echoes at the cut-off point leaves no fragment behind."""
+    secret = "canary-TOKEN-abcdefghijklmnopqrstuvwxyz"
+    body = json.dumps({"code": "01001", "message": "x" * 290 + secret}).encode()
+    error = error_from_response(401, body, "application/json", secret=secret)
+    assert "canary-T" not in str(error)  # the old order kept "canary-TO…" after the cut
+    assert "[redacted]" in str(error)
