@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
 
 _HEADER = re.compile(r"^Error executing tool (?P<tool>[\w-]+): \d+ validation errors? for \w+\n")
 _MAX_MESSAGE = 240
@@ -45,17 +45,19 @@ class CompactArgumentErrors:
         result = await call_next(ctx)
         if ctx.method != "tools/call":
             return result
-        if isinstance(result, CallToolResult):
-            if result.is_error and len(result.content) == 1 and isinstance(result.content[0], TextContent):
-                compact = compact_validation_error(result.content[0].text)
-                if compact is not None:
-                    return result.model_copy(update={"content": [TextContent(type="text", text=compact)]})
+        # The runner hands middleware the wire form (a dict); a model is read the same way.
+        wire = (
+            result.model_dump(by_alias=True, mode="json", exclude_none=True)
+            if isinstance(result, BaseModel)
+            else result
+        )
+        if not isinstance(wire, dict) or wire.get("isError") is not True:
             return result
-        if isinstance(result, dict) and result.get("isError") is True:
-            content = result.get("content")
-            if isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict):
-                text = content[0].get("text")
-                compact = compact_validation_error(text) if isinstance(text, str) else None
-                if compact is not None:
-                    return {**result, "content": [{**content[0], "text": compact}]}
-        return result
+        content = wire.get("content")
+        if not (isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict)):
+            return result
+        text = content[0].get("text")
+        compact = compact_validation_error(text) if isinstance(text, str) else None
+        if compact is None:
+            return result
+        return {**wire, "content": [{**content[0], "text": compact}]}

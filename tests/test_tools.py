@@ -869,3 +869,28 @@ async def test_argument_errors_are_one_line_per_field(
     assert "pydantic" not in text
     assert "\n" not in text
     assert sim.requests == []
+
+
+async def test_compact_errors_middleware_reads_a_model_result_like_a_dict() -> None:
+    """Given a CallToolResult model instead of the wire dict, the middleware rewrites it the same way."""
+    from types import SimpleNamespace
+
+    from mcp.types import TextContent
+
+    from snapshot_mcp.middleware import CompactArgumentErrors
+
+    raw = (
+        "Error executing tool get_snapshot: 1 validation error for get_snapshotArguments\n"
+        "snapshot_id\n  Field required [type=missing, input_value={}, input_type=dict]\n"
+    )
+    model = CallToolResult(content=[TextContent(type="text", text=raw)], is_error=True)
+
+    async def call_next(_: object) -> CallToolResult:
+        return model
+
+    rewritten = await CompactArgumentErrors()(SimpleNamespace(method="tools/call"), call_next)  # type: ignore[arg-type]
+    assert isinstance(rewritten, dict)
+    assert rewritten["isError"] is True
+    assert rewritten["content"] == [
+        {"type": "text", "text": "Invalid arguments for get_snapshot (nothing was sent): snapshot_id: Field required"}
+    ]
