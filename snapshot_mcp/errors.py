@@ -14,7 +14,8 @@ Every error the package raises on purpose is a `SnapshotMCPError`:
     │   ├── RateLimited       429
     │   ├── ServerError       5xx
     │   └── BadResponse       a success status with a body that is not the API's JSON
-    └── WaitTimeout           a wait ended before the snapshot reached its goal
+    ├── WaitTimeout           a wait ended before the snapshot reached its goal
+    └── CreateMayHaveStarted  a create failed in a way that leaves open whether it was made
 
 Each error carries `retryable` (would the same call later likely succeed?) and `who`:
 "model" (fix the arguments), "user" (a human must decide or act), "operator" (the
@@ -89,6 +90,20 @@ class WaitTimeout(SnapshotMCPError):
     def __init__(self, message: str, last_status: str | None) -> None:
         super().__init__(message)
         self.last_status = last_status
+
+
+class CreateMayHaveStarted(SnapshotMCPError):
+    """A create failed in a way that leaves open whether the API made the snapshot.
+
+    Raised from the client's error (its `__cause__`), whose text it keeps; an identical
+    create retried within the dedupe window looks for that import before sending another.
+    """
+
+    retryable = True
+
+    def __init__(self, name: str, cause: SnapshotMCPError) -> None:
+        super().__init__(str(cause))
+        self.name = name
 
 
 class ApiError(SnapshotMCPError):

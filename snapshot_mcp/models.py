@@ -16,7 +16,7 @@ import re
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema
@@ -33,10 +33,9 @@ KNOWN_REGIONS: tuple[str, ...] = (
 )
 """Regions known when this version was released; a new region of the same shape is accepted."""
 
-KNOWN_STATUSES: tuple[str, ...] = ("creating", "created", "active", "pending_delete", "deleting", "error")
+StatusFilter = Literal["creating", "created", "active", "pending_delete", "deleting", "error"]
 """Statuses the API is known to report (`active` is the legacy name of `created`)."""
-
-READY_STATUSES = frozenset({"created", "active"})
+KNOWN_STATUSES: tuple[str, ...] = get_args(StatusFilter)
 SETTLED_STATUSES = frozenset({"created", "active", "error"})
 
 _REGION_RE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)+$")

@@ -2,44 +2,40 @@
 
 Here live the rules that make the tools safe to call from a model: filtered scans,
 bounded waits with progress, creates that are never silently made twice, and deletes
-that happen once, however many identical calls race.
+that happen once, however many identical calls race. No MCP and no sentences: the
+tools turn what these return into words (`messages`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import anyio
 
+from . import messages
 from .client import GenesisCloudClient, WaitResult
-from .errors import ApiUnreachable, BadResponse, NotFound, ServerError, SnapshotMCPError
+from .errors import ApiUnreachable, BadResponse, CreateMayHaveStarted, NotFound, ServerError
 from .models import SETTLED_STATUSES, CreateSnapshotRequest, Snapshot
-from .views import CreateResult, DeleteResult, SnapshotList, SnapshotView
+from .store import Store
+from .views import SnapshotList, SnapshotView
 
 logger = logging.getLogger("snapshot_mcp.operations")
 
 DEDUPE_WINDOW_SECONDS = 600.0
 DELETING_STATUSES = frozenset({"pending_delete", "deleting"})
+MAX_SCAN_PAGES = 200
+"""Pages a filtered scan reads at most (20,000 snapshots at 100 a page)."""
 
 Progress = Callable[[float, float, str], Awaitable[None]]
 """(progress, total, message): how a long wait reports itself."""
 
-
-_CreateKey = tuple[str, int, str, str, str | None]
-"""name, size, url, region, os_type: what makes two creates the same."""
-
-
-@dataclass
-class _RecentCreate:
-    at: float
-    wall: datetime
-    snapshot_id: str | None
-    ambiguous: bool
+DeleteOutcome = Literal["deleting", "deleted", "already_deleting"]
 
 
 @dataclass(frozen=True)
@@ -66,38 +62,65 @@ class Filters:
         return "(" + ", ".join(parts) + ")"
 
 
+@dataclass(frozen=True)
+class Created:
+    """A create's result: the snapshot, and whether it is an earlier identical import."""
+
+    snapshot: Snapshot
+    reused: bool
+    waited: bool
+
+    @property
+    def settled(self) -> bool:
+        return self.snapshot.status in SETTLED_STATUSES
+
+
+@dataclass(frozen=True)
+class _Recent:
+    """What the store remembers of a recent create (JSON in the store)."""
+
+    wall: datetime
+    snapshot_id: str | None
+    ambiguous: bool
+
+    def dump(self) -> str:
+        return json.dumps({"wall": self.wall.isoformat(), "id": self.snapshot_id, "ambiguous": self.ambiguous})
+
+    @classmethod
+    def load(cls, text: str) -> _Recent:
+        data = json.loads(text)
+        return cls(datetime.fromisoformat(data["wall"]), data["id"], bool(data["ambiguous"]))
+
+
+def _create_key(request: CreateSnapshotRequest) -> str:
+    """name, size, url, region, os_type: what makes two creates the same (hashed: the URL may be long)."""
+    fields = [request.name, request.size, request.url, request.region, request.os_type]
+    return "create:" + hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
 class Operations:
     """The snapshot operations the tools expose."""
 
     def __init__(
         self,
         client: GenesisCloudClient,
+        store: Store,
         *,
         wait_timeout: float = 45.0,
         poll_interval: float = 1.0,
         dedupe_window: float = DEDUPE_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.store = store
         self.wait_timeout = wait_timeout
         self.poll_interval = poll_interval
         self._window = dedupe_window
-        self._clock = clock
-        self._recent: dict[_CreateKey, _RecentCreate] = {}
-        self._create_locks: dict[_CreateKey, anyio.Lock] = {}
+        self._create_locks: dict[str, anyio.Lock] = {}
         self._delete_locks: dict[str, anyio.Lock] = {}
-        self._deleted: dict[str, float] = {}
 
     # -- reading -------------------------------------------------------------------
 
-    async def list(
-        self,
-        page: int,
-        per_page: int,
-        filters: Filters,
-        max_pages: int | None = None,
-        progress: Progress | None = None,
-    ) -> SnapshotList:
+    async def list(self, page: int, per_page: int, filters: Filters, progress: Progress | None = None) -> SnapshotList:
         if not filters.active:
             result = await self.client.list_page(page, per_page)
             return SnapshotList(
@@ -110,9 +133,9 @@ class Operations:
 
         async def on_page(read: int, pages: int) -> None:
             if progress is not None:
-                await progress(read, pages, f"scanned page {read} of {pages}")
+                await progress(read, pages, messages.scan_progress(read, pages))
 
-        scan = await self.client.scan(filters, max_pages=max_pages, on_page=on_page)
+        scan = await self.client.scan(filters, max_pages=MAX_SCAN_PAGES, on_page=on_page)
         return SnapshotList(
             snapshots=[SnapshotView.of(s) for s in scan.matches],
             total_count=scan.total_count,
@@ -135,7 +158,7 @@ class Operations:
             if progress is None:
                 return
             state = "gone" if snapshot is None else snapshot.status
-            await progress(min(elapsed, total), total, f"{state} after {elapsed:.0f}s (waiting for {goal})")
+            await progress(min(elapsed, total), total, messages.wait_progress(state, elapsed, goal))
 
         return await self.client.wait(
             snapshot_id, gone=gone, timeout=total, interval=self.poll_interval, on_progress=report
@@ -143,8 +166,8 @@ class Operations:
 
     # -- creating ------------------------------------------------------------------
 
-    async def create(self, request: CreateSnapshotRequest, *, wait: bool, progress: Progress | None) -> CreateResult:
-        key = (request.name, request.size, request.url, request.region, request.os_type)
+    async def create(self, request: CreateSnapshotRequest, *, wait: bool, progress: Progress | None) -> Created:
+        key = _create_key(request)
         lock = self._create_locks.setdefault(key, anyio.Lock())
         try:
             async with lock:
@@ -157,19 +180,13 @@ class Operations:
         if wait and snapshot.status not in SETTLED_STATUSES:
             result = await self.wait(snapshot.id, gone=False, progress=progress)
             snapshot = result.snapshot or snapshot
-        return CreateResult(
-            snapshot=SnapshotView.of(snapshot),
-            reused=reused,
-            settled=snapshot.status in SETTLED_STATUSES,
-            next=_create_next(snapshot, waited=wait),
-        )
+        return Created(snapshot, reused, waited=wait)
 
-    async def _find_recent(self, key: _CreateKey, request: CreateSnapshotRequest) -> Snapshot | None:
-        now = self._clock()
-        self._recent = {k: v for k, v in self._recent.items() if now - v.at < self._window}
-        recent = self._recent.get(key)
-        if recent is None:
+    async def _find_recent(self, key: str, request: CreateSnapshotRequest) -> Snapshot | None:
+        stored = await self.store.get(key)
+        if stored is None:
             return None
+        recent = _Recent.load(stored)
         if recent.snapshot_id is not None:
             try:
                 snapshot = await self.client.get(recent.snapshot_id)
@@ -187,72 +204,44 @@ class Operations:
                 and (s.created_at is None or s.created_at >= since)
             )
         )
-        if scan.matches:
-            found = scan.matches[-1]
-            self._recent[key] = _RecentCreate(recent.at, recent.wall, found.id, ambiguous=False)
-            return found
-        return None
+        if not scan.matches:
+            return None
+        found = scan.matches[-1]
+        await self.store.put(key, _Recent(recent.wall, found.id, ambiguous=False).dump(), self._window)
+        return found
 
-    async def _create_once(self, key: _CreateKey, request: CreateSnapshotRequest) -> Snapshot:
+    async def _create_once(self, key: str, request: CreateSnapshotRequest) -> Snapshot:
         wall = datetime.now(UTC)
         try:
             snapshot = await self.client.create(request)
-        except ApiUnreachable as exc:
-            if exc.may_have_acted:
-                self._remember_ambiguous(key, wall, exc, request)
-            raise
-        except (ServerError, BadResponse) as exc:
-            self._remember_ambiguous(key, wall, exc, request)
-            raise
-        self._recent[key] = _RecentCreate(self._clock(), wall, snapshot.id, ambiguous=False)
+        except (ApiUnreachable, ServerError, BadResponse) as exc:
+            if isinstance(exc, ApiUnreachable) and not exc.may_have_acted:
+                raise
+            # The API may have acted: remember, so an identical retry looks first.
+            await self.store.put(key, _Recent(wall, None, ambiguous=True).dump(), self._window)
+            raise CreateMayHaveStarted(request.name, exc) from exc
+        await self.store.put(key, _Recent(wall, snapshot.id, ambiguous=False).dump(), self._window)
         return snapshot
-
-    def _remember_ambiguous(
-        self, key: _CreateKey, wall: datetime, exc: SnapshotMCPError, request: CreateSnapshotRequest
-    ) -> None:
-        """The API may have acted: remember, so an identical retry looks first, and say so."""
-        self._recent[key] = _RecentCreate(self._clock(), wall, None, ambiguous=True)
-        exc.message += (
-            f". The import may have started anyway. To continue, call create_snapshot_from_url again with "
-            f"the same arguments: it looks for that import first and does not make a second "
-            f"(or look yourself with list_snapshots(name_contains={request.name!r}))"
-        )
 
     # -- deleting ------------------------------------------------------------------
 
-    async def delete(self, snapshot: Snapshot, *, wait: bool, progress: Progress | None) -> DeleteResult:
+    async def delete(self, snapshot: Snapshot, *, wait: bool, progress: Progress | None) -> DeleteOutcome:
         """Delete a snapshot whose deletion was confirmed, exactly once."""
         lock = self._delete_locks.setdefault(snapshot.id, anyio.Lock())
+        key = f"deleted:{snapshot.id}"
         try:
             async with lock:
-                now = self._clock()
-                self._deleted = {k: at for k, at in self._deleted.items() if now - at < self._window}
-                already = snapshot.id in self._deleted or snapshot.status in DELETING_STATUSES
+                already = snapshot.status in DELETING_STATUSES or await self.store.get(key) is not None
                 if not already:
                     await self.client.delete(snapshot.id)
-                    self._deleted[snapshot.id] = self._clock()
+                    await self.store.put(key, "1", self._window)
         finally:
             _forget_idle(self._delete_locks, snapshot.id, lock)
         if already:
-            return DeleteResult(
-                snapshot_id=snapshot.id,
-                outcome="already_deleting",
-                deleted=True,
-                message="This snapshot is already being deleted; nothing more was sent.",
-            )
-        if wait:
-            result = await self.wait(snapshot.id, gone=True, progress=progress)
-            if result.reached:
-                return DeleteResult(
-                    snapshot_id=snapshot.id, outcome="deleted", deleted=True, message="Deleted; it is gone."
-                )
-        return DeleteResult(
-            snapshot_id=snapshot.id,
-            outcome="deleting",
-            deleted=True,
-            message="Deletion accepted; the snapshot disappears once the API finishes "
-            "(get_snapshot then says not found).",
-        )
+            return "already_deleting"
+        if wait and (await self.wait(snapshot.id, gone=True, progress=progress)).reached:
+            return "deleted"
+        return "deleting"
 
 
 _K = TypeVar("_K")
@@ -266,18 +255,3 @@ def _forget_idle(locks: dict[_K, anyio.Lock], key: _K, lock: anyio.Lock) -> None
     """
     if locks.get(key) is lock and not lock.locked() and lock.statistics().tasks_waiting == 0:
         del locks[key]
-
-
-def _create_next(snapshot: Snapshot, *, waited: bool) -> str:
-    if snapshot.status in ("created", "active"):
-        return "ready: it can be used to create instances."
-    if snapshot.status == "error":
-        return (
-            "the import failed: check that the URL is publicly reachable and is a raw (or zstd-compressed raw) "
-            "image no larger than size GiB uncompressed; delete this snapshot, then try again."
-        )
-    hint = "still importing after the wait" if waited else "importing"
-    return (
-        f"{hint}; imports take minutes. Check later with get_snapshot(snapshot_id={snapshot.id!r}), "
-        "or call again with wait=true (returns the same import)."
-    )

@@ -21,7 +21,7 @@ are. A malformed file stops start-up with an error naming the file.
 import re
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,6 +39,7 @@ from mcp.types import (
 
 from .errors import SnapshotMCPError
 from .models import KNOWN_REGIONS, check_snapshot_id
+from .state import app_state, current_state
 from .views import SnapshotView
 
 SNAPSHOT_URI = "genesiscloud://snapshots/{snapshot_id}"
@@ -179,18 +180,8 @@ def _match(candidates: Iterable[str], prefix: str) -> Completion:
     return Completion(values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS)
 
 
-def register_catalog(
-    server: MCPServer[Any],
-    state: Callable[[Context[Any, Any]], Any],
-    *,
-    prompts_dir: Path | None = None,
-    current: Callable[[], Any] | None = None,
-) -> None:
-    """Register prompts, the snapshot resource template and completions on `server`.
-
-    `state(ctx)` gives a tool's `AppState`; `current()` gives the running server's
-    (completions have no request context of their own).
-    """
+def register_catalog(server: MCPServer[Any], *, prompts_dir: Path | None = None) -> None:
+    """Register prompts, the snapshot resource template and completions on `server`."""
     for prompt in load_prompts(prompts_dir):
         server.add_prompt(_as_prompt(prompt))
 
@@ -203,7 +194,7 @@ def register_catalog(
     )
     async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
         try:
-            snapshot = await state(ctx).ops.get(check_snapshot_id(snapshot_id))
+            snapshot = await app_state(ctx).ops.get(check_snapshot_id(snapshot_id))
         except ValueError as exc:
             raise ValueError(f"not a snapshot id: {exc}") from exc
         except SnapshotMCPError as exc:
@@ -213,7 +204,7 @@ def register_catalog(
     cache = _IdCache()
 
     async def snapshot_entries() -> list[tuple[str, str]]:
-        app = current() if current is not None else None
+        app = current_state()  # completions have no tool context: the middleware exposes the state
         if app is None:
             return []
         if time.monotonic() - cache.at > COMPLETION_CACHE_SECONDS:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from . import messages
 from .models import Snapshot
 
 DeleteOutcome = Literal[
@@ -137,5 +139,12 @@ def detail_text(view: SnapshotView) -> str:
 
 
 def create_text(result: CreateResult) -> str:
-    verb = "Reused the identical recent import" if result.reused else "Import started"
-    return f"{verb}: {detail_text(result.snapshot)}\nNext: {result.next}"
+    return f"{messages.create_heading(result.reused)}: {detail_text(result.snapshot)}\nNext: {result.next}"
+
+
+def tool_result(text: str, model: BaseModel) -> CallToolResult:
+    """A tool's answer: the compact text a model reads, and the complete typed data."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json"),
+    )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -54,20 +55,22 @@ class _ActiveApi(httpx.AsyncBaseTransport):
 
 
 _active_api: ContextVar[httpx.AsyncBaseTransport] = ContextVar("active_api")
-_servers: dict[tuple[Settings, RetryPolicy], MCPServer[Any]] = {}
+_servers: dict[tuple[Settings, RetryPolicy, Callable[[], float]], MCPServer[Any]] = {}
 
 
-def server_for(settings: Settings, retry: RetryPolicy = FAST_RETRY) -> MCPServer[Any]:
+def server_for(
+    settings: Settings, retry: RetryPolicy = FAST_RETRY, clock: Callable[[], float] = time.time
+) -> MCPServer[Any]:
     """`build_server(settings)` over whichever simulator `connect` made active, built once per settings.
 
     Building costs ~40 ms (the SDK derives every tool's schemas); each connection enters the
     lifespan afresh, so nothing a call leaves behind (dedupe memory, confirmation tokens)
     carries over to the next connection.
     """
-    key = (settings, retry)
+    key = (settings, retry, clock)
     if key not in _servers:
         http = httpx.AsyncClient(transport=_ActiveApi())
-        _servers[key] = build_server(settings, http=http, retry=retry, poll_interval=0.001)
+        _servers[key] = build_server(settings, http=http, retry=retry, poll_interval=0.001, clock=clock)
     return _servers[key]
 
 
@@ -79,9 +82,10 @@ async def connect(
     mode: str = "auto",
     elicit: ElicitationFnT | None = None,
     retry: RetryPolicy = FAST_RETRY,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Client]:
-    """An in-memory MCP client of the server for `settings`, whose API is `sim`."""
-    server = server_for(fast(settings), retry)
+    """An in-memory MCP client of the server for `settings`, whose API is `sim`; `clock` drives its tokens."""
+    server = server_for(fast(settings), retry, clock)
     reset = _active_api.set(sim.transport())
     try:
         async with Client(server, mode=mode, elicitation_callback=elicit) as client:

@@ -98,7 +98,7 @@ def test_malformed_prompt_stops_build_server(tmp_path: Path, settings: Settings)
 
     server = build_server(settings)
     with pytest.raises(PromptFileError, match=r"bad\.md"):
-        register_catalog(server, lambda ctx: None, prompts_dir=tmp_path)
+        register_catalog(server, prompts_dir=tmp_path)
 
 
 def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:

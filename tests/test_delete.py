@@ -36,16 +36,13 @@ from server_support import (
 )
 
 from snapshot_mcp.cli import check_startup
-from snapshot_mcp.confirm import (
-    TOKEN_TTL_SECONDS,
-    ConfirmationTokens,
-    DeleteConfirmation,
-    TokenError,
-    confirmation_message,
-)
+from snapshot_mcp.confirm import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenError
+from snapshot_mcp.confirm.form import judge
+from snapshot_mcp.messages import question
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from snapshot_mcp.store import MemoryStore
 
 SEED_PATH = f"{PREFIX}/{SEED_ID}"
 CANARY = "canary-93b1d7e0c4a2-do-not-leak"
@@ -398,7 +395,9 @@ async def test_token_for_a_changed_snapshot_is_refused(
 
 def _foreign_token(sim: Simulator) -> str:
     """A well-formed token signed by another server's key."""
-    return ConfirmationTokens(b"another server").issue(Snapshot.model_validate(sim.snapshots[SEED_ID]), "local")
+    return ConfirmationTokens(MemoryStore(), b"another server").issue(
+        [Snapshot.model_validate(sim.snapshots[SEED_ID])], "local"
+    )
 
 
 @pytest.mark.parametrize(
@@ -454,17 +453,17 @@ def _snapshot(**changes: Any) -> Snapshot:
 @pytest.mark.parametrize(
     ("elapsed", "accepted"), [(0.0, True), (TOKEN_TTL_SECONDS - 1, True), (TOKEN_TTL_SECONDS, False), (1e6, False)]
 )
-def test_tokens_expire(elapsed: float, accepted: bool) -> None:
+async def test_tokens_expire(elapsed: float, accepted: bool) -> None:
     """A token is accepted until its time-to-live has passed, never after."""
     clock = FakeClock()
-    tokens = ConfirmationTokens(b"k", clock=clock)
-    token = tokens.issue(_snapshot(), "s")
+    tokens = ConfirmationTokens(MemoryStore(), b"k", clock=clock)
+    token = tokens.issue([_snapshot()], "s")
     clock.now += elapsed
     if accepted:
-        tokens.redeem(token, _snapshot(), "s")
+        await tokens.redeem(token, [_snapshot()], "s")
     else:
         with pytest.raises(TokenError, match="expired"):
-            tokens.redeem(token, _snapshot(), "s")
+            await tokens.redeem(token, [_snapshot()], "s")
 
 
 @pytest.mark.parametrize(
@@ -477,42 +476,44 @@ def test_tokens_expire(elapsed: float, accepted: bool) -> None:
         (_snapshot(updated_at="2026-01-01T00:00:00Z"), "s", b"k", "changed"),
     ],
 )
-def test_tokens_are_bound(snapshot: Snapshot, session: str, key: bytes, reason: str) -> None:
+async def test_tokens_are_bound(snapshot: Snapshot, session: str, key: bytes, reason: str) -> None:
     """A token is bound to its server's key, the session, the snapshot and its state."""
-    token = ConfirmationTokens(b"k").issue(_snapshot(), "s")
+    token = ConfirmationTokens(MemoryStore(), b"k").issue([_snapshot()], "s")
     with pytest.raises(TokenError, match=reason) as caught:
-        ConfirmationTokens(key).redeem(token, snapshot, session)
+        await ConfirmationTokens(MemoryStore(), key).redeem(token, [snapshot], session)
     assert token not in str(caught.value)
 
 
-def test_a_used_token_is_remembered() -> None:
+async def test_a_used_token_is_remembered() -> None:
     """Redeeming twice fails the second time."""
-    tokens = ConfirmationTokens(b"k")
-    token = tokens.issue(_snapshot(), "s")
-    tokens.redeem(token, _snapshot(), "s")
+    tokens = ConfirmationTokens(MemoryStore(), b"k")
+    token = tokens.issue([_snapshot()], "s")
+    await tokens.redeem(token, [_snapshot()], "s")
     with pytest.raises(TokenError, match="already used"):
-        tokens.redeem(token, _snapshot(), "s")
+        await tokens.redeem(token, [_snapshot()], "s")
 
 
 @pytest.mark.parametrize(
-    ("content", "confirm", "malformed"),
+    ("content", "verdict"),
     [
-        ({"confirm": True}, True, False),
-        ({"confirm": False}, False, False),
-        ({"confirm": "banana"}, False, True),
-        ({"confirm": None}, False, True),
-        ("not an object", False, True),
+        ({"confirm": True}, "accepted"),
+        ({"confirm": False}, "declined"),
+        ({"confirm": "banana"}, "malformed_answer"),
+        ({"confirm": "true"}, "malformed_answer"),
+        ({"confirm": 1}, "malformed_answer"),
+        ({"confirm": None}, "malformed_answer"),
+        (None, "malformed_answer"),
     ],
 )
-def test_confirmation_form_fails_closed(content: Any, confirm: bool, malformed: bool) -> None:
-    """A malformed answer becomes an unticked, malformed confirmation, never an exception."""
-    answer = DeleteConfirmation.model_validate(content)
-    assert (answer.confirm, answer.malformed) == (confirm, malformed)
+def test_confirmation_form_fails_closed(content: Any, verdict: str) -> None:
+    """Only a JSON true confirms; anything else that is not a plain false is malformed, never an exception."""
+    answer = ElicitResult.model_construct(action="accept", content=content)
+    assert judge(answer, (SEED_ID,)) == verdict
 
 
 def test_confirmation_message_is_three_lines() -> None:
     """The question: what, which one, and that it cannot be undone."""
-    message = confirmation_message(_snapshot(size=None, created_at=None))
+    message = question(_snapshot(size=None, created_at=None))
     assert message.splitlines() == [
         'Delete snapshot "n" permanently?',
         f"id {SEED_ID} · size unknown · NORD-NO-KRS-1 · status created · creation date unknown",

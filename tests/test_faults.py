@@ -46,6 +46,7 @@ from snapshot_mcp.models import CreateSnapshotRequest
 from snapshot_mcp.operations import Operations
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, RANDOM_FAULT_KINDS, Faults, SimRequest, Simulator
+from snapshot_mcp.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `stress` lives beside `tests`, outside the package
@@ -481,7 +482,8 @@ async def test_operations_forget_idle_locks_and_old_deletes() -> None:
         client = GenesisCloudClient(
             http, token=SecretStr(DEFAULT_TOKEN), retry=RetryPolicy(base_delay=0.001), rate_limit=1e9
         )
-        ops = Operations(client, dedupe_window=60.0, clock=clock, poll_interval=0.001)
+        store = MemoryStore(clock=clock)
+        ops = Operations(client, store, dedupe_window=60.0, poll_interval=0.001)
         made = []
         for k in range(20):
             request = CreateSnapshotRequest.model_validate({**GOOD_CREATE, "name": f"memory-{k}"})
@@ -490,13 +492,12 @@ async def test_operations_forget_idle_locks_and_old_deletes() -> None:
             await ops.delete(await client.get(sid), wait=False, progress=None)
         assert ops._create_locks == {}
         assert ops._delete_locks == {}
-        assert len(ops._deleted) == 10
+        assert len(store) == 20 + 10  # twenty recent creates, ten recent deletes
         clock.now += 61
         await ops.delete(await client.get(made[10]), wait=False, progress=None)
-        assert list(ops._deleted) == [made[10]]
         request = CreateSnapshotRequest.model_validate({**GOOD_CREATE, "name": "memory-new"})
         await ops.create(request, wait=False, progress=None)
-        assert len(ops._recent) == 1  # the twenty older ones fell out of the window
+        assert len(store) == 2  # everything older fell out of the window: one delete, one create
 
 
 async def test_concurrent_identical_creates_still_share_one_post() -> None:
@@ -504,7 +505,7 @@ async def test_concurrent_identical_creates_still_share_one_post() -> None:
     sim = Simulator(faults=Faults(latency=0.01))
     async with httpx.AsyncClient(transport=sim.transport()) as http:
         client = GenesisCloudClient(http, token=SecretStr(DEFAULT_TOKEN), rate_limit=1e9)
-        ops = Operations(client)
+        ops = Operations(client, MemoryStore())
         request = CreateSnapshotRequest.model_validate(GOOD_CREATE)
         ids: list[str] = []
 

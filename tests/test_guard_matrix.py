@@ -33,7 +33,6 @@ cell. Each group ends with two concurrent deletes of one snapshot: exactly one D
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import time
@@ -56,8 +55,7 @@ from test_e2e import SCRIPT, base_env
 from test_http import serving, sim_settings
 
 from snapshot_mcp import cli
-from snapshot_mcp import server as server_module
-from snapshot_mcp.confirm import TOKEN_TTL_SECONDS, ConfirmationTokens
+from snapshot_mcp.confirm import TOKEN_TTL_SECONDS
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 
@@ -342,8 +340,8 @@ async def _memory_group(policy: str, era: str, clock: FakeClock | None) -> Async
     settings = Settings(token=SecretStr(DEFAULT_TOKEN), **_settings(policy))
     with audit_lines() as audit:
         async with (
-            connect(settings, sim, mode=era, elicit=switch) as cap,
-            connect(settings, sim, mode=era) as nocap,
+            connect(settings, sim, mode=era, elicit=switch, clock=clock or time.time) as cap,
+            connect(settings, sim, mode=era, clock=clock or time.time) as nocap,
         ):
             yield Group(
                 "memory",
@@ -363,7 +361,7 @@ async def _http_group(policy: str, era: str, clock: FakeClock | None) -> AsyncIt
     sim, switch = Simulator(), Switchboard()
     with audit_lines() as audit:
         async with (
-            serving(sim_settings(**_settings(policy)), sim) as base,
+            serving(sim_settings(**_settings(policy)), sim, clock=clock or time.time) as base,
             _two_clients(
                 Client(f"{base}/mcp", mode=era, elicitation_callback=switch), Client(f"{base}/mcp", mode=era)
             ) as (cap, nocap),
@@ -598,13 +596,11 @@ async def test_guard_matrix(
     era: str,
     subtests: pytest.Subtests,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each answer's cell as TABLE says; then two concurrent deletes send at most one DELETE."""
     clock = None
     if transport in IN_PROCESS:  # in-process servers' confirmation tokens run on a clock we can move
         clock = FakeClock()
-        monkeypatch.setattr(server_module, "ConfirmationTokens", functools.partial(ConfirmationTokens, clock=clock))
     expected_deletes = 0
     with anyio.fail_after(120):
         async with open_group(transport, policy, era, tmp_path, clock) as group:
@@ -696,13 +692,12 @@ async def test_token_across_connections_in_the_2026_era_is_not_session_bound() -
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_token_expires_through_the_protocol(era: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_token_expires_through_the_protocol(era: str) -> None:
     """A token presented one second before its end deletes; one presented at its end does not."""
     clock = FakeClock()
-    monkeypatch.setattr(server_module, "ConfirmationTokens", functools.partial(ConfirmationTokens, clock=clock))
     sim = Simulator()
     settings = Settings(token=SecretStr(DEFAULT_TOKEN), **_settings("token"))
-    async with connect(settings, sim, mode=era) as client:
+    async with connect(settings, sim, mode=era, clock=clock) as client:
         late = await preview(client, DELETABLE[0])
         in_time = await preview(client, DELETABLE[1])
         clock.offset += TOKEN_TTL_SECONDS - 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -72,7 +73,12 @@ def sim_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def serving(
-    settings: Settings, sim: Simulator | None = None, *, bind: Settings | None = None, **limits: Any
+    settings: Settings,
+    sim: Simulator | None = None,
+    *,
+    bind: Settings | None = None,
+    clock: Callable[[], float] = time.time,
+    **limits: Any,
 ) -> AsyncIterator[str]:
     """Serve `build_server(settings)` over HTTP; yield the base URL (no trailing slash).
 
@@ -85,7 +91,7 @@ async def serving(
         http: httpx.AsyncClient | None = None
     else:
         http = httpx.AsyncClient(transport=sim.transport())
-        server = build_server(settings, http=http)
+        server = build_server(settings, http=http, clock=clock)
     app = build_http_app(server, settings, **limits)
     bound: list[tuple[str, int]] = []
     ready = anyio.Event()

@@ -1,0 +1,113 @@
+"""What every confirmation channel shares: the call it judges, its verdict, its audit line.
+
+A channel decides whether a human said yes to deleting some snapshots. It answers
+with one of three verdicts:
+
+- `Approved`: delete these snapshots (all or some of those asked about);
+- `Refused`: delete nothing, for a reason the channel words (a plain result, or an
+  error result when the call itself cannot proceed);
+- `Replied`: the channel answers this call itself (a preview with a token, a
+  question that rides the 2026-07-28 input-required round trip); nothing is deleted.
+
+Every delete attempt writes exactly one audit line on stderr, whatever the log
+level: the tool, the snapshot ids, the channel, the outcome. Never a token or nonce.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult, InputRequiredResult
+
+from snapshot_mcp.models import Snapshot
+
+audit_logger = logging.getLogger("snapshot_mcp.audit")
+
+
+def install_audit_handler() -> None:
+    """Audit lines always reach stderr, whatever the log level."""
+    if not audit_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s snapshot-mcp %(message)s"))
+        audit_logger.addHandler(handler)
+    audit_logger.setLevel(logging.INFO)
+    audit_logger.propagate = False
+
+
+def audit(tool: str, snapshot_ids: tuple[str, ...], *, policy: str, outcome: str, detail: str = "") -> None:
+    """One line per delete attempt, allowed or refused. Ids are JSON-quoted; never a token."""
+    ids = json.dumps(snapshot_ids[0]) if len(snapshot_ids) == 1 else json.dumps(list(snapshot_ids))
+    extra = f" detail={json.dumps(detail)}" if detail else ""
+    audit_logger.info("audit tool=%s snapshot_id=%s policy=%s outcome=%s%s", tool, ids, policy, outcome, extra)
+
+
+@dataclass(frozen=True)
+class DeletionCall:
+    """One call of a delete tool, with the snapshots it names, as the API shows them now."""
+
+    ctx: Context[Any, Any]
+    tool: str
+    snapshots: tuple[Snapshot, ...]
+    confirmation_token: str | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(snapshot.id for snapshot in self.snapshots)
+
+    @property
+    def session(self) -> str:
+        """The MCP session the call came in (HTTP), or "local" (stdio, memory, the 2026-07-28 era)."""
+        return (self.ctx.headers or {}).get("mcp-session-id", "local")
+
+
+@dataclass(frozen=True)
+class Approved:
+    """A human (or the operator's policy) approved deleting these snapshots."""
+
+    snapshots: tuple[Snapshot, ...]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing is deleted. `error`: answer with an error result rather than a plain one."""
+
+    outcome: str
+    message: str
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class Replied:
+    """The channel answers the call itself; nothing is deleted by this call."""
+
+    result: CallToolResult | InputRequiredResult
+
+
+Verdict = Approved | Refused | Replied
+
+
+class Channel(ABC):
+    """One way of asking a human before a delete."""
+
+    name: ClassVar[str]
+    """The channel's name in audit lines and settings."""
+
+    @abstractmethod
+    async def confirm(self, call: DeletionCall) -> Verdict:
+        """Ask (or look up the answer) and judge it."""
+
+    def audit(self, call: DeletionCall, outcome: str, detail: str = "") -> None:
+        audit(call.tool, call.ids, policy=self.name, outcome=outcome, detail=detail)
+
+    def refuse(
+        self, call: DeletionCall, outcome: str, message: str, *, error: bool = False, detail: str = ""
+    ) -> Refused:
+        """A refusal, with its audit line."""
+        self.audit(call, outcome, detail)
+        return Refused(outcome, message, error)

@@ -1,0 +1,150 @@
+"""The form channel: ask the person through MCP elicitation, in either protocol era.
+
+- 2025 era: the server sends `elicitation/create` mid-call and waits at most
+  `timeout` seconds; no answer in time deletes nothing.
+- 2026-07-28: the call returns an input-required result carrying the question; the
+  client calls again with the answer and the request state. The SDK seals that state
+  (and expires it after the same `timeout`), binding it to this tool and its
+  arguments. The state records what the person was shown; an answer is judged only
+  when the snapshots still look exactly as they did, otherwise the question is asked
+  again. An answer without that state is never taken.
+
+Only an explicit accept deletes; decline, cancel, a malformed answer, or an answer
+that names another snapshot's id delete nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
+from mcp_types.version import is_version_at_least
+
+from snapshot_mcp import messages
+from snapshot_mcp.models import UUID_PATTERN
+
+from .base import Approved, Channel, DeletionCall, Replied, Verdict
+from .token import fingerprint
+
+logger = logging.getLogger("snapshot_mcp.confirm")
+
+INPUT_REQUIRED_VERSION = "2026-07-28"
+QUESTION_KEY = "confirm_delete"
+_UUID_RE = re.compile(UUID_PATTERN)
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": messages.FORM_TITLE,
+    "description": messages.FORM_DESCRIPTION,
+    "properties": {
+        "confirm": {
+            "type": "boolean",
+            "title": messages.FORM_FIELD_TITLE,
+            "description": messages.FORM_FIELD_DESCRIPTION,
+            "default": True,
+        }
+    },
+}
+"""The form: one flat boolean field, as elicitation requires."""
+
+
+def judge(answer: ElicitResult, snapshot_ids: tuple[str, ...]) -> str:
+    """`accepted`, `declined`, `cancelled` or `malformed_answer` for the snapshots asked about."""
+    if answer.action == "decline":
+        return "declined"
+    if answer.action == "cancel":
+        return "cancelled"
+    content = answer.content
+    if not isinstance(content, Mapping):
+        return "malformed_answer"
+    confirm = content.get("confirm", True)
+    if not isinstance(confirm, bool):
+        return "malformed_answer"
+    named = {
+        v.strip().lower() for v in content.values() if isinstance(v, str) and _UUID_RE.fullmatch(v.strip().lower())
+    }
+    if not named <= set(snapshot_ids):
+        return "malformed_answer"  # an answer meant for another snapshot
+    return "accepted" if confirm else "declined"
+
+
+def _declares_form(call: DeletionCall) -> bool:
+    caps = call.ctx.client_capabilities
+    elicitation = caps.elicitation if caps is not None else None
+    # A bare `elicitation: {}` (before modes existed) means form; url-only does not.
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+class FormChannel(Channel):
+    """Ask with an elicitation form that names every snapshot completely."""
+
+    name = "elicit"
+
+    def __init__(self, *, timeout: float, stateless: bool) -> None:
+        self.timeout = timeout
+        self.stateless = stateless
+
+    async def confirm(self, call: DeletionCall) -> Verdict:
+        if call.ctx.client_capabilities is None and self.stateless:
+            return self.refuse(call, "refused", messages.STATELESS_LEGACY, error=True, detail="stateless_legacy")
+        if not _declares_form(call):
+            return self.refuse(call, "refused", messages.NO_ELICITATION, error=True, detail="no_elicitation")
+        text = "\n\n".join(messages.question(snapshot) for snapshot in call.snapshots)
+        version = call.ctx.protocol_version
+        if version is not None and is_version_at_least(version, INPUT_REQUIRED_VERSION):
+            return self._modern(call, text)
+        return await self._legacy(call, text)
+
+    async def _legacy(self, call: DeletionCall, text: str) -> Verdict:
+        ctx = call.ctx
+        with anyio.move_on_after(self.timeout) as scope:
+            try:
+                answer = await ctx.request_context.session.elicit_form(
+                    message=text, requested_schema=SCHEMA, related_request_id=ctx.request_id
+                )
+            except Exception as exc:  # the client failed to answer: nothing is deleted
+                logger.info("elicitation failed: %s", type(exc).__name__)
+                return self.refuse(
+                    call, "refused", messages.ELICITATION_FAILED, error=True, detail="elicitation_failed"
+                )
+        if scope.cancelled_caught:
+            return self._verdict(call, "timed_out")
+        return self._verdict(call, judge(answer, call.ids))
+
+    def _modern(self, call: DeletionCall, text: str) -> Verdict:
+        shown = _digest(text, call)
+        answer = (call.ctx.input_responses or {}).get(QUESTION_KEY)
+        if isinstance(answer, ElicitResult) and _state_digest(call.ctx.request_state) == shown:
+            return self._verdict(call, judge(answer, call.ids))
+        request = ElicitRequest(params=ElicitRequestFormParams(message=text, requested_schema=SCHEMA))
+        state = json.dumps({"shown": shown}, separators=(",", ":"))
+        return Replied(InputRequiredResult(input_requests={QUESTION_KEY: request}, request_state=state))
+
+    def _verdict(self, call: DeletionCall, outcome: str) -> Verdict:
+        if outcome == "accepted":
+            return Approved(call.snapshots)
+        return self.refuse(call, outcome, messages.REFUSAL[outcome])
+
+
+def _digest(text: str, call: DeletionCall) -> str:
+    """What the person was shown: the question and the exact state of each snapshot."""
+    seen = [text, *(fingerprint(snapshot) for snapshot in call.snapshots)]
+    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()[:32]
+
+
+def _state_digest(request_state: str | None) -> str | None:
+    """The digest recorded in our own (SDK-sealed) request state, if any."""
+    if not request_state:
+        return None
+    try:
+        state = json.loads(request_state)
+    except ValueError:
+        return None
+    shown = state.get("shown") if isinstance(state, dict) else None
+    return shown if isinstance(shown, str) else None

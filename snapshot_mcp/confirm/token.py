@@ -1,0 +1,148 @@
+"""The token channel: a preview and a single-use token, for clients that cannot ask.
+
+The first call returns a preview naming the snapshots and a short-lived token bound
+to their current state; a second call with the token deletes if nothing changed. The
+human check is the client's own approval dialog for a destructive tool, which this
+server cannot see: the operator opts into this channel knowing that.
+
+A token names the snapshots, a fingerprint of their state, the caller's session and
+an expiry, and is HMAC-signed with the server's key (shared between instances when the
+operator configures one). Its single use is recorded in the store, as a hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from snapshot_mcp import messages
+from snapshot_mcp.models import Snapshot
+from snapshot_mcp.store import Store
+from snapshot_mcp.views import DeleteResult, tool_result
+
+from .base import Approved, Channel, DeletionCall, Replied, Verdict
+
+TOKEN_TTL_SECONDS = 300.0
+
+
+def fingerprint(snapshot: Snapshot) -> str:
+    """A digest of the state a person saw; any change invalidates a confirmation."""
+    state = [
+        snapshot.id,
+        snapshot.name,
+        snapshot.size,
+        snapshot.region,
+        snapshot.status,
+        str(snapshot.updated_at),
+    ]
+    return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:32]
+
+
+def _set_fingerprint(snapshots: Sequence[Snapshot]) -> str:
+    return hashlib.sha256("".join(fingerprint(s) for s in snapshots).encode()).hexdigest()[:32]
+
+
+def _session_hash(session: str) -> str:
+    return hashlib.sha256(session.encode()).hexdigest()[:16]
+
+
+class TokenError(Exception):
+    """A confirmation token was refused; the message says why (never the token)."""
+
+
+class ConfirmationTokens:
+    """Issues and redeems signed, single-use, short-lived confirmation tokens."""
+
+    def __init__(
+        self,
+        store: Store,
+        key: bytes | None = None,
+        *,
+        ttl: float = TOKEN_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._key = key or secrets.token_bytes(32)
+        self.ttl = ttl
+        self._clock = clock
+
+    def issue(self, snapshots: Sequence[Snapshot], session: str) -> str:
+        payload = {
+            "s": [snapshot.id for snapshot in snapshots],
+            "f": _set_fingerprint(snapshots),
+            "u": _session_hash(session),
+            "e": round(self._clock() + self.ttl, 3),
+            "n": secrets.token_hex(16),
+        }
+        body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        return f"{body}.{self._sign(body)}"
+
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _payload(self, token: str) -> dict[str, Any]:
+        body, _, signature = token.strip().partition(".")
+        if not body or not hmac.compare_digest(signature, self._sign(body)):
+            raise TokenError("the confirmation token is not valid for this server")
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        except ValueError as exc:
+            raise TokenError("the confirmation token is not valid for this server") from exc
+        if not isinstance(payload, dict):
+            raise TokenError("the confirmation token is not valid for this server")
+        return payload
+
+    async def redeem(self, token: str, snapshots: Sequence[Snapshot], session: str) -> None:
+        """Accept the token for these snapshots in their current state, once; else `TokenError`."""
+        payload = self._payload(token)
+        if payload.get("s") != [snapshot.id for snapshot in snapshots]:
+            raise TokenError("the confirmation token was issued for another snapshot")
+        if payload.get("u") != _session_hash(session):
+            raise TokenError("the confirmation token was issued to another session")
+        remaining = float(payload.get("e", 0)) - self._clock()
+        if remaining <= 0:
+            raise TokenError("the confirmation token has expired")
+        used = "token-used:" + hashlib.sha256(str(payload.get("n")).encode()).hexdigest()
+        if await self._store.get(used) is not None:
+            raise TokenError("the confirmation token was already used")
+        if payload.get("f") != _set_fingerprint(snapshots):
+            raise TokenError("the snapshot changed since the token was issued")
+        if not await self._store.put_once(used, "1", remaining + 1.0):  # the atomic claim: one redeem wins
+            raise TokenError("the confirmation token was already used")
+
+
+class TokenChannel(Channel):
+    """Preview first; delete on the second call that brings the token back."""
+
+    name = "token"
+
+    def __init__(self, tokens: ConfirmationTokens) -> None:
+        self.tokens = tokens
+
+    async def confirm(self, call: DeletionCall) -> Verdict:
+        if call.confirmation_token is None:
+            return self._preview(call)
+        try:
+            await self.tokens.redeem(call.confirmation_token, call.snapshots, call.session)
+        except TokenError as exc:
+            return self.refuse(call, "refused", messages.token_refused(str(exc)), error=True, detail=str(exc))
+        return Approved(call.snapshots)
+
+    def _preview(self, call: DeletionCall) -> Replied:
+        token = self.tokens.issue(call.snapshots, call.session)
+        self.audit(call, "token_issued")
+        [snapshot] = call.snapshots
+        result = DeleteResult(
+            snapshot_id=snapshot.id,
+            outcome="confirmation_required",
+            deleted=False,
+            message=messages.token_preview(snapshot, self.tokens.ttl),
+            confirmation_token=token,
+        )
+        return Replied(tool_result(f"Not deleted yet. {result.message}\nconfirmation_token={token}", result))

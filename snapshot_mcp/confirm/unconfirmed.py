@@ -1,0 +1,17 @@
+"""No confirmation: the operator chose unattended deletes (`--delete-confirmation none`).
+
+The server warns about this at start-up; every delete still writes its audit line.
+"""
+
+from __future__ import annotations
+
+from .base import Approved, Channel, DeletionCall, Verdict
+
+
+class Unconfirmed(Channel):
+    """Approves every delete without asking anyone."""
+
+    name = "none"
+
+    async def confirm(self, call: DeletionCall) -> Verdict:
+        return Approved(call.snapshots)

@@ -1,0 +1,217 @@
+"""Every sentence a model or a person reads, in one place.
+
+Tool descriptions, argument help, result texts, next steps, refusals and error advice
+are written here and nowhere else (the API's own error text and the confirmation
+token's refusal reasons live with the classes that own them). Texts that mention a
+duration take it from `Settings`, so they stay true when the operator changes it.
+`Words(settings)` builds the per-server texts once, at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .errors import AuthError, CreateMayHaveStarted, NotFound, RateLimited, SnapshotMCPError
+from .models import Snapshot
+from .settings import Settings
+
+INSTRUCTIONS = (
+    "Manages Genesis Cloud compute snapshots (disk images). Snapshot ids are UUIDs: find them with "
+    "list_snapshots. Deleting asks the user first; never delete without the user's request."
+)
+
+TITLES = {
+    "list_snapshots": "List snapshots",
+    "get_snapshot": "Get snapshot",
+    "create_snapshot_from_url": "Import snapshot from URL",
+    "delete_snapshot": "Delete snapshot",
+}
+"""Each tool's title, as a client shows it to a person."""
+
+# -- argument help (static: shown in every tool definition, so kept short) --------------------
+
+PAGE = "1-based page"
+REGION_FILTER = "exact region, e.g. NORD-NO-KRS-1"
+NAME_CONTAINS = "case-insensitive"
+SIZE = "GiB of the uncompressed image"
+WAIT_CREATE = "poll until created or error"
+WAIT_DELETE = "poll until it is gone"
+CONFIRMATION_TOKEN = "from the preview call, after the user agreed"  # noqa: S105 - help text, not a secret
+
+# -- what a finished call says -------------------------------------------------------------
+
+ALREADY_DELETING = "This snapshot is already being deleted; nothing more was sent."
+DELETED = "Deleted; it is gone."
+DELETING = "Deletion accepted; the snapshot disappears once the API finishes (get_snapshot then says not found)."
+
+REFUSAL = {
+    "declined": "the user declined. Nothing was deleted; do not retry unless the user asks again.",
+    "cancelled": "the user dismissed the prompt. Nothing was deleted.",
+    "timed_out": "no answer came in time. Nothing was deleted.",
+    "malformed_answer": "the confirmation answer was not understood. Nothing was deleted.",
+}
+"""Why a question that was asked deleted nothing (a plain result, not an error)."""
+
+NO_ELICITATION = (
+    "Not deleted: this client cannot show a confirmation prompt (MCP elicitation), and this server deletes "
+    "only after the user confirms. Ask the user to delete it in a client that supports elicitation (e.g. "
+    "Claude Code) or in the Genesis Cloud console; the server's operator may instead start it with "
+    "--delete-confirmation token."
+)
+ELICITATION_FAILED = (
+    "Not deleted: the client failed to show or answer the confirmation prompt. Nothing was deleted; ask the "
+    "user whether to try again."
+)
+STATELESS_LEGACY = (
+    "Not deleted: this server runs --stateless and the client speaks the 2025 protocol, which cannot carry a "
+    "confirmation prompt there. Connect with protocol 2026-07-28, or use a stateful server."
+)
+
+FORM_TITLE = "Confirm deletion"
+FORM_DESCRIPTION = "The form shown to the person before a delete (flat, one field)."
+FORM_FIELD_TITLE = "Delete permanently"
+FORM_FIELD_DESCRIPTION = "Untick to keep the snapshot."
+
+
+def seconds(value: float) -> str:
+    """`45s`: a duration for a sentence, rounded up (a shorter promise would not be kept)."""
+    return f"{math.ceil(value)}s"
+
+
+def age_text(created_at: datetime | None, now: datetime | None = None) -> str:
+    """`created 2026-03-14 (258 days ago)`, or `creation date unknown`."""
+    if created_at is None:
+        return "creation date unknown"
+    current = now or datetime.now(UTC)
+    created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    days = max(0, (current - created).days)
+    ago = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+    return f"created {created.date().isoformat()} ({ago})"
+
+
+def question(snapshot: Snapshot, now: datetime | None = None) -> str:
+    """The question a person reads before a delete: it names the snapshot completely, id first in line 2."""
+    size = f"{snapshot.size} GiB" if snapshot.size is not None else "size unknown"
+    return (
+        f"Delete snapshot {json.dumps(snapshot.name)} permanently?\n"
+        f"id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
+        f"{age_text(snapshot.created_at, now)}\n"
+        "This cannot be undone."
+    )
+
+
+def token_preview(snapshot: Snapshot, ttl: float) -> str:
+    """The token channel's first answer: the question on one line, then what to do."""
+    return (
+        f"{question(snapshot).replace(chr(10), ' ')} Show this to the user; if they agree, call again with "
+        f"confirmation_token (valid {math.ceil(ttl / 60)} minutes, once)."
+    )
+
+
+def token_refused(reason: str) -> str:
+    return f"Not deleted: {reason}. Call without a token for a fresh preview."
+
+
+def not_deleted(outcome: str, reason: str) -> str:
+    return f"Not deleted ({outcome}): {reason}"
+
+
+def delete_text(outcome: str, message: str) -> str:
+    return f"{outcome}: {message}"
+
+
+def create_next(snapshot: Snapshot, *, waited: bool) -> str:
+    """What to do after a create, from where the import stands."""
+    if snapshot.status in ("created", "active"):
+        return "ready: it can be used to create instances."
+    if snapshot.status == "error":
+        return (
+            "the import failed: check that the URL is publicly reachable and is a raw (or zstd-compressed raw) "
+            "image no larger than size GiB uncompressed; delete this snapshot, then try again."
+        )
+    hint = "still importing after the wait" if waited else "importing"
+    return (
+        f"{hint}; imports take minutes. Check later with get_snapshot(snapshot_id={snapshot.id!r}), "
+        "or call again with wait=true (returns the same import)."
+    )
+
+
+def create_heading(reused: bool) -> str:
+    return "Reused the identical recent import" if reused else "Import started"
+
+
+def scan_progress(read: int, pages: int) -> str:
+    return f"scanned page {read} of {pages}"
+
+
+def wait_progress(state: str, elapsed: float, goal: str) -> str:
+    return f"{state} after {elapsed:.0f}s (waiting for {goal})"
+
+
+def create_maybe_started(name: str) -> str:
+    """After a create whose answer was lost: the next step that makes no second import."""
+    return (
+        "The import may have started anyway. To continue, call create_snapshot_from_url again with the same "
+        "arguments: it looks for that import first and does not make a second "
+        f"(or look yourself with list_snapshots(name_contains={name!r}))"
+    )
+
+
+def error_text(exc: SnapshotMCPError, subject: str = "") -> str:
+    """Words for a model: what happened, whether retrying helps, what to do next."""
+    if isinstance(exc, NotFound):
+        return f"Not found: no snapshot {subject} (it may have been deleted). Use list_snapshots to find ids."
+    text = str(exc).rstrip(".")
+    if isinstance(exc, CreateMayHaveStarted):
+        text = f"{text}. {create_maybe_started(exc.name)}"
+    if isinstance(exc, AuthError):
+        text = f"The Genesis Cloud API rejected the token (GENESISCLOUD_TOKEN) or it lacks the permission: {text}"
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        # Rounded up: "Retry after 0s" would invite an immediate retry into the same limit.
+        return f"{text}. Retry after {math.ceil(exc.retry_after)}s."
+    if exc.who == "operator":
+        return f"{text}. Retrying will not help: the server's operator must fix the configuration."
+    if exc.who == "model":
+        return f"{text}. Fix the arguments; retrying unchanged will not help."
+    if exc.retryable:
+        return f"{text}. Retrying later may help."
+    return text
+
+
+@dataclass(frozen=True)
+class Words:
+    """The texts of one server, built once from its settings."""
+
+    list_snapshots: str
+    get_snapshot: str
+    create_snapshot_from_url: str
+    delete_snapshot: dict[str, str]
+
+    @classmethod
+    def of(cls, settings: Settings) -> Words:
+        wait = seconds(settings.wait_timeout)
+        return cls(
+            list_snapshots=(
+                "Use this to list snapshots (id, name, GiB, region, status, created). Without filters: one page "
+                "as the API returns it. With region/status/name_contains: the server reads every page and "
+                "returns only matches (page/per_page then ignored)."
+            ),
+            get_snapshot="Use this to look up one snapshot by id (current status, size, region, dates).",
+            create_snapshot_from_url=(
+                "Use this to import a disk image (raw, or raw compressed with zstd) from an http(s) URL as a new "
+                "snapshot. Not for snapshotting a running instance. Returns at once with status creating; "
+                f"wait=true polls up to ~{wait}. Repeating an identical call returns the same import."
+            ),
+            delete_snapshot={
+                "elicit": "Use this to delete a snapshot permanently. The user is asked to confirm first; only "
+                f"their yes deletes. wait=true polls until it is gone (~{wait} max).",
+                "token": "Use this to delete a snapshot permanently. Call once for a preview and a "
+                "confirmation_token, show the preview to the user, and call again with the token only after "
+                "they agree.",
+                "none": "Use this to delete a snapshot permanently (no confirmation: this server runs "
+                f"unattended). wait=true polls until it is gone (~{wait} max).",
+            },
+        )

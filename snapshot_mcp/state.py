@@ -1,0 +1,118 @@
+"""`AppState`: what one running server shares between calls, and the lifespan that opens it.
+
+A tool reads it from its context (`app_state(ctx)`); nothing else holds settings or
+policies. `Seams` are what tests and the demo replace: the API's HTTP client, the
+retry policy, the first poll interval and the wall clock of confirmation tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import httpx
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context
+from pydantic import SecretStr
+
+from .client import GenesisCloudClient, RetryPolicy, build_http_client
+from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
+from .operations import Operations
+from .settings import Settings
+from .store import MemoryStore, Store
+
+
+@dataclass(frozen=True)
+class Seams:
+    """The parts a test (or the demo) swaps; production uses the defaults."""
+
+    http: httpx.AsyncClient | None = None
+    retry: RetryPolicy | None = None
+    poll_interval: float = 1.0
+    wall_clock: Callable[[], float] = field(default=time.time)
+
+
+@dataclass(frozen=True)
+class AppState:
+    """The running server's shared parts."""
+
+    settings: Settings
+    ops: Operations
+    channel: Channel
+    store: Store
+
+
+def app_state(ctx: Context[Any, Any]) -> AppState:
+    """The `AppState` of the server handling this request."""
+    return cast(AppState, ctx.request_context.lifespan_context)
+
+
+def token_key(settings: Settings) -> bytes | None:
+    """The confirmation tokens' key: derived from the shared state key, or None (a random one per process)."""
+    if settings.state_key is None:
+        return None
+    secret = settings.state_key.get_secret_value().encode()
+    return hmac.new(secret, b"snapshot-mcp confirmation tokens", hashlib.sha256).digest()
+
+
+def build_channel(settings: Settings, store: Store, clock: Callable[[], float]) -> Channel:
+    """The confirmation channel the operator chose."""
+    if settings.delete_confirmation == "none":
+        return Unconfirmed()
+    if settings.delete_confirmation == "token":
+        return TokenChannel(ConfirmationTokens(store, token_key(settings), clock=clock))
+    return FormChannel(timeout=settings.elicitation_timeout, stateless=settings.stateless)
+
+
+def _api_http(settings: Settings, seams: Seams) -> tuple[httpx.AsyncClient, SecretStr | None]:
+    """The HTTP client for the API, and the token to send it."""
+    if seams.http is not None:
+        return seams.http, settings.token
+    if not settings.simulate:
+        return build_http_client(), settings.token
+    from .simulator import DEFAULT_TOKEN, Faults, Simulator
+
+    simulator = Simulator(create_seconds=2.0, faults=Faults(latency=settings.simulate_latency))
+    return build_http_client(simulator.transport()), SecretStr(DEFAULT_TOKEN)
+
+
+@asynccontextmanager
+async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState]:
+    """Open the API client's connection pool and the store; close them when the server stops."""
+    http, token = _api_http(settings, seams)
+    client = GenesisCloudClient(
+        http, token=token, endpoint=settings.endpoint, retry=seams.retry, rate_limit=settings.rate_limit
+    )
+    store = MemoryStore()
+    ops = Operations(client, store, wait_timeout=settings.wait_timeout, poll_interval=seams.poll_interval)
+    try:
+        yield AppState(settings, ops, build_channel(settings, store, seams.wall_clock), store)
+    finally:
+        await store.aclose()
+        if seams.http is None:
+            await http.aclose()
+
+
+_current: ContextVar[AppState] = ContextVar("snapshot_mcp_state")
+
+
+class ExposeState:
+    """Server middleware: handlers without a tool context (completions) find the state in `current_state()`."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        token = _current.set(cast(AppState, ctx.lifespan_context))
+        try:
+            return await call_next(ctx)
+        finally:
+            _current.reset(token)
+
+
+def current_state() -> AppState | None:
+    """The state of the server handling the current request, if any."""
+    return _current.get(None)

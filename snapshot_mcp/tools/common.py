@@ -1,0 +1,30 @@
+"""What every tool shares: its context's state, progress reporting, error conversion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+from snapshot_mcp import messages
+from snapshot_mcp.errors import SnapshotMCPError
+from snapshot_mcp.operations import Progress
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+"""openWorldHint (true) and idempotentHint false are the spec's defaults: not repeated in every turn."""
+
+
+def progress(ctx: Context[Any, Any]) -> Progress:
+    """Progress notifications for this call (a no-op unless the client sent a progress token)."""
+
+    async def report(done: float, total: float, message: str) -> None:
+        await ctx.report_progress(done, total=total, message=message)
+
+    return report
+
+
+def tool_error(exc: SnapshotMCPError, subject: str = "") -> ToolError:
+    """The error result a model reads: what happened, whether retrying helps, what to do next."""
+    return ToolError(messages.error_text(exc, subject))

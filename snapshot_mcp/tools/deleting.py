@@ -1,0 +1,88 @@
+"""The delete tool: fetch the snapshot, let the server's confirmation channel judge, delete once.
+
+Two signatures, one behaviour: with the token channel the tool takes the
+`confirmation_token` argument, with the others it does not (a model should not see
+an argument that can never help). Which one is registered is wiring (`register`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, InputRequiredResult
+from pydantic import Field
+
+from snapshot_mcp import messages
+from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, audit
+from snapshot_mcp.errors import SnapshotMCPError
+from snapshot_mcp.models import Snapshot, SnapshotId
+from snapshot_mcp.operations import DeleteOutcome
+from snapshot_mcp.state import app_state
+from snapshot_mcp.views import DeleteOutcome as ResultOutcome
+from snapshot_mcp.views import DeleteResult, tool_result
+
+from .common import progress, tool_error
+
+TOOL = "delete_snapshot"
+WaitUntilGone = Annotated[bool, Field(description=messages.WAIT_DELETE)]
+Token = Annotated[str | None, Field(max_length=512, description=messages.CONFIRMATION_TOKEN)]
+Answer = Annotated[CallToolResult, DeleteResult] | InputRequiredResult
+
+_DONE: dict[DeleteOutcome, str] = {
+    "deleting": messages.DELETING,
+    "deleted": messages.DELETED,
+    "already_deleting": messages.ALREADY_DELETING,
+}
+
+
+async def delete_snapshot(ctx: Context[Any, Any], snapshot_id: SnapshotId, wait: WaitUntilGone = False) -> Answer:
+    return await _delete(ctx, snapshot_id, None, wait)
+
+
+async def delete_snapshot_with_token(
+    ctx: Context[Any, Any], snapshot_id: SnapshotId, confirmation_token: Token = None, wait: WaitUntilGone = False
+) -> Answer:
+    return await _delete(ctx, snapshot_id, confirmation_token, wait)
+
+
+async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool) -> Answer:
+    channel = app_state(ctx).channel
+    snapshot = await _fetch(ctx, channel, snapshot_id)
+    call = DeletionCall(ctx, TOOL, (snapshot,), token)
+    verdict = await channel.confirm(call)
+    if isinstance(verdict, Replied):
+        return verdict.result
+    if isinstance(verdict, Refused):
+        return _refusal(snapshot, verdict)
+    assert isinstance(verdict, Approved)
+    return await _perform(call, channel, wait)
+
+
+async def _fetch(ctx: Context[Any, Any], channel: Channel, snapshot_id: str) -> Snapshot:
+    try:
+        return await app_state(ctx).ops.get(snapshot_id)
+    except SnapshotMCPError as exc:
+        audit(TOOL, (snapshot_id,), policy=channel.name, outcome="error", detail=type(exc).__name__)
+        raise tool_error(exc, snapshot_id) from exc
+
+
+def _refusal(snapshot: Snapshot, refused: Refused) -> CallToolResult:
+    if refused.error:
+        raise ToolError(refused.message)
+    outcome = cast(ResultOutcome, refused.outcome)
+    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome, deleted=False, message=refused.message)
+    return tool_result(messages.not_deleted(refused.outcome, refused.message), result)
+
+
+async def _perform(call: DeletionCall, channel: Channel, wait: bool) -> CallToolResult:
+    [snapshot] = call.snapshots
+    try:
+        outcome = await app_state(call.ctx).ops.delete(snapshot, wait=wait, progress=progress(call.ctx))
+    except SnapshotMCPError as exc:
+        channel.audit(call, "failed", type(exc).__name__)
+        raise tool_error(exc, snapshot.id) from exc
+    channel.audit(call, outcome)
+    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome, deleted=True, message=_DONE[outcome])
+    return tool_result(messages.delete_text(outcome, result.message), result)

@@ -1,0 +1,40 @@
+"""Tools that make snapshots: import one from an image URL."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field, StrictInt
+
+from snapshot_mcp import messages
+from snapshot_mcp.errors import SnapshotMCPError
+from snapshot_mcp.models import CreateSnapshotRequest, ImageUrl, OsType, Region, SnapshotName
+from snapshot_mcp.state import app_state
+from snapshot_mcp.views import CreateResult, SnapshotView, create_text, tool_result
+
+from .common import progress, tool_error
+
+
+async def create_snapshot_from_url(
+    ctx: Context[Any, Any],
+    name: SnapshotName,
+    size: Annotated[StrictInt, Field(ge=1, le=1_000_000, description=messages.SIZE)],
+    url: ImageUrl,
+    region: Region,
+    os_type: OsType | None = None,
+    wait: Annotated[bool, Field(description=messages.WAIT_CREATE)] = False,
+) -> Annotated[CallToolResult, CreateResult]:
+    request = CreateSnapshotRequest(name=name, size=size, url=url, region=region, os_type=os_type)
+    try:
+        created = await app_state(ctx).ops.create(request, wait=wait, progress=progress(ctx))
+    except SnapshotMCPError as exc:
+        raise tool_error(exc) from exc
+    result = CreateResult(
+        snapshot=SnapshotView.of(created.snapshot),
+        reused=created.reused,
+        settled=created.settled,
+        next=messages.create_next(created.snapshot, waited=created.waited),
+    )
+    return tool_result(create_text(result), result)
