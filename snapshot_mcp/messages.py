@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ TITLES = {
     "get_snapshot": "Get snapshot",
     "create_snapshot_from_url": "Import snapshot from URL",
     "delete_snapshot": "Delete snapshot",
+    "card": "Confirm snapshot deletion",
 }
 """Each tool's title, as a client shows it to a person."""
 
@@ -55,12 +57,6 @@ REFUSAL = {
 }
 """Why a question that was asked deleted nothing (a plain result, not an error)."""
 
-NO_ELICITATION = (
-    "Not deleted: this client cannot show a confirmation prompt (MCP elicitation), and this server deletes "
-    "only after the user confirms. Ask the user to delete it in a client that supports elicitation (e.g. "
-    "Claude Code) or in the Genesis Cloud console; the server's operator may instead start it with "
-    "--delete-confirmation token."
-)
 ELICITATION_FAILED = (
     "Not deleted: the client failed to show or answer the confirmation prompt. Nothing was deleted; ask the "
     "user whether to try again."
@@ -70,10 +66,49 @@ STATELESS_LEGACY = (
     "confirmation prompt there. Connect with protocol 2026-07-28, or use a stateful server."
 )
 
+NO_CHANNEL = (
+    "Not deleted: this client can show neither a confirmation card (MCP Apps) nor a confirmation form (MCP "
+    "elicitation) that this server trusts, and this server deletes only after the user confirms. Ask the user "
+    "to delete it in the Genesis Cloud console or in a client that can ask (Claude Code, VS Code); the "
+    "server's operator may instead enable the token channel (--confirm-channels card,form,token, or "
+    "--delete-confirmation token)."
+)
+"""No rung of the confirmation ladder fits this client."""
+
+CARD_STATUS = {
+    "pending": "the user has not decided yet in the confirmation card. Nothing is deleted until they press "
+    "Delete there.",
+    "deleting": "the user confirmed in the card; the deletion is under way.",
+    "deleted": "the user confirmed in the card; the deletion was accepted.",
+    "kept": "the user chose Keep in the card. Nothing was deleted; do not retry unless the user asks again.",
+    "expired": "no decision came before the request expired. Nothing was deleted; call again for a fresh card "
+    "if the user still wants it.",
+    "changed": "the snapshot changed after the card was shown. Nothing was deleted; call again for a fresh card.",
+    "void": "the request was voided after wrong confirmation codes. Nothing was deleted.",
+    "failed": "the user confirmed, but the API did not accept the deletion. Check with get_snapshot.",
+}
+"""Where a confirmation card's request stands, as the model learns it."""
+
+CARD_DESCRIPTION = "Asks the user to confirm or keep a pending snapshot deletion; shows every snapshot in full."
+DELETION_REQUEST = "For the confirmation card: a deletion request's snapshots (as they are now) and its status."
+CONFIRM_DELETION = "For the confirmation card: the user's decision (delete or keep) on a deletion request."
+NO_SUCH_REQUEST = "No such deletion request in this session (it may have expired). Nothing was deleted."
+ALREADY_DECIDED = "this request was already decided; nothing more was done."
+NOT_IN_REQUEST = "snapshot_ids must name some of the snapshots this request asked about. Nothing was deleted."
+
+
+def bad_nonce(tries: int) -> str:
+    """A wrong confirmation code; the third voids the request."""
+    if tries >= 3:
+        return "Not deleted: the confirmation code was wrong three times; the request is void."
+    return f"Not deleted: the confirmation code does not match this request (try {tries} of 3)."
+
+
 FORM_TITLE = "Confirm deletion"
-FORM_DESCRIPTION = "The form shown to the person before a delete (flat, one field)."
+FORM_DESCRIPTION = "Deleting a snapshot cannot be undone: only a ticked box and Accept delete it."
 FORM_FIELD_TITLE = "Delete permanently"
-FORM_FIELD_DESCRIPTION = "Untick to keep the snapshot."
+FORM_FIELD_DESCRIPTION = "Confirm deletion: untick (or decline) to keep the snapshot."
+"""The 2026-07-28 wire has no place for a form's own title and description, so the field carries them too."""
 
 
 def seconds(value: float) -> str:
@@ -103,12 +138,40 @@ def question(snapshot: Snapshot, now: datetime | None = None) -> str:
     )
 
 
+def question_for(snapshots: Sequence[Snapshot], now: datetime | None = None) -> str:
+    """The question for one snapshot, or for several: a header with the count and total, then each in full."""
+    if len(snapshots) == 1:
+        return question(snapshots[0], now)
+    total = sum(snapshot.size or 0 for snapshot in snapshots)
+    lines = [f"Delete these {len(snapshots)} snapshots permanently ({total} GiB in all)? This cannot be undone."]
+    for number, snapshot in enumerate(snapshots, 1):
+        size = f"{snapshot.size} GiB" if snapshot.size is not None else "size unknown"
+        lines.append(
+            f"{number}. id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
+            f"{age_text(snapshot.created_at, now)} · {json.dumps(snapshot.name)}"
+        )
+    return "\n".join(lines)
+
+
 def token_preview(snapshot: Snapshot, ttl: float) -> str:
     """The token channel's first answer: the question on one line, then what to do."""
     return (
         f"{question(snapshot).replace(chr(10), ' ')} Show this to the user; if they agree, call again with "
         f"confirmation_token (valid {math.ceil(ttl / 60)} minutes, once)."
     )
+
+
+def card_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: str) -> str:
+    """The delete tool's answer under the card channel: what awaits the user, and how to learn the outcome."""
+    return (
+        f"Awaiting the user's decision in the confirmation card: {snapshots_line}. Nothing is deleted until they "
+        f"press Delete there. The request expires at {expires_at}. Call {tool} again with the same arguments "
+        f"to learn the outcome.\nrequest_id={request_id}"
+    )
+
+
+def card_status(status: str, request_id: str) -> str:
+    return f"{status}: {CARD_STATUS[status]}\nrequest_id={request_id}"
 
 
 def token_refused(reason: str) -> str:
@@ -181,6 +244,29 @@ def error_text(exc: SnapshotMCPError, subject: str = "") -> str:
     return text
 
 
+def delete_description(ladder: Sequence[str], wait: str) -> str:
+    """delete_snapshot's description for the confirmation ladder the operator chose."""
+    if tuple(ladder) == ("unconfirmed",):
+        return (
+            "Use this to delete a snapshot permanently (no confirmation: this server runs unattended). "
+            f"wait=true polls until it is gone (~{wait} max)."
+        )
+    if tuple(ladder) == ("token",):
+        return (
+            "Use this to delete a snapshot permanently. Call once for a preview and a confirmation_token, show the "
+            "preview to the user, and call again with the token only after they agree."
+        )
+    text = (
+        "Use this to delete a snapshot permanently. The user is asked to confirm first; only their yes deletes. "
+        f"wait=true polls until it is gone (~{wait} max)."
+    )
+    if "card" in ladder:
+        text += " If it answers awaiting_confirmation, the user decides in a card: call again later for the outcome."
+    if "token" in ladder:
+        text += " If it answers confirmation_required, show the preview; call again with the token once they agree."
+    return text
+
+
 @dataclass(frozen=True)
 class Words:
     """The texts of one server, built once from its settings."""
@@ -188,7 +274,7 @@ class Words:
     list_snapshots: str
     get_snapshot: str
     create_snapshot_from_url: str
-    delete_snapshot: dict[str, str]
+    delete_snapshot: str
 
     @classmethod
     def of(cls, settings: Settings) -> Words:
@@ -205,13 +291,5 @@ class Words:
                 "snapshot. Not for snapshotting a running instance. Returns at once with status creating; "
                 f"wait=true polls up to ~{wait}. Repeating an identical call returns the same import."
             ),
-            delete_snapshot={
-                "elicit": "Use this to delete a snapshot permanently. The user is asked to confirm first; only "
-                f"their yes deletes. wait=true polls until it is gone (~{wait} max).",
-                "token": "Use this to delete a snapshot permanently. Call once for a preview and a "
-                "confirmation_token, show the preview to the user, and call again with the token only after "
-                "they agree.",
-                "none": "Use this to delete a snapshot permanently (no confirmation: this server runs "
-                f"unattended). wait=true polls until it is gone (~{wait} max).",
-            },
+            delete_snapshot=delete_description(settings.ladder, wait),
         )

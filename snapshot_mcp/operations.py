@@ -150,9 +150,15 @@ class Operations:
 
     # -- waiting -------------------------------------------------------------------
 
-    async def wait(self, snapshot_id: str, *, gone: bool, progress: Progress | None) -> WaitResult:
+    async def wait(
+        self, snapshot_id: str, *, gone: bool, progress: Progress | None, limit: float | None = None
+    ) -> WaitResult:
+        """Poll until created/error (or gone), at most `limit` seconds (default: the server's wait limit).
+
+        Progress counts seconds of that limit, and ends at the full limit when the goal is reached early.
+        """
         goal = "gone" if gone else "created or error"
-        total = self.wait_timeout
+        total = self.wait_timeout if limit is None else min(limit, self.wait_timeout)
 
         async def report(snapshot: Snapshot | None, polls: int, elapsed: float) -> None:
             if progress is None:
@@ -160,9 +166,13 @@ class Operations:
             state = "gone" if snapshot is None else snapshot.status
             await progress(min(elapsed, total), total, messages.wait_progress(state, elapsed, goal))
 
-        return await self.client.wait(
+        result = await self.client.wait(
             snapshot_id, gone=gone, timeout=total, interval=self.poll_interval, on_progress=report
         )
+        if result.reached and progress is not None:
+            state = "gone" if result.snapshot is None else result.snapshot.status
+            await progress(total, total, messages.wait_progress(state, result.elapsed, goal))
+        return result
 
     # -- creating ------------------------------------------------------------------
 
@@ -225,8 +235,10 @@ class Operations:
 
     # -- deleting ------------------------------------------------------------------
 
-    async def delete(self, snapshot: Snapshot, *, wait: bool, progress: Progress | None) -> DeleteOutcome:
-        """Delete a snapshot whose deletion was confirmed, exactly once."""
+    async def delete(
+        self, snapshot: Snapshot, *, wait: bool, progress: Progress | None, wait_timeout: float | None = None
+    ) -> DeleteOutcome:
+        """Delete a snapshot whose deletion was confirmed, exactly once; optionally wait until it is gone."""
         lock = self._delete_locks.setdefault(snapshot.id, anyio.Lock())
         key = f"deleted:{snapshot.id}"
         try:
@@ -239,7 +251,7 @@ class Operations:
             _forget_idle(self._delete_locks, snapshot.id, lock)
         if already:
             return "already_deleting"
-        if wait and (await self.wait(snapshot.id, gone=True, progress=progress)).reached:
+        if wait and (await self.wait(snapshot.id, gone=True, progress=progress, limit=wait_timeout)).reached:
             return "deleted"
         return "deleting"
 

@@ -1,17 +1,19 @@
-"""Lean JSON Schemas for tools/list: the same constraints in fewer tokens.
+"""Lean, portable JSON Schemas for tools/list: the same constraints in fewer tokens.
 
 Every client, and often the model, reads each tool definition in every turn. The
-schemas pydantic generates carry words that add nothing; `lean` removes them and keeps
-every constraint (types, enums, bounds, patterns, required):
+schemas pydantic generates carry words that add nothing, and a form some clients and
+model providers reject (``"type": ["string", "null"]``, which the MCP Inspector warns
+about). `lean` keeps every constraint (types, enums, bounds, patterns) and writes:
 
-- generated ``title`` keywords (the property name title-cased, ``list_snapshotsArguments``);
-- ``"default": null`` (that a field is optional is already said by ``required``);
-- ``anyOf: [X, {"type": "null"}]``, written as X with ``"type": [X's type, "null"]``;
+- no generated ``title`` keywords (the property name title-cased, ``list_snapshotsArguments``);
+- no ``"default": null``;
+- an optional value as its own type: ``anyOf: [X, {"type": "null"}]`` (or a type list
+  with ``"null"``) becomes X, and the property leaves ``required``: "no value" is
+  written by leaving it out. Results follow the same rule (`views.tool_result` drops
+  null fields), and tool arguments still accept an explicit null;
 - a ``$defs`` entry used once, written in place of its ``$ref``;
 - with ``descriptions=False`` (output schemas: a model reads the text block, not
-  these), every ``description``.
-
-Arguments are still validated against the full pydantic models.
+  these), no ``description``.
 """
 
 from collections import Counter
@@ -24,43 +26,64 @@ _DEFS = "#/$defs/"
 
 def lean(schema: dict[str, Any], *, descriptions: bool = True) -> dict[str, Any]:
     """`schema` without the redundant keywords listed in the module docstring."""
-    result: dict[str, Any] = _inline_single_defs(_lean(schema, descriptions))
+    inlined = _inline_single_defs(schema)
+    result: dict[str, Any] = _lean(inlined, descriptions)[0]
     return result
 
 
-def _lean(node: Any, descriptions: bool) -> Any:
+def _lean(node: Any, descriptions: bool) -> tuple[Any, bool]:
+    """The lean node, and whether it admitted null (so its property becomes optional)."""
     if isinstance(node, list):
-        return [_lean(item, descriptions) for item in node]
+        return [_lean(item, descriptions)[0] for item in node], False
     if not isinstance(node, dict):
-        return node
+        return node, False
     out: dict[str, Any] = {}
+    optional: set[str] = set()
     for key, value in node.items():
-        if key == "title" and isinstance(value, str):
+        if _dropped(key, value, descriptions):
             continue
-        if key == "default" and value is None:
-            continue
-        if key == "description" and not descriptions and isinstance(value, str):
-            continue
-        if key in _NAME_MAPS and isinstance(value, dict):
-            out[key] = {name: _lean(sub, descriptions) for name, sub in value.items()}
+        if key == "properties" and isinstance(value, dict):
+            leaned = {name: _lean(sub, descriptions) for name, sub in value.items()}
+            out[key] = {name: sub for name, (sub, _) in leaned.items()}
+            optional = {name for name, (_, nullable) in leaned.items() if nullable}
+        elif key in _NAME_MAPS and isinstance(value, dict):
+            out[key] = {name: _lean(sub, descriptions)[0] for name, sub in value.items()}
         else:
-            out[key] = _lean(value, descriptions)
-    return _nullable(out)
+            out[key] = _lean(value, descriptions)[0]
+    if optional and isinstance(out.get("required"), list):
+        out["required"] = [name for name in out["required"] if name not in optional]
+        if not out["required"]:
+            del out["required"]
+    return _without_null(out)
 
 
-def _nullable(node: dict[str, Any]) -> dict[str, Any]:
+def _dropped(key: str, value: Any, descriptions: bool) -> bool:
+    if key == "title" and isinstance(value, str):
+        return True
+    if key == "default" and value is None:
+        return True
+    return key == "description" and not descriptions and isinstance(value, str)
+
+
+def _without_null(node: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """X for `anyOf: [X, null]` or `type: [X, "null"]` (with null left out of an enum), and True; else node, False."""
+    kind = node.get("type")
+    if isinstance(kind, list) and "null" in kind and len(kind) == 2:
+        other = next(k for k in kind if k != "null")
+        stripped = {**node, "type": other}
+        if isinstance(node.get("enum"), list):
+            stripped["enum"] = [v for v in node["enum"] if v is not None]
+        return stripped, True
     options = node.get("anyOf")
     if not (isinstance(options, list) and len(options) == 2 and _NULL in options):
-        return node
+        return node, False
     other = options[0] if options[1] == _NULL else options[1]
-    kind = other.get("type") if isinstance(other, dict) else None
-    if not isinstance(kind, str) or kind == "null" or set(other) & (set(node) - {"anyOf"}):
-        return node
-    merged = {**other, "type": [kind, "null"]}
-    if "enum" in other:
-        merged["enum"] = [*other["enum"], None]
-    merged.update((k, v) for k, v in node.items() if k != "anyOf")
-    return merged
+    if not isinstance(other, dict) or set(other) & (set(node) - {"anyOf"}):
+        return node, False
+    merged = {**other, **{k: v for k, v in node.items() if k != "anyOf"}}
+    if isinstance(merged.get("enum"), list):
+        merged["enum"] = [v for v in merged["enum"] if v is not None]
+    return merged, True
 
 
 def _inline_single_defs(schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`build_server(settings)`: wiring only — settings → state → tools → catalog → middleware.
+"""`build_server(settings)`: wiring only — settings → state → tools → extensions → middleware.
 
 Nothing is created at import time: each call makes an independent server, whose
 lifespan (`state.open_state`) opens the API client's connection pool and the store.
@@ -17,6 +17,7 @@ from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.types import Tool
 
 from . import __version__, tools
+from .apps import AppOnlyGate, card_extension
 from .client import RetryPolicy
 from .confirm import install_audit_handler
 from .messages import INSTRUCTIONS, Words
@@ -81,13 +82,15 @@ def build_server(
     """
     install_audit_handler()
     seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock)
+    card = "card" in settings.ladder and not settings.read_only
     server = _Server(
         "snapshot-mcp",
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lambda _: open_state(settings, seams),
         request_state_security=_request_state_security(settings),
-        middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), ExposeState()],
+        extensions=[card_extension()] if card else [],
+        middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
     )
     tools.register(server, settings, Words.of(settings))
     register_catalog(server)

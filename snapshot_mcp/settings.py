@@ -18,6 +18,11 @@ TOKEN_ENV = "GENESISCLOUD_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENDPOINT_ENV = "GENESISCLOUD_ENDPOINT"
 
 DeletePolicy = Literal["elicit", "token", "none"]
+ChannelName = Literal["card", "form", "token"]
+
+FORM_IGNORED_CLIENTS: tuple[str, ...] = ("claude-ai", "anthropic/claudeai", "local-agent-mode-*")
+"""Clients that declare form elicitation but do not show it (Claude Desktop, claude.ai) or auto-decline it
+(Cowork), as field reports name them in `initialize`; matched case-insensitively, `*` as a wildcard."""
 Transport = Literal["stdio", "http"]
 
 
@@ -53,7 +58,15 @@ class Settings(BaseModel):
     allowed_origins: tuple[str, ...] = ()
     stateless: bool = False
     state_key: SecretStr | None = None
-    elicitation_timeout: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+    confirm_channels: tuple[ChannelName, ...] = ("card", "form")
+    """How a human is asked before a delete, in order of preference; the first the client can show is used."""
+    form_ignored_clients: tuple[str, ...] = FORM_IGNORED_CLIENTS
+    card_ignored_clients: tuple[str, ...] = ()
+    elicitation_timeout: float = Field(default=40.0, gt=0, allow_inf_nan=False)
+    call_timeout: float = Field(default=55.0, gt=0, le=3600)
+    """The longest a tool call may take end to end, the user's answer and any wait included."""
+    card_timeout: float = Field(default=300.0, gt=0, le=3600)
+    """How long a confirmation card's deletion request stays open."""
     wait_timeout: float = Field(default=45.0, gt=0, le=600)
     rate_limit: float = Field(default=10.0, gt=0)
     simulate_latency: float = Field(default=0.0, ge=0, le=10)
@@ -100,6 +113,15 @@ class Settings(BaseModel):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @property
+    def ladder(self) -> tuple[str, ...]:
+        """The confirmation channels in order (`--delete-confirmation token` is the token rung alone)."""
+        if self.delete_confirmation == "none":
+            return ("unconfirmed",)
+        if self.delete_confirmation == "token":
+            return ("token",)
+        return self.confirm_channels
 
     @property
     def secret_values(self) -> tuple[str, ...]:

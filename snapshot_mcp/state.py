@@ -23,6 +23,8 @@ from pydantic import SecretStr
 
 from .client import GenesisCloudClient, RetryPolicy, build_http_client
 from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
+from .confirm.card import CardChannel, DeletionRequests
+from .confirm.ladder import Ladder
 from .operations import Operations
 from .settings import Settings
 from .store import MemoryStore, Store
@@ -44,7 +46,8 @@ class AppState:
 
     settings: Settings
     ops: Operations
-    channel: Channel
+    ladder: Ladder
+    requests: DeletionRequests
     store: Store
 
 
@@ -53,21 +56,25 @@ def app_state(ctx: Context[Any, Any]) -> AppState:
     return cast(AppState, ctx.request_context.lifespan_context)
 
 
-def token_key(settings: Settings) -> bytes | None:
-    """The confirmation tokens' key: derived from the shared state key, or None (a random one per process)."""
+def derived_key(settings: Settings, purpose: bytes) -> bytes | None:
+    """A key for one purpose, derived from the shared state key; None: a random one per process."""
     if settings.state_key is None:
         return None
     secret = settings.state_key.get_secret_value().encode()
-    return hmac.new(secret, b"snapshot-mcp confirmation tokens", hashlib.sha256).digest()
+    return hmac.new(secret, b"snapshot-mcp " + purpose, hashlib.sha256).digest()
 
 
-def build_channel(settings: Settings, store: Store, clock: Callable[[], float]) -> Channel:
-    """The confirmation channel the operator chose."""
-    if settings.delete_confirmation == "none":
-        return Unconfirmed()
-    if settings.delete_confirmation == "token":
-        return TokenChannel(ConfirmationTokens(store, token_key(settings), clock=clock))
-    return FormChannel(timeout=settings.elicitation_timeout, stateless=settings.stateless)
+def build_ladder(settings: Settings, store: Store, requests: DeletionRequests, clock: Callable[[], float]) -> Ladder:
+    """One channel object per rung, in the operator's order."""
+    rungs: dict[str, Callable[[], Channel]] = {
+        "card": lambda: CardChannel(requests, ignored_clients=settings.card_ignored_clients),
+        "form": lambda: FormChannel(
+            timeout=settings.elicitation_timeout, ignored_clients=settings.form_ignored_clients
+        ),
+        "token": lambda: TokenChannel(ConfirmationTokens(store, derived_key(settings, b"tokens"), clock=clock)),
+        "unconfirmed": Unconfirmed,
+    }
+    return Ladder([rungs[name]() for name in settings.ladder])
 
 
 def _api_http(settings: Settings, seams: Seams) -> tuple[httpx.AsyncClient, SecretStr | None]:
@@ -91,8 +98,10 @@ async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState
     )
     store = MemoryStore()
     ops = Operations(client, store, wait_timeout=settings.wait_timeout, poll_interval=seams.poll_interval)
+    key = derived_key(settings, b"card nonces")
+    requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
     try:
-        yield AppState(settings, ops, build_channel(settings, store, seams.wall_clock), store)
+        yield AppState(settings, ops, build_ladder(settings, store, requests, seams.wall_clock), requests, store)
     finally:
         await store.aclose()
         if seams.http is None:

@@ -25,6 +25,12 @@ DeleteOutcome = Literal[
     "timed_out",
     "malformed_answer",
     "confirmation_required",
+    "awaiting_confirmation",
+    "kept",
+    "expired",
+    "changed",
+    "void",
+    "failed",
 ]
 
 
@@ -33,11 +39,11 @@ class SnapshotView(BaseModel):
 
     id: str
     name: str
-    size: int | None = Field(description="GiB")
+    size: int | None = Field(default=None, description="GiB")
     region: str
     status: str
     os_type: str | None = None
-    source: str | None = Field(default=None, description="snapshotted instance/snapshot id; null for URL imports")
+    source: str | None = Field(default=None, description="snapshotted instance/snapshot id; absent for URL imports")
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -61,8 +67,8 @@ class SnapshotList(BaseModel):
 
     snapshots: list[SnapshotView]
     total_count: int = Field(description="snapshots in the account")
-    page: int | None = Field(description="null for a filtered scan")
-    per_page: int | None
+    page: int | None = Field(default=None, description="absent for a filtered scan")
+    per_page: int | None = None
     scanned: int | None = Field(default=None, description="snapshots examined by a filtered scan")
     complete: bool = Field(description="false if more pages exist (unfiltered) or the scan stopped early")
 
@@ -84,6 +90,34 @@ class DeleteResult(BaseModel):
     deleted: bool = Field(description="true once the API accepted the deletion")
     message: str
     confirmation_token: str | None = None
+    request_id: str | None = Field(default=None, description="a pending confirmation card's request")
+    expires_at: str | None = None
+    awaiting: SnapshotView | None = Field(default=None, description="what awaits the user's decision")
+
+
+class CardSnapshot(BaseModel):
+    """One snapshot of a deletion request, as the card shows it."""
+
+    id: str
+    name: str
+    size: int | None = None
+    region: str
+    status: str
+    created_at: str | None = None
+    changed: bool = Field(description="its state differs from when the request was made")
+    outcome: str | None = Field(default=None, description="what happened to it, once decided")
+
+
+class DeletionRequestView(BaseModel):
+    """A deletion request for the confirmation card (app-only)."""
+
+    request_id: str
+    status: str
+    expires_at: str
+    snapshots: list[CardSnapshot]
+    total_size: int
+    can_delete: bool = Field(description="pending, unexpired and unchanged: the Delete button may be enabled")
+    outcome: str | None = Field(default=None, description="what a decision just did (confirm_deletion)")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -143,8 +177,12 @@ def create_text(result: CreateResult) -> str:
 
 
 def tool_result(text: str, model: BaseModel) -> CallToolResult:
-    """A tool's answer: the compact text a model reads, and the complete typed data."""
+    """A tool's answer: the compact text a model reads, and the complete typed data.
+
+    A field without a value is left out rather than sent as null (`schema.lean` writes
+    such fields as optional, in the form every client accepts).
+    """
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=model.model_dump(mode="json"),
+        structured_content=model.model_dump(mode="json", exclude_none=True),
     )

@@ -20,10 +20,10 @@ from typing import Any
 import anyio
 import httpx
 from mcp import Client
-from mcp.client import ClientRequestContext
+from mcp.client import ClientRequestContext, advertise
 from mcp.client.session import ElicitationFnT
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
 
 from snapshot_mcp.client import RetryPolicy
 from snapshot_mcp.server import build_server
@@ -31,6 +31,8 @@ from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import SimRequest, Simulator
 
 PREFIX = "/compute/v1/snapshots"
+APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+"""A client's declaration of MCP Apps support with the HTML view type (what Claude Desktop and VS Code send)."""
 MODES = ("auto", "legacy")
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.005, total_timeout=2.0)
 """The real retry logic with millisecond pauses (4 attempts), so fault tests take no time."""
@@ -83,12 +85,20 @@ async def connect(
     elicit: ElicitationFnT | None = None,
     retry: RetryPolicy = FAST_RETRY,
     clock: Callable[[], float] = time.time,
+    apps: bool = False,
+    name: str | None = None,
 ) -> AsyncIterator[Client]:
-    """An in-memory MCP client of the server for `settings`, whose API is `sim`; `clock` drives its tokens."""
+    """An in-memory MCP client of the server for `settings`, whose API is `sim`; `clock` drives its tokens.
+
+    `apps` declares the MCP Apps extension (the confirmation card); `name` is the `clientInfo.name` sent.
+    """
     server = server_for(fast(settings), retry, clock)
     reset = _active_api.set(sim.transport())
+    info = Implementation(name=name, version="1") if name is not None else None
     try:
-        async with Client(server, mode=mode, elicitation_callback=elicit) as client:
+        async with Client(
+            server, mode=mode, elicitation_callback=elicit, extensions=[APPS] if apps else None, client_info=info
+        ) as client:
             yield client
     finally:
         _active_api.reset(reset)

@@ -113,7 +113,7 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
     ("elicit", "decline", ALL, EVERYWHERE, Expect(False, False, "declined", 0, 1, ("declined",))),
     ("elicit", "cancel", ALL, EVERYWHERE, Expect(False, False, "cancelled", 0, 1, ("cancelled",))),
     ("elicit", "no_capability", ALL, EVERYWHERE,
-     Expect(False, True, "cannot show a confirmation prompt", 0, 0, ("refused",), "refused, says how to proceed")),
+     Expect(False, True, "can show neither a confirmation card", 0, 0, ("refused",), "refused, says how to proceed")),
     ("elicit", "time_out", ("legacy",), EVERYWHERE,
      Expect(False, False, "timed_out", 0, 1, ("timed_out",), "server waits elicitation_timeout, then gives up")),
     ("elicit", "time_out", ("auto",), EVERYWHERE,

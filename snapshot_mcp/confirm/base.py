@@ -40,11 +40,16 @@ def install_audit_handler() -> None:
     audit_logger.propagate = False
 
 
-def audit(tool: str, snapshot_ids: tuple[str, ...], *, policy: str, outcome: str, detail: str = "") -> None:
-    """One line per delete attempt, allowed or refused. Ids are JSON-quoted; never a token."""
+def audit(tool: str, snapshot_ids: tuple[str, ...], *, channel: str, outcome: str, detail: str = "") -> None:
+    """One line per delete attempt, allowed or refused. Ids are JSON-quoted; never a token or nonce."""
     ids = json.dumps(snapshot_ids[0]) if len(snapshot_ids) == 1 else json.dumps(list(snapshot_ids))
     extra = f" detail={json.dumps(detail)}" if detail else ""
-    audit_logger.info("audit tool=%s snapshot_id=%s policy=%s outcome=%s%s", tool, ids, policy, outcome, extra)
+    audit_logger.info("audit tool=%s snapshot_id=%s channel=%s outcome=%s%s", tool, ids, channel, outcome, extra)
+
+
+def session_of(ctx: Context[Any, Any]) -> str:
+    """The MCP session a request came in (HTTP), or "local" (stdio, memory, the 2026-07-28 era)."""
+    return (ctx.headers or {}).get("mcp-session-id", "local")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class DeletionCall:
     ctx: Context[Any, Any]
     tool: str
     snapshots: tuple[Snapshot, ...]
+    deadline: float
+    """`time.monotonic()` by which the whole call must have answered (the client's patience)."""
     confirmation_token: str | None = None
 
     @property
@@ -62,8 +69,7 @@ class DeletionCall:
 
     @property
     def session(self) -> str:
-        """The MCP session the call came in (HTTP), or "local" (stdio, memory, the 2026-07-28 era)."""
-        return (self.ctx.headers or {}).get("mcp-session-id", "local")
+        return session_of(self.ctx)
 
 
 @dataclass(frozen=True)
@@ -98,12 +104,16 @@ class Channel(ABC):
     name: ClassVar[str]
     """The channel's name in audit lines and settings."""
 
+    def available(self, ctx: Context[Any, Any]) -> bool:
+        """Whether this client can really show this channel (see `ladder`)."""
+        return True
+
     @abstractmethod
     async def confirm(self, call: DeletionCall) -> Verdict:
         """Ask (or look up the answer) and judge it."""
 
     def audit(self, call: DeletionCall, outcome: str, detail: str = "") -> None:
-        audit(call.tool, call.ids, policy=self.name, outcome=outcome, detail=detail)
+        audit(call.tool, call.ids, channel=self.name, outcome=outcome, detail=detail)
 
     def refuse(
         self, call: DeletionCall, outcome: str, message: str, *, error: bool = False, detail: str = ""

@@ -1,7 +1,8 @@
 """The form channel: ask the person through MCP elicitation, in either protocol era.
 
 - 2025 era: the server sends `elicitation/create` mid-call and waits at most
-  `timeout` seconds; no answer in time deletes nothing.
+  `timeout` seconds (less when the call's budget would not leave room to delete and
+  answer); no answer in time deletes nothing.
 - 2026-07-28: the call returns an input-required result carrying the question; the
   client calls again with the answer and the request state. The SDK seals that state
   (and expires it after the same `timeout`), binding it to this tool and its
@@ -9,8 +10,10 @@
   when the snapshots still look exactly as they did, otherwise the question is asked
   again. An answer without that state is never taken.
 
-Only an explicit accept deletes; decline, cancel, a malformed answer, or an answer
-that names another snapshot's id delete nothing.
+Only an accept carrying `confirm: true` deletes; decline, cancel, an accept without
+that field, a malformed answer, or an answer that names another snapshot's id
+delete nothing. Clients known to declare the form without showing it (see
+`Settings.form_ignored_clients`) are not offered it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
+from mcp.server.mcpserver import Context
 from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 from mcp_types.version import is_version_at_least
 
@@ -30,11 +35,14 @@ from snapshot_mcp import messages
 from snapshot_mcp.models import UUID_PATTERN
 
 from .base import Approved, Channel, DeletionCall, Replied, Verdict
+from .ladder import client_name, declares_form, named
 from .token import fingerprint
 
 logger = logging.getLogger("snapshot_mcp.confirm")
 
 INPUT_REQUIRED_VERSION = "2026-07-28"
+DELETE_RESERVE = 8.0
+"""Seconds of the call's budget kept for sending the DELETE after a late yes (and its retries)."""
 QUESTION_KEY = "confirm_delete"
 _UUID_RE = re.compile(UUID_PATTERN)
 
@@ -50,52 +58,55 @@ SCHEMA: dict[str, Any] = {
             "default": True,
         }
     },
+    "required": ["confirm"],
 }
 """The form: one flat boolean field, as elicitation requires."""
 
 
 def judge(answer: ElicitResult, snapshot_ids: tuple[str, ...]) -> str:
-    """`accepted`, `declined`, `cancelled` or `malformed_answer` for the snapshots asked about."""
+    """`accepted`, `declined`, `cancelled` or `malformed_answer` for the snapshots asked about.
+
+    Only `confirm: true` (a JSON true, present) accepts; an accept without it, or with
+    another snapshot's id anywhere in the answer (nested lists included), is malformed.
+    """
     if answer.action == "decline":
         return "declined"
     if answer.action == "cancel":
         return "cancelled"
     content = answer.content
-    if not isinstance(content, Mapping):
+    if not isinstance(content, Mapping) or not isinstance(content.get("confirm"), bool):
         return "malformed_answer"
-    confirm = content.get("confirm", True)
-    if not isinstance(confirm, bool):
-        return "malformed_answer"
-    named = {
-        v.strip().lower() for v in content.values() if isinstance(v, str) and _UUID_RE.fullmatch(v.strip().lower())
-    }
-    if not named <= set(snapshot_ids):
+    if not set(_named_ids(content)) <= set(snapshot_ids):
         return "malformed_answer"  # an answer meant for another snapshot
-    return "accepted" if confirm else "declined"
+    return "accepted" if content["confirm"] else "declined"
 
 
-def _declares_form(call: DeletionCall) -> bool:
-    caps = call.ctx.client_capabilities
-    elicitation = caps.elicitation if caps is not None else None
-    # A bare `elicitation: {}` (before modes existed) means form; url-only does not.
-    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+def _named_ids(value: object) -> list[str]:
+    """Every snapshot id written anywhere in an answer (keys, values, nested lists and objects)."""
+    if isinstance(value, str):
+        candidate = value.strip().lower()
+        return [candidate] if _UUID_RE.fullmatch(candidate) else []
+    if isinstance(value, Mapping):
+        return [found for key, item in value.items() for found in (*_named_ids(key), *_named_ids(item))]
+    if isinstance(value, list | tuple):
+        return [found for item in value for found in _named_ids(item)]
+    return []
 
 
 class FormChannel(Channel):
     """Ask with an elicitation form that names every snapshot completely."""
 
-    name = "elicit"
+    name = "form"
 
-    def __init__(self, *, timeout: float, stateless: bool) -> None:
+    def __init__(self, *, timeout: float, ignored_clients: Sequence[str] = ()) -> None:
         self.timeout = timeout
-        self.stateless = stateless
+        self.ignored_clients = tuple(ignored_clients)
+
+    def available(self, ctx: Context[Any, Any]) -> bool:
+        return declares_form(ctx) and not named(client_name(ctx), self.ignored_clients)
 
     async def confirm(self, call: DeletionCall) -> Verdict:
-        if call.ctx.client_capabilities is None and self.stateless:
-            return self.refuse(call, "refused", messages.STATELESS_LEGACY, error=True, detail="stateless_legacy")
-        if not _declares_form(call):
-            return self.refuse(call, "refused", messages.NO_ELICITATION, error=True, detail="no_elicitation")
-        text = "\n\n".join(messages.question(snapshot) for snapshot in call.snapshots)
+        text = messages.question_for(call.snapshots)
         version = call.ctx.protocol_version
         if version is not None and is_version_at_least(version, INPUT_REQUIRED_VERSION):
             return self._modern(call, text)
@@ -103,7 +114,9 @@ class FormChannel(Channel):
 
     async def _legacy(self, call: DeletionCall, text: str) -> Verdict:
         ctx = call.ctx
-        with anyio.move_on_after(self.timeout) as scope:
+        # The answer must come in time for the delete to be sent and the call to return.
+        patience = min(self.timeout, call.deadline - time.monotonic() - DELETE_RESERVE)
+        with anyio.move_on_after(max(0.0, patience)) as scope:
             try:
                 answer = await ctx.request_context.session.elicit_form(
                     message=text, requested_schema=SCHEMA, related_request_id=ctx.request_id

@@ -11,7 +11,7 @@ from .base import Approved, Channel, DeletionCall, Verdict
 class Unconfirmed(Channel):
     """Approves every delete without asking anyone."""
 
-    name = "none"
+    name = "unconfirmed"
 
     async def confirm(self, call: DeletionCall) -> Verdict:
         return Approved(call.snapshots)

@@ -12,6 +12,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
+from snapshot_mcp.apps import LINK_META
 from snapshot_mcp.messages import TITLES, Words
 from snapshot_mcp.settings import Settings
 
@@ -38,11 +39,12 @@ def register(server: MCPServer[Any], settings: Settings, words: Words) -> None:
         description=words.create_snapshot_from_url,
         annotations=WRITES,
     )
-    policy = settings.delete_confirmation
+    channels = settings.ladder
     server.add_tool(
-        delete_snapshot_with_token if policy == "token" else delete_snapshot,
+        delete_snapshot_with_token if "token" in channels else delete_snapshot,
         name="delete_snapshot",
         title=TITLES["delete_snapshot"],
-        description=words.delete_snapshot[policy],
+        description=words.delete_snapshot,
         annotations=DELETES,
+        meta=LINK_META if "card" in channels else None,
     )

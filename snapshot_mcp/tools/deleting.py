@@ -7,6 +7,7 @@ an argument that can never help). Which one is registered is wiring (`register`)
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, cast
 
 from mcp.server.mcpserver import Context
@@ -48,9 +49,13 @@ async def delete_snapshot_with_token(
 
 
 async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool) -> Answer:
-    channel = app_state(ctx).channel
+    state = app_state(ctx)
+    deadline = time.monotonic() + state.settings.call_timeout
+    channel = state.ladder.choose(ctx)
     snapshot = await _fetch(ctx, channel, snapshot_id)
-    call = DeletionCall(ctx, TOOL, (snapshot,), token)
+    if channel is None:
+        return _nobody_can_ask(ctx, snapshot)
+    call = DeletionCall(ctx, TOOL, (snapshot,), deadline, token)
     verdict = await channel.confirm(call)
     if isinstance(verdict, Replied):
         return verdict.result
@@ -60,11 +65,20 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
     return await _perform(call, channel, wait)
 
 
-async def _fetch(ctx: Context[Any, Any], channel: Channel, snapshot_id: str) -> Snapshot:
+def _nobody_can_ask(ctx: Context[Any, Any], snapshot: Snapshot) -> Answer:
+    """No rung of the ladder fits this client: refuse, saying what the user can do."""
+    stateless_legacy = app_state(ctx).settings.stateless and ctx.client_capabilities is None
+    detail = "stateless_legacy" if stateless_legacy else "no_channel"
+    audit(TOOL, (snapshot.id,), channel="-", outcome="refused", detail=detail)
+    raise ToolError(messages.STATELESS_LEGACY if stateless_legacy else messages.NO_CHANNEL)
+
+
+async def _fetch(ctx: Context[Any, Any], channel: Channel | None, snapshot_id: str) -> Snapshot:
     try:
         return await app_state(ctx).ops.get(snapshot_id)
     except SnapshotMCPError as exc:
-        audit(TOOL, (snapshot_id,), policy=channel.name, outcome="error", detail=type(exc).__name__)
+        name = channel.name if channel is not None else "-"
+        audit(TOOL, (snapshot_id,), channel=name, outcome="error", detail=type(exc).__name__)
         raise tool_error(exc, snapshot_id) from exc
 
 
@@ -78,8 +92,12 @@ def _refusal(snapshot: Snapshot, refused: Refused) -> CallToolResult:
 
 async def _perform(call: DeletionCall, channel: Channel, wait: bool) -> CallToolResult:
     [snapshot] = call.snapshots
+    # A wait after the delete gets only what is left of the call's budget.
+    left = call.deadline - time.monotonic() - 1.0
     try:
-        outcome = await app_state(call.ctx).ops.delete(snapshot, wait=wait, progress=progress(call.ctx))
+        outcome = await app_state(call.ctx).ops.delete(
+            snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left
+        )
     except SnapshotMCPError as exc:
         channel.audit(call, "failed", type(exc).__name__)
         raise tool_error(exc, snapshot.id) from exc
