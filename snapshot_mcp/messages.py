@@ -202,8 +202,21 @@ def create_next(snapshot: Snapshot, *, waited: bool) -> str:
     )
 
 
-def create_heading(reused: bool) -> str:
-    return "Reused the identical recent import" if reused else "Import started"
+def create_heading(reused: bool, *, probable: bool = False, made: str = "Import started") -> str:
+    if probable:
+        return (
+            "Found the probable earlier attempt (same name, size, region and OS, made since the failed call; "
+            "the API does not show the URL, so check it is the right one)"
+        )
+    return "Reused the identical recent import" if reused else made
+
+
+def lookup_incomplete(name: str) -> str:
+    """A look-up for an earlier attempt stopped before the last page: a duplicate cannot be ruled out."""
+    return (
+        "The look-up for the earlier attempt could not read every page: if list_snapshots("
+        f"name_contains={name!r}) shows two, delete the one you do not want."
+    )
 
 
 def scan_progress(read: int, pages: int) -> str:

@@ -8,26 +8,22 @@ tools turn what these return into words (`messages`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 import anyio
 
 from . import messages
 from .client import GenesisCloudClient, WaitResult
-from .errors import ApiUnreachable, BadResponse, CreateMayHaveStarted, NotFound, ServerError
+from .dedupe import DEDUPE_WINDOW_SECONDS, Dedupe, Intent, Outcome
 from .models import SETTLED_STATUSES, CreateSnapshotRequest, Snapshot
 from .store import Store
 from .views import SnapshotList, SnapshotView
 
 logger = logging.getLogger("snapshot_mcp.operations")
 
-DEDUPE_WINDOW_SECONDS = 600.0
 DELETING_STATUSES = frozenset({"pending_delete", "deleting"})
 MAX_SCAN_PAGES = 200
 """Pages a filtered scan reads at most (20,000 snapshots at 100 a page)."""
@@ -64,10 +60,10 @@ class Filters:
 
 @dataclass(frozen=True)
 class Created:
-    """A create's result: the snapshot, and whether it is an earlier identical import."""
+    """A create's result: the snapshot, how it was come by (see `dedupe.Outcome`), and whether we waited."""
 
+    outcome: Outcome
     snapshot: Snapshot
-    reused: bool
     waited: bool
 
     @property
@@ -75,27 +71,23 @@ class Created:
         return self.snapshot.status in SETTLED_STATUSES
 
 
-@dataclass(frozen=True)
-class _Recent:
-    """What the store remembers of a recent create (JSON in the store)."""
+def import_intent(request: CreateSnapshotRequest) -> Intent:
+    """An import from a URL: the same name, size, URL, region and OS make the same request.
 
-    wall: datetime
-    snapshot_id: str | None
-    ambiguous: bool
+    The API echoes all but the URL; an omitted OS is created as linux.
+    """
 
-    def dump(self) -> str:
-        return json.dumps({"wall": self.wall.isoformat(), "id": self.snapshot_id, "ambiguous": self.ambiguous})
+    def echoes(snapshot: Snapshot) -> bool:
+        os_type = request.os_type or "linux"
+        return (
+            snapshot.name == request.name
+            and snapshot.region == request.region
+            and snapshot.size == request.size
+            and snapshot.os_type in (os_type, None)
+        )
 
-    @classmethod
-    def load(cls, text: str) -> _Recent:
-        data = json.loads(text)
-        return cls(datetime.fromisoformat(data["wall"]), data["id"], bool(data["ambiguous"]))
-
-
-def _create_key(request: CreateSnapshotRequest) -> str:
-    """name, size, url, region, os_type: what makes two creates the same (hashed: the URL may be long)."""
-    fields = [request.name, request.size, request.url, request.region, request.os_type]
-    return "create:" + hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+    fields = (request.name, request.size, request.url, request.region, request.os_type)
+    return Intent("import", fields, request.name, echoes)
 
 
 class Operations:
@@ -115,7 +107,7 @@ class Operations:
         self.wait_timeout = wait_timeout
         self.poll_interval = poll_interval
         self._window = dedupe_window
-        self._create_locks: dict[str, anyio.Lock] = {}
+        self.dedupe = Dedupe(client, store, window=dedupe_window)
         self._delete_locks: dict[str, anyio.Lock] = {}
 
     # -- reading -------------------------------------------------------------------
@@ -177,61 +169,17 @@ class Operations:
     # -- creating ------------------------------------------------------------------
 
     async def create(self, request: CreateSnapshotRequest, *, wait: bool, progress: Progress | None) -> Created:
-        key = _create_key(request)
-        lock = self._create_locks.setdefault(key, anyio.Lock())
-        try:
-            async with lock:
-                snapshot = await self._find_recent(key, request)
-                reused = snapshot is not None
-                if snapshot is None:
-                    snapshot = await self._create_once(key, request)
-        finally:
-            _forget_idle(self._create_locks, key, lock)
+        """Import from a URL, never twice for identical requests (see `dedupe`)."""
+        outcome = await self.dedupe.run(import_intent(request), lambda: self.client.create(request))
+        return await self._settle(outcome, wait, progress)
+
+    async def _settle(self, outcome: Outcome, wait: bool, progress: Progress | None) -> Created:
+        """Optionally wait for a new or found snapshot to finish (created or error)."""
+        snapshot = outcome.snapshot
         if wait and snapshot.status not in SETTLED_STATUSES:
             result = await self.wait(snapshot.id, gone=False, progress=progress)
             snapshot = result.snapshot or snapshot
-        return Created(snapshot, reused, waited=wait)
-
-    async def _find_recent(self, key: str, request: CreateSnapshotRequest) -> Snapshot | None:
-        stored = await self.store.get(key)
-        if stored is None:
-            return None
-        recent = _Recent.load(stored)
-        if recent.snapshot_id is not None:
-            try:
-                snapshot = await self.client.get(recent.snapshot_id)
-            except NotFound:
-                return None
-            return None if snapshot.status == "error" else snapshot
-        # An earlier identical create may have been made without its answer arriving:
-        # look for it before sending another.
-        since = recent.wall - timedelta(seconds=60)
-        scan = await self.client.scan(
-            lambda s: (
-                s.name == request.name
-                and s.region == request.region
-                and s.status != "error"
-                and (s.created_at is None or s.created_at >= since)
-            )
-        )
-        if not scan.matches:
-            return None
-        found = scan.matches[-1]
-        await self.store.put(key, _Recent(recent.wall, found.id, ambiguous=False).dump(), self._window)
-        return found
-
-    async def _create_once(self, key: str, request: CreateSnapshotRequest) -> Snapshot:
-        wall = datetime.now(UTC)
-        try:
-            snapshot = await self.client.create(request)
-        except (ApiUnreachable, ServerError, BadResponse) as exc:
-            if isinstance(exc, ApiUnreachable) and not exc.may_have_acted:
-                raise
-            # The API may have acted: remember, so an identical retry looks first.
-            await self.store.put(key, _Recent(wall, None, ambiguous=True).dump(), self._window)
-            raise CreateMayHaveStarted(request.name, exc) from exc
-        await self.store.put(key, _Recent(wall, snapshot.id, ambiguous=False).dump(), self._window)
-        return snapshot
+        return Created(outcome, snapshot, waited=wait)
 
     # -- deleting ------------------------------------------------------------------
 

@@ -77,7 +77,13 @@ class CreateResult(BaseModel):
     """A snapshot import that was started (or found already started)."""
 
     snapshot: SnapshotView
-    reused: bool = Field(description="true if an identical recent create was returned instead of a new one")
+    reused: bool = Field(description="true if an earlier identical request's snapshot was returned, none made")
+    probable: bool | None = Field(
+        default=None, description="true: found by the fields the API echoes after a failed call, not by identity"
+    )
+    lookup_complete: bool | None = Field(
+        default=None, description="false: the look-up for an earlier attempt could not read every page"
+    )
     settled: bool = Field(description="true once the status is created or error")
     next: str
 
@@ -173,7 +179,11 @@ def detail_text(view: SnapshotView) -> str:
 
 
 def create_text(result: CreateResult) -> str:
-    return f"{messages.create_heading(result.reused)}: {detail_text(result.snapshot)}\nNext: {result.next}"
+    heading = messages.create_heading(result.reused, probable=bool(result.probable))
+    text = f"{heading}: {detail_text(result.snapshot)}\nNext: {result.next}"
+    if result.lookup_complete is False:
+        text += "\n" + messages.lookup_incomplete(result.snapshot.name)
+    return text
 
 
 def tool_result(text: str, model: BaseModel) -> CallToolResult:

@@ -490,14 +490,14 @@ async def test_operations_forget_idle_locks_and_old_deletes() -> None:
             made.append((await ops.create(request, wait=False, progress=None)).snapshot.id)
         for sid in made[:10]:
             await ops.delete(await client.get(sid), wait=False, progress=None)
-        assert ops._create_locks == {}
+        assert ops.dedupe.idle()
         assert ops._delete_locks == {}
-        assert len(store) == 20 + 10  # twenty recent creates, ten recent deletes
+        assert len(store) == 20 * 2 + 10  # twenty recent creates (request and snapshot), ten recent deletes
         clock.now += 61
         await ops.delete(await client.get(made[10]), wait=False, progress=None)
         request = CreateSnapshotRequest.model_validate({**GOOD_CREATE, "name": "memory-new"})
         await ops.create(request, wait=False, progress=None)
-        assert len(store) == 2  # everything older fell out of the window: one delete, one create
+        assert len(store) == 1 + 2  # everything older fell out of the window: one delete, one create
 
 
 async def test_concurrent_identical_creates_still_share_one_post() -> None:
@@ -518,7 +518,7 @@ async def test_concurrent_identical_creates_still_share_one_post() -> None:
     assert len(set(ids)) == 1
     assert len(ids) == 5
     assert len(sent(sim, "POST")) == 1
-    assert ops._create_locks == {}
+    assert ops.dedupe.idle()
 
 
 def test_sim_request_records_no_fault_by_default() -> None:

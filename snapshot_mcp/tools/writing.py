@@ -11,6 +11,7 @@ from pydantic import Field, StrictInt
 from snapshot_mcp import messages
 from snapshot_mcp.errors import SnapshotMCPError
 from snapshot_mcp.models import CreateSnapshotRequest, ImageUrl, OsType, Region, SnapshotName
+from snapshot_mcp.operations import Created
 from snapshot_mcp.state import app_state
 from snapshot_mcp.views import CreateResult, SnapshotView, create_text, tool_result
 
@@ -31,10 +32,18 @@ async def create_snapshot_from_url(
         created = await app_state(ctx).ops.create(request, wait=wait, progress=progress(ctx))
     except SnapshotMCPError as exc:
         raise tool_error(exc) from exc
+    return tool_result(*created_result(created))
+
+
+def created_result(created: Created) -> tuple[str, CreateResult]:
+    """The text and structured result of anything that makes a snapshot."""
+    outcome = created.outcome
     result = CreateResult(
         snapshot=SnapshotView.of(created.snapshot),
-        reused=created.reused,
+        reused=outcome.reused,
+        probable=outcome.probable or None,
+        lookup_complete=None if outcome.lookup_complete else False,
         settled=created.settled,
         next=messages.create_next(created.snapshot, waited=created.waited),
     )
-    return tool_result(create_text(result), result)
+    return create_text(result), result

@@ -1,0 +1,179 @@
+"""Creates never silently made twice, and never a different snapshot passed off as "the same import".
+
+Through the protocol against the simulator; what was made is read from the simulator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from server_support import MODES, PREFIX, connect, sent, text_of
+
+from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
+from snapshot_mcp.dedupe import LOOKUP_PAGES, Dedupe, Intent
+from snapshot_mcp.errors import CreateMayHaveStarted, ServerError
+from snapshot_mcp.models import Snapshot
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
+from snapshot_mcp.store import MemoryStore
+
+IMPORT: dict[str, Any] = {
+    "name": "img-a",
+    "size": 10,
+    "url": "https://images.example.com/a.raw",
+    "region": "NORD-NO-KRS-1",
+    "os_type": "linux",
+}
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def fail_next_post(sim: Simulator, status: int = 500) -> None:
+    """The next POST is answered `status` without anything made (the API refused, or a proxy failed)."""
+    state = {"left": 1}
+
+    def once(request: SimRequest) -> int | None:
+        if request.method == "POST" and state["left"]:
+            state["left"] -= 1
+            return status
+        return None
+
+    sim.faults.fail_when = once
+
+
+def named(sim: Simulator, name: str) -> list[dict[str, Any]]:
+    return [s for s in sim.snapshots.values() if s["name"] == name]
+
+
+async def test_a_retry_after_a_failed_create_is_not_answered_with_another_import(
+    settings: Settings, sim: Simulator, mode: str
+) -> None:
+    """img-a 10 GiB made; img-a 20 GiB from another URL fails (nothing made); its retry imports, not "reuses" 10 GiB."""
+    other = {**IMPORT, "size": 20, "url": "https://images.example.com/b.raw"}
+    async with connect(settings, sim, mode=mode) as client:
+        await client.call_tool("create_snapshot_from_url", IMPORT)
+        fail_next_post(sim)
+        failed = await client.call_tool("create_snapshot_from_url", other)
+        retried = await client.call_tool("create_snapshot_from_url", other)
+    assert failed.is_error
+    assert "may have started" in text_of(failed)
+    data = retried.structured_content
+    assert data is not None
+    assert (data["reused"], data["snapshot"]["size"]) == (False, 20)
+    assert len(sent(sim, "POST")) == 3
+    assert sorted(s["size"] for s in named(sim, "img-a")) == [10, 20]
+
+
+async def test_a_snapshot_made_by_another_request_is_never_taken_for_a_retry(
+    settings: Settings, sim: Simulator, mode: str
+) -> None:
+    """Same name, size, region and OS from another URL: the first import belongs to its own request."""
+    other = {**IMPORT, "url": "https://images.example.com/b.raw"}
+    async with connect(settings, sim, mode=mode) as client:
+        first = await client.call_tool("create_snapshot_from_url", IMPORT)
+        fail_next_post(sim)
+        await client.call_tool("create_snapshot_from_url", other)
+        retried = await client.call_tool("create_snapshot_from_url", other)
+    assert first.structured_content is not None
+    assert retried.structured_content is not None
+    assert retried.structured_content["snapshot"]["id"] != first.structured_content["snapshot"]["id"]
+    assert retried.structured_content["reused"] is False
+    assert len(named(sim, "img-a")) == 2
+
+
+@pytest.mark.parametrize("status", ["pending_delete", "deleting", "error"])
+async def test_an_import_being_deleted_or_failed_is_never_reused(
+    settings: Settings, sim: Simulator, mode: str, status: str
+) -> None:
+    """Repeating a create whose import is being deleted (or failed) makes a new one, and says "started"."""
+    async with connect(settings, sim, mode=mode) as client:
+        first = await client.call_tool("create_snapshot_from_url", IMPORT)
+        assert first.structured_content is not None
+        sim.snapshots[first.structured_content["snapshot"]["id"]]["status"] = status
+        sim._life.pop(first.structured_content["snapshot"]["id"], None)
+        again = await client.call_tool("create_snapshot_from_url", IMPORT)
+    assert again.structured_content is not None
+    assert again.structured_content["reused"] is False
+    assert again.structured_content["snapshot"]["id"] != first.structured_content["snapshot"]["id"]
+    assert text_of(again).startswith("Import started")
+    assert len(sent(sim, "POST")) == 2
+
+
+async def test_a_lost_answer_is_found_as_a_probable_match_and_said_so(settings: Settings, mode: str) -> None:
+    """The API made it but the answer was lost: the retry finds it, and says it matched by echoed fields."""
+    sim = Simulator(faults=Faults(read_timeout_first=1, fail_methods=frozenset({"POST"})))
+    async with connect(settings, sim, mode=mode) as client:
+        await client.call_tool("create_snapshot_from_url", IMPORT)
+        retried = await client.call_tool("create_snapshot_from_url", IMPORT)
+    data = retried.structured_content
+    assert data is not None
+    assert (data["reused"], data["probable"]) == (True, True)
+    assert "probable earlier attempt" in text_of(retried)
+    assert "lookup_complete" not in data
+    assert len(sent(sim, "POST")) == 1
+
+
+class Endless(httpx.AsyncBaseTransport):
+    """An API that claims 30 million snapshots (300,000 pages); every page is empty of matches."""
+
+    def __init__(self) -> None:
+        self.pages: list[int] = []
+        self.posts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.posts += 1
+            if self.posts == 1:
+                return httpx.Response(500, json={"code": "x", "message": "boom"})
+            snapshot = {"id": "2f0f8c3e-4a7e-4c49-9a66-c1d9e4c0b7a1", "name": "img-a", "status": "creating"}
+            return httpx.Response(201, json={"snapshot": snapshot})
+        page = int(request.url.params.get("page", "1"))
+        self.pages.append(page)
+        return httpx.Response(200, json={"snapshots": [], "total_count": 30_000_000, "page": page, "per_page": 100})
+
+
+async def test_the_lookup_reads_a_bounded_number_of_pages_and_says_it_is_incomplete() -> None:
+    """300,000 pages claimed: the look-up reads at most LOOKUP_PAGES of them, then says it could not read all."""
+    api = Endless()
+    async with httpx.AsyncClient(transport=api, base_url="http://api") as http:
+        retry = RetryPolicy(base_delay=0.001)
+        client = GenesisCloudClient(http, token=SecretStr(DEFAULT_TOKEN), endpoint="http://api", retry=retry)
+        dedupe = Dedupe(client, MemoryStore())
+        intent = Intent("import", ("img-a",), "img-a", lambda s: s.name == "img-a")
+
+        async def make() -> Snapshot:
+            if api.posts == 0:
+                api.posts += 1
+                raise ServerError(500, "x", "boom")
+            return Snapshot(id="2f0f8c3e-4a7e-4c49-9a66-c1d9e4c0b7a1", name="img-a", status="creating")
+
+        with pytest.raises(CreateMayHaveStarted):
+            await dedupe.run(intent, make)
+        outcome = await dedupe.run(intent, make)
+    assert len(api.pages) <= LOOKUP_PAGES
+    assert api.pages[0] == 1
+    assert api.pages[1] == 300_000  # the newest end comes next
+    assert outcome.lookup_complete is False
+    assert outcome.reused is False
+
+
+async def test_an_incomplete_lookup_is_said_in_the_result(settings: Settings, mode: str) -> None:
+    """Through the tool: a look-up that could not read every page says so next to what it made."""
+    sim = Simulator()
+    sim.add_many(LOOKUP_PAGES * 100 + 50)
+    async with connect(settings, sim, mode=mode) as client:
+        fail_next_post(sim)
+        await client.call_tool("create_snapshot_from_url", IMPORT)
+        retried = await client.call_tool("create_snapshot_from_url", IMPORT)
+    data = retried.structured_content
+    assert data is not None
+    assert data["lookup_complete"] is False
+    assert "could not read every page" in text_of(retried)
+    reads = [r for r in sim.requests if r.method == "GET" and r.path == PREFIX]
+    assert len(reads) == LOOKUP_PAGES
