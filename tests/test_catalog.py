@@ -10,8 +10,8 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
+from scripts.catalog import ROOT, render_manifest, render_readme, server_catalog
 from snapshot_mcp import __version__
-from snapshot_mcp.catalog import ROOT, render_manifest, render_readme, server_catalog
 from snapshot_mcp.resources import PromptFileError, load_prompts, parse_prompt_file
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
@@ -187,14 +187,14 @@ async def test_completion_without_token_is_empty_not_an_error(sim_http: httpx.As
 
 
 async def test_readme_tool_table_is_current() -> None:
-    """The README's tool table matches tools/list (regenerate: python -m snapshot_mcp.catalog)."""
+    """The README's tool table matches tools/list (regenerate: python -m scripts.catalog)."""
     tools, _ = await server_catalog()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert render_readme(readme, tools) == readme
 
 
 async def test_manifest_lists_what_the_server_lists() -> None:
-    """manifest.json's version, tools and prompts equal the server's own (python -m snapshot_mcp.catalog)."""
+    """manifest.json's version, tools and prompts equal the server's own (python -m scripts.catalog)."""
     tools, prompts = await server_catalog()
     manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["version"] == __version__

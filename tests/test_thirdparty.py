@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from scripts.catalog import ROOT
 from snapshot_mcp import __version__
-from snapshot_mcp.catalog import ROOT
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 BIN = Path(sys.executable).parent
