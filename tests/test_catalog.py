@@ -1,6 +1,7 @@
 """Prompts, the snapshot resource template, completions, and the generated docs."""
 
 import json
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -214,5 +215,21 @@ def test_manifest_passes_user_config_through_env() -> None:
         "SNAPSHOT_MCP_DELETE_CONFIRMATION": "${user_config.delete_confirmation}",
     }
     assert manifest["user_config"]["api_token"]["sensitive"] is True
-    assert manifest["manifest_version"] == "0.3"
-    assert manifest["compatibility"]["runtimes"]["python"] == ">=3.11"
+    assert manifest["user_config"]["api_token"]["required"] is True
+    assert {"read_only", "delete_confirmation", "endpoint"} <= set(manifest["user_config"])
+
+
+def test_manifest_runs_on_the_hosts_uv_with_directory_metadata() -> None:
+    """Manifest 0.4, server type uv, and what Anthropic's directory asks for (icon, links, privacy policy)."""
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert manifest["manifest_version"] == "0.4"
+    assert manifest["server"]["type"] == "uv"
+    assert manifest["compatibility"]["runtimes"]["python"] == pyproject["requires-python"]
+    assert manifest["icon"] == "icon.png"
+    assert manifest["repository"]["url"] == pyproject["urls"]["Repository"]
+    assert manifest["homepage"] == pyproject["urls"]["Homepage"]
+    assert manifest["documentation"] == pyproject["urls"]["Documentation"]
+    assert manifest["support"] == pyproject["urls"]["Issues"]
+    assert manifest["privacy_policies"] == ["https://www.genesiscloud.com/privacy-policy"]
+    assert manifest["license"] == pyproject["license"]
