@@ -46,6 +46,11 @@ MCP_COMMAND = "uv"
 MCP_ARGS = ("run", "--directory", "${__dirname}", "--frozen", "--no-dev", "snapshot-mcp")
 
 
+def bundle_name(version: str) -> str:
+    """The bundle's file name, as the release attaches it and server.json points at it."""
+    return f"snapshot-mcp-{version}.mcpb"
+
+
 def check_manifest(manifest: dict[str, Any]) -> None:
     """Refuse a manifest that drifted from what this build and its comment describe."""
     server = manifest["server"]
@@ -89,7 +94,7 @@ def build(out_dir: Path) -> Path:
     """Check, stage, validate and pack the bundle; return the .mcpb's path."""
     subprocess.run([uv_command(), "lock", "--check", "--offline", "--directory", str(ROOT)], check=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"snapshot-mcp-{__version__}.mcpb"
+    target = out_dir / bundle_name(__version__)
     with tempfile.TemporaryDirectory(prefix="snapshot-mcp-bundle-") as tmp:
         staging = Path(tmp)
         check_manifest(stage(staging))
