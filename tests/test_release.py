@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,26 @@ def test_server_reports_the_registry_version() -> None:
         check=True,
     )
     assert done.stdout.strip() == f"snapshot-mcp {load_json(ROOT / 'server.json')['version']}"
+
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+USES = re.compile(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", re.MULTILINE)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_workflow_pins_third_party_actions_by_commit(workflow: Path) -> None:
+    """Every action outside this repository is pinned to a full commit, with its version beside it."""
+    uses = USES.findall(workflow.read_text(encoding="utf-8"))
+    assert uses
+    for ref, rest in uses:
+        if ref.startswith("./"):
+            continue
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", rest), f"{ref}: no '# vX.Y.Z' comment"
+
+
+def test_release_workflow_installs_the_pinned_uv() -> None:
+    """The release builds with the uv the dev extra pins (and so the one the tests ran)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (pinned,) = [d.split("#")[0].strip() for d in project["optional-dependencies"]["dev"] if d.startswith("uv~=")]
+    assert f'"{pinned}"' in (ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
