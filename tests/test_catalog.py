@@ -1,6 +1,7 @@
 """Prompts, the snapshot resource template, completions, and the generated docs."""
 
 import json
+import re
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
+from scripts.build_bundle import check_manifest
 from scripts.catalog import ROOT, render_manifest, render_readme, server_catalog
 from snapshot_mcp import __version__
 from snapshot_mcp.resources import PromptFileError, load_prompts, parse_prompt_file
@@ -233,3 +235,25 @@ def test_manifest_runs_on_the_hosts_uv_with_directory_metadata() -> None:
     assert manifest["support"] == pyproject["urls"]["Issues"]
     assert manifest["privacy_policies"] == ["https://www.genesiscloud.com/privacy-policy"]
     assert manifest["license"] == pyproject["license"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "complaint"),
+    [
+        (("manifest_version",), "0.3", "manifest_version"),
+        (("server", "type"), "python", "manifest_version"),
+        (("server", "mcp_config", "command"), "uvx", "mcp_config must run"),
+        (("server", "mcp_config", "args"), ["run", "--directory", "${__dirname}", "snapshot-mcp"], "must run"),
+        (("version",), "9.9.9", "version 9.9.9"),
+    ],
+)
+def test_bundle_build_refuses_a_drifted_manifest(path: tuple[str, ...], value: object, complaint: str) -> None:
+    """The build stops when the manifest no longer starts the server the way its comment explains."""
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    check_manifest(manifest)  # the committed one passes
+    target = manifest
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(SystemExit, match=re.escape(complaint)):
+        check_manifest(manifest)

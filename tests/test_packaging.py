@@ -152,3 +152,8 @@ def test_uvx_runs_the_built_wheel(dist: Path, constraints: Path) -> None:
     """`uvx --from <wheel> snapshot-mcp --version`, the way the README and the registry entry run it."""
     done = _run(BIN / "uvx", "-q", "-c", constraints, "--from", dist / WHEEL, "snapshot-mcp", "--version")
     assert done.stdout.strip() == f"snapshot-mcp {__version__}"
+
+
+def test_lock_is_current() -> None:
+    """uv.lock matches pyproject.toml (after adding a dependency, run `uv lock` and commit both)."""
+    _run(BIN / "uv", "lock", "--check", "--offline")
