@@ -1,6 +1,8 @@
 """Prompts, the snapshot resource template, completions, and the generated docs."""
 
 import json
+import re
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,8 +12,9 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
+from scripts.build_bundle import check_manifest
+from scripts.catalog import ROOT, render_manifest, render_readme, server_catalog
 from snapshot_mcp import __version__
-from snapshot_mcp.catalog import ROOT, render_manifest, render_readme, server_catalog
 from snapshot_mcp.resources import PromptFileError, load_prompts, parse_prompt_file
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
@@ -187,14 +190,14 @@ async def test_completion_without_token_is_empty_not_an_error(sim_http: httpx.As
 
 
 async def test_readme_tool_table_is_current() -> None:
-    """The README's tool table matches tools/list (regenerate: python -m snapshot_mcp.catalog)."""
+    """The README's tool table matches tools/list (regenerate: python -m scripts.catalog)."""
     tools, _ = await server_catalog()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert render_readme(readme, tools) == readme
 
 
 async def test_manifest_lists_what_the_server_lists() -> None:
-    """manifest.json's version, tools and prompts equal the server's own (python -m snapshot_mcp.catalog)."""
+    """manifest.json's version, tools and prompts equal the server's own (python -m scripts.catalog)."""
     tools, prompts = await server_catalog()
     manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["version"] == __version__
@@ -214,5 +217,43 @@ def test_manifest_passes_user_config_through_env() -> None:
         "SNAPSHOT_MCP_DELETE_CONFIRMATION": "${user_config.delete_confirmation}",
     }
     assert manifest["user_config"]["api_token"]["sensitive"] is True
-    assert manifest["manifest_version"] == "0.3"
-    assert manifest["compatibility"]["runtimes"]["python"] == ">=3.11"
+    assert manifest["user_config"]["api_token"]["required"] is True
+    assert {"read_only", "delete_confirmation", "endpoint"} <= set(manifest["user_config"])
+
+
+def test_manifest_runs_on_the_hosts_uv_with_directory_metadata() -> None:
+    """Manifest 0.4, server type uv, and what Anthropic's directory asks for (icon, links, privacy policy)."""
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert manifest["manifest_version"] == "0.4"
+    assert manifest["server"]["type"] == "uv"
+    assert manifest["compatibility"]["runtimes"]["python"] == pyproject["requires-python"]
+    assert manifest["icon"] == "icon.png"
+    assert manifest["repository"]["url"] == pyproject["urls"]["Repository"]
+    assert manifest["homepage"] == pyproject["urls"]["Homepage"]
+    assert manifest["documentation"] == pyproject["urls"]["Documentation"]
+    assert manifest["support"] == pyproject["urls"]["Issues"]
+    assert manifest["privacy_policies"] == ["https://www.genesiscloud.com/privacy-policy"]
+    assert manifest["license"] == pyproject["license"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "complaint"),
+    [
+        (("manifest_version",), "0.3", "manifest_version"),
+        (("server", "type"), "python", "manifest_version"),
+        (("server", "mcp_config", "command"), "uvx", "mcp_config must run"),
+        (("server", "mcp_config", "args"), ["run", "--directory", "${__dirname}", "snapshot-mcp"], "must run"),
+        (("version",), "9.9.9", "version 9.9.9"),
+    ],
+)
+def test_bundle_build_refuses_a_drifted_manifest(path: tuple[str, ...], value: object, complaint: str) -> None:
+    """The build stops when the manifest no longer starts the server the way its comment explains."""
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    check_manifest(manifest)  # the committed one passes
+    target = manifest
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(SystemExit, match=re.escape(complaint)):
+        check_manifest(manifest)

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -47,12 +45,7 @@ from snapshot_mcp.operations import Operations
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, RANDOM_FAULT_KINDS, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `stress` lives beside `tests`, outside the package
-    sys.path.insert(0, str(ROOT))
-
-from stress.soak import SoakReport, error_kind, soak  # noqa: E402
+from stress.soak import SoakReport, error_kind, soak
 
 LASTING = 1_000
 """A fault 'for good': more occurrences than any call can use up."""

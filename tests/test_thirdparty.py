@@ -1,10 +1,9 @@
 """Real third-party clients: the MCP Bundle CLI and the MCP Inspector CLI.
 
 These run Node tools through npx (from the npm registry), so they need Node.js;
-a missing npx fails loudly rather than skipping. The bundle test unpacks the built
-`.mcpb`, launches the server exactly as its manifest's `mcp_config` says (with the
-`${__dirname}` and `${user_config.*}` substitutions a client makes) in simulator mode,
-and lists its tools over stdio.
+a missing npx fails loudly rather than skipping. The bundle tests build the `.mcpb`,
+unpack it, and launch the server exactly as its manifest's `mcp_config` says (with the
+`${__dirname}` and `${user_config.*}` substitutions a host makes) in simulator mode.
 """
 
 import json
@@ -19,13 +18,18 @@ from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
+from PIL import Image
 
+from scripts.build_bundle import MCPB
+from scripts.catalog import ROOT, server_catalog
 from snapshot_mcp import __version__
-from snapshot_mcp.catalog import ROOT
+
+pytestmark = pytest.mark.slow
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 BIN = Path(sys.executable).parent
 SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
+USER_CONFIG = {"api_token": "bundle-test-token", "read_only": "false", "delete_confirmation": "elicit", "endpoint": ""}
 
 
 def _npx() -> str:
@@ -46,7 +50,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _npx()
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_bundle.py"), "--out", str(out)],
+        [sys.executable, "-m", "scripts.build_bundle", "--out", str(out)],
+        cwd=ROOT,
         check=True,
         capture_output=True,
         timeout=300,
@@ -59,32 +64,62 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return unpacked
 
 
-async def test_bundle_server_starts_as_its_manifest_says(bundle: Path, tmp_path: Path) -> None:
-    """The unpacked bundle's mcp_config starts a server that lists the four tools over stdio."""
+def test_bundle_holds_a_uv_project_and_nothing_installed(bundle: Path) -> None:
+    """The "uv" type's layout: pyproject.toml and uv.lock at the root, no bundled packages or venv."""
+    names = {path.relative_to(bundle).as_posix() for path in bundle.rglob("*")}
+    assert {"manifest.json", "pyproject.toml", "uv.lock", "README.md", "LICENSE", "icon.png"} <= names
+    assert "snapshot_mcp/__init__.py" in names
+    assert not {name for name in names if name.split("/")[0] in {"server", "lib", "venv", ".venv", "dist"}}
+    assert not [name for name in names if "__pycache__" in name]
+    assert (bundle / "uv.lock").read_bytes() == (ROOT / "uv.lock").read_bytes()
+
+
+def test_bundle_icon_is_a_512_png(bundle: Path) -> None:
+    """The icon the manifest names is the PNG drawn at build time, 512 × 512 with a transparent corner."""
+    manifest: dict[str, Any] = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    with Image.open(bundle / manifest["icon"]) as icon:
+        assert (icon.format, icon.size, icon.mode) == ("PNG", (512, 512), "RGBA")
+        assert icon.getpixel((0, 0)) == (0, 0, 0, 0)
+        assert len(set(icon.get_flattened_data())) > 100
+
+
+def test_mcpb_validate_accepts_the_04_manifest(bundle: Path) -> None:
+    """The published MCP Bundle CLI validates the unpacked manifest (version 0.4, type uv)."""
+    done = subprocess.run(
+        [_npx(), "-y", MCPB, "validate", str(bundle / "manifest.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Manifest schema validation passes!" in done.stdout
+
+
+async def test_bundle_server_starts_as_its_manifest_says(bundle: Path) -> None:
+    """The unpacked bundle's mcp_config, run with uv, serves the server's tools and answers get_snapshot."""
     manifest: dict[str, Any] = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["version"] == __version__
     config = manifest["server"]["mcp_config"]
-    user_config = {
-        "api_token": "bundle-test-token",
-        "read_only": "false",
-        "delete_confirmation": "elicit",
-        "endpoint": "",
-    }
     command = config["command"]
     resolved = shutil.which(command, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     assert resolved is not None, f"{command} is not installed (it comes with the dev extra)"
     # The machine's environment (certificates, proxies), then what the manifest sets.
-    env = {**os.environ, **{key: _substitute(value, bundle, user_config) for key, value in config["env"].items()}}
+    env = {**os.environ, **{key: _substitute(value, bundle, USER_CONFIG) for key, value in config["env"].items()}}
     env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", SNAPSHOT_MCP_SIMULATE="true")
+    # uv installs the locked dependencies from PyPI, as on a user's machine: the one
+    # download these tests make (uv's cache keeps it for later runs). A Python is never
+    # downloaded: the machine's own must satisfy requires-python.
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
-    params = StdioServerParameters(
-        command=resolved, args=[_substitute(a, bundle, user_config) for a in config["args"]], env=env
-    )
-    async with Client(params, read_timeout_seconds=240) as client:
+    args = [_substitute(a, bundle, USER_CONFIG) for a in config["args"]]
+    async with Client(StdioServerParameters(command=resolved, args=args, env=env), read_timeout_seconds=240) as client:
         tools = (await client.list_tools()).tools
         result = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
-    assert [t.name for t in tools] == ["list_snapshots", "get_snapshot", "create_snapshot_from_url", "delete_snapshot"]
+    expected, _ = await server_catalog()
+    assert [t.name for t in tools] == [t.name for t in expected]
     assert result.is_error is False
+    assert SEED_ID in json.dumps(result.structured_content)
 
 
 def _inspector(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,17 +7,11 @@ BPE file: no download), so CI compares them with the committed
 """
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `bench` lives beside `tests`, outside the package
-    sys.path.insert(0, str(ROOT))
-
-from bench.tokens import FIGURES_PATH, RATIO_TARGET, TOOLS_TARGET, figures_data  # noqa: E402
+from bench.tokens import FIGURES_PATH, RATIO_TARGET, TOOLS_TARGET, figures_data
 
 
 @pytest.fixture(scope="module")
