@@ -128,13 +128,17 @@ def age_text(created_at: datetime | None, now: datetime | None = None) -> str:
 
 
 def question(snapshot: Snapshot, now: datetime | None = None) -> str:
-    """The question a person reads before a delete: it names the snapshot completely, id first in line 2."""
+    """The question a person reads before a delete: what is asked, then the id and facts, then the name.
+
+    The name is API data: it comes last, quoted and already shortened where it was parsed,
+    so no name can push the id or the facts out of sight or pose as a line of its own.
+    """
     size = f"{snapshot.size} GiB" if snapshot.size is not None else "size unknown"
     return (
-        f"Delete snapshot {json.dumps(snapshot.name)} permanently?\n"
+        "Delete this snapshot permanently? This cannot be undone.\n"
         f"id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
         f"{age_text(snapshot.created_at, now)}\n"
-        "This cannot be undone."
+        f"name {json.dumps(snapshot.name, ensure_ascii=False)}"
     )
 
 

@@ -15,11 +15,21 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 KNOWN_REGIONS: tuple[str, ...] = (
     "EUC-DE-MUC-1",
@@ -80,6 +90,50 @@ Region = Annotated[
 ]
 
 
+MAX_SHOWN_NAME = 200
+"""Characters of an API-supplied name kept; a longer one is cut with a marker saying how much was left out."""
+MAX_SHOWN_FIELD = 64
+"""Characters kept of other API-supplied text (status, region, OS)."""
+_WHITESPACE = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+
+
+def _shown(ch: str) -> str:
+    """A character as a person may safely see it: invisible or reordering characters written as an escape."""
+    if ch in _WHITESPACE:
+        return " "
+    if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp"):
+        return f"\\u{ord(ch):04x}"
+    return ch
+
+
+def clean_text(value: str, limit: int = MAX_SHOWN_NAME, secrets: tuple[str, ...] = ()) -> str:
+    """API text made safe to show, once, where it is parsed.
+
+    Control, format (bidi overrides, zero-width, BOM) and unassigned-use characters are
+    written as visible escapes, line breaks as spaces; then the configured secrets are
+    redacted (after normalising, so a secret split by control characters is still
+    found); then the text is cut to `limit` characters with a marker.
+    """
+    text = "".join(_shown(ch) for ch in value)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    if len(text) <= limit:
+        return text
+    left = len(text) - limit
+    return f"{text[:limit]}…[{left} more character{'s' if left != 1 else ''}]"
+
+
+def _api_text(limit: int) -> Callable[[object, ValidationInfo], object]:
+    def clean(value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        context = info.context if isinstance(info.context, dict) else {}
+        return clean_text(value, limit, tuple(context.get("secrets", ())))
+
+    return clean
+
+
 def _has_control(text: str) -> bool:
     """True for C0/C1 control characters, DEL and the Unicode line/paragraph separators."""
     return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
@@ -134,6 +188,9 @@ class Snapshot(BaseModel):
     source_snapshot_id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    _clean_name = field_validator("name", mode="before")(_api_text(MAX_SHOWN_NAME))
+    _clean_fields = field_validator("status", "region", "os_type", mode="before")(_api_text(MAX_SHOWN_FIELD))
 
     @property
     def source(self) -> str | None:

@@ -69,7 +69,9 @@ def build_ladder(settings: Settings, store: Store, requests: DeletionRequests, c
     rungs: dict[str, Callable[[], Channel]] = {
         "card": lambda: CardChannel(requests, ignored_clients=settings.card_ignored_clients),
         "form": lambda: FormChannel(
-            timeout=settings.elicitation_timeout, ignored_clients=settings.form_ignored_clients
+            timeout=settings.elicitation_timeout,
+            ignored_clients=settings.form_ignored_clients,
+            secrets=settings.secret_values,
         ),
         "token": lambda: TokenChannel(ConfirmationTokens(store, derived_key(settings, b"tokens"), clock=clock)),
         "unconfirmed": Unconfirmed,

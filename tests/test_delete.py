@@ -512,12 +512,12 @@ def test_confirmation_form_fails_closed(content: Any, verdict: str) -> None:
 
 
 def test_confirmation_message_is_three_lines() -> None:
-    """The question: what, which one, and that it cannot be undone."""
+    """The question: what is asked, then the id and facts, then the (API-supplied) name last."""
     message = question(_snapshot(size=None, created_at=None))
     assert message.splitlines() == [
-        'Delete snapshot "n" permanently?',
+        "Delete this snapshot permanently? This cannot be undone.",
         f"id {SEED_ID} · size unknown · NORD-NO-KRS-1 · status created · creation date unknown",
-        "This cannot be undone.",
+        'name "n"',
     ]
 
 

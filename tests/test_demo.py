@@ -18,7 +18,8 @@ def test_demo_runs_every_step_and_answers_itself_without_a_terminal(capsys: pyte
     for step in range(1, 9):
         assert f"\n{step}. " in text or text.startswith(f"{step}. ")
     assert "the demo answers yes for you" in text
-    assert 'Delete snapshot "demo-ubuntu-24.04" permanently?' in text
+    assert "Delete this snapshot permanently? This cannot be undone." in text
+    assert 'name "demo-ubuntu-24.04"' in text
     assert "Reused the identical recent import" in text
     assert "status=created" in text
     assert "deleted: Deleted; it is gone." in text

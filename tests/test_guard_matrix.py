@@ -56,6 +56,7 @@ from test_http import serving, sim_settings
 
 from snapshot_mcp import cli
 from snapshot_mcp.confirm import TOKEN_TTL_SECONDS
+from snapshot_mcp.models import clean_text
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 
@@ -754,10 +755,11 @@ async def test_a_name_written_as_instructions_cannot_forge_the_question(era: str
         result = await delete(client, crafted, confirm=True, user_confirmed=True)
     [question] = switch.asked
     lines = question.splitlines()
-    assert len(lines) == 3  # the name's line breaks stay escaped inside its quotes
-    assert lines[0] == f"Delete snapshot {json.dumps(INJECTED_NAME)} permanently?"
+    assert len(lines) == 3  # the name's line breaks became spaces where the API data was parsed
+    assert lines[0] == "Delete this snapshot permanently? This cannot be undone."
     assert lines[1].startswith(f"id {crafted} · 500 GiB · EUC-DE-MUC-1 · status created")
-    assert lines[2] == "This cannot be undone."
+    assert lines[2] == f"name {json.dumps(clean_text(INJECTED_NAME), ensure_ascii=False)}"
+    assert clean_text(INJECTED_NAME).startswith(INJECTED_NAME.replace(chr(10), " ")[:100])
     assert describe(result) == (False, "declined")
     assert not any(request.method == "DELETE" for request in sim.requests)
 

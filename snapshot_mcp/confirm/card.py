@@ -211,7 +211,7 @@ def snapshot_of(facts: Facts) -> Snapshot:
 def card_result(request: DeletionRequest, nonce: str) -> CallToolResult:
     """A delete tool's answer under the card channel: pending, nothing deleted; the nonce only in `_meta`."""
     snapshots = [snapshot_of(facts) for facts in request.snapshots]
-    line = messages.question_for(snapshots).replace("\n", " ").removesuffix(".")
+    line = messages.question_for(snapshots).replace("\n", " · ")
     result = DeleteResult(
         snapshot_id=request.snapshots[0].id,
         outcome="awaiting_confirmation",

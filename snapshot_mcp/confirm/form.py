@@ -33,6 +33,7 @@ from mcp_types.version import is_version_at_least
 
 from snapshot_mcp import messages
 from snapshot_mcp.models import UUID_PATTERN
+from snapshot_mcp.redact import redact
 
 from .base import Approved, Channel, DeletionCall, Replied, Verdict
 from .ladder import client_name, declares_form, named
@@ -98,15 +99,17 @@ class FormChannel(Channel):
 
     name = "form"
 
-    def __init__(self, *, timeout: float, ignored_clients: Sequence[str] = ()) -> None:
+    def __init__(self, *, timeout: float, ignored_clients: Sequence[str] = (), secrets: Sequence[str] = ()) -> None:
         self.timeout = timeout
         self.ignored_clients = tuple(ignored_clients)
+        self.secrets = tuple(secrets)
 
     def available(self, ctx: Context[Any, Any]) -> bool:
         return declares_form(ctx) and not named(client_name(ctx), self.ignored_clients)
 
     async def confirm(self, call: DeletionCall) -> Verdict:
-        text = messages.question_for(call.snapshots)
+        # A 2025-era question is a request the response middleware never sees: no secret leaves in it.
+        text = redact(messages.question_for(call.snapshots), self.secrets)
         version = call.ctx.protocol_version
         if version is not None and is_version_at_least(version, INPUT_REQUIRED_VERSION):
             return self._modern(call, text)

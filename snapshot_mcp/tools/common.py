@@ -11,16 +11,23 @@ from mcp.types import ToolAnnotations
 from snapshot_mcp import messages
 from snapshot_mcp.errors import SnapshotMCPError
 from snapshot_mcp.operations import Progress
+from snapshot_mcp.redact import redact
+from snapshot_mcp.state import app_state
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 """openWorldHint (true) and idempotentHint false are the spec's defaults: not repeated in every turn."""
 
 
 def progress(ctx: Context[Any, Any]) -> Progress:
-    """Progress notifications for this call (a no-op unless the client sent a progress token)."""
+    """Progress notifications for this call (a no-op unless the client sent a progress token).
+
+    A notification is a message the response middleware never sees: its text (API data,
+    such as a status) loses the configured secrets here.
+    """
+    secrets = app_state(ctx).settings.secret_values
 
     async def report(done: float, total: float, message: str) -> None:
-        await ctx.report_progress(done, total=total, message=message)
+        await ctx.report_progress(done, total=total, message=redact(message, secrets))
 
     return report
 
