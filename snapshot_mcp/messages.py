@@ -190,6 +190,13 @@ def delete_text(outcome: str, message: str) -> str:
     return f"{outcome}: {message}"
 
 
+def private_url(reason: str) -> str:
+    return (
+        f"url refused: {reason}. Genesis Cloud fetches images from the public internet; if this host is meant, "
+        "the server's operator can allow it (--allow-private-image-urls). Nothing was sent"
+    )
+
+
 def create_next(snapshot: Snapshot, *, waited: bool) -> str:
     """What to do after a create, from where the import stands."""
     if snapshot.status in ("created", "active"):

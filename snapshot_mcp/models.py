@@ -12,7 +12,9 @@ Reading is tolerant, writing is strict:
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -148,8 +150,44 @@ def _check_url(value: str) -> str:
         raise ValueError("url must start with http:// or https://")
     if not parts.hostname:
         raise ValueError("url must name a host, e.g. https://example.com/image.raw.zst")
+    if "@" in parts.netloc:
+        raise ValueError("url must not carry credentials (user:password@): the API and its logs would see them")
     # urlsplit lower-cases the scheme; send it that way ("HTTPS://" is valid, but the API is strict).
     return parts.scheme + url[len(parts.scheme) :]
+
+
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet", ".corp")
+
+
+def _numeric_host(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address written in any form a resolver accepts (127.1, 2130706433, 0x7f.0.0.1, [::1], fe80::1%eth0)."""
+    try:
+        return ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9a-fA-FxX.]+", host) and any(ch.isdigit() for ch in host):
+        try:
+            return ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def private_host_problem(url: str) -> str | None:
+    """Why an image URL points at a non-public host (loopback, private, link-local, internal names), or None.
+
+    The API fetches the image, not this server; but a model should not be able to aim
+    it at an operator's network or a cloud metadata address. Names are not resolved.
+    """
+    host = (urlsplit(url).hostname or "").strip(".").lower()
+    address = _numeric_host(host)
+    if address is not None:
+        mapped = getattr(address, "ipv4_mapped", None)
+        target = mapped or address
+        return None if target.is_global else f"it points at a non-public address ({target})"
+    if host == "localhost" or host.endswith(_PRIVATE_SUFFIXES) or "." not in host:
+        return f"it names a local or internal host ({host})"
+    return None
 
 
 ImageUrl = Annotated[

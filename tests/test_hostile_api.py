@@ -106,3 +106,59 @@ async def test_a_huge_name_cannot_push_the_id_out_of_sight(sim: Simulator, mode:
     assert len(text_of(got)) < MAX_SHOWN_NAME + 300
     assert got.structured_content is not None
     assert len(got.structured_content["name"]) < MAX_SHOWN_NAME + 40
+
+
+PRIVATE_URLS = [
+    "https://127.0.0.1/img.raw",
+    "https://localhost/img.raw",
+    "https://[::1]/img.raw",
+    "http://127.1/img.raw",
+    "http://2130706433/img.raw",
+    "http://0x7f000001/img.raw",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.5/img.raw",
+    "http://192.168.1.1/img.raw",
+    "http://172.16.3.4/img.raw",
+    "http://[fd00::1]/img.raw",
+    "http://[::ffff:10.0.0.1]/img.raw",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://nas/img.raw",
+]
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS)
+async def test_image_urls_on_non_public_hosts_are_refused(settings: Settings, sim: Simulator, url: str) -> None:
+    """Item 13: a model cannot aim the API's fetch at loopback, private, link-local or internal hosts."""
+    create = {"name": "x", "size": 1, "url": url, "region": "NORD-NO-KRS-1"}
+    async with connect(settings, sim) as client:
+        result = await client.call_tool("create_snapshot_from_url", create)
+    assert result.is_error
+    assert "url refused" in text_of(result)
+    assert "--allow-private-image-urls" in text_of(result)
+    assert sim.requests == []
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5/img.raw", "http://nas/img.raw"])
+async def test_the_operator_may_allow_private_image_hosts(settings: Settings, sim: Simulator, url: str) -> None:
+    """Item 13: with --allow-private-image-urls such a URL is sent."""
+    create = {"name": "x", "size": 1, "url": url, "region": "NORD-NO-KRS-1"}
+    allowed = settings.model_copy(update={"allow_private_image_urls": True})
+    async with connect(allowed, sim) as client:
+        result = await client.call_tool("create_snapshot_from_url", create)
+    assert not result.is_error, text_of(result)
+    assert [r.method for r in sim.requests] == ["POST"]
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:pass@images.example.com/a.raw", "https://token@images.example.com/a.raw"]
+)
+async def test_credentials_in_an_image_url_are_always_refused(settings: Settings, sim: Simulator, url: str) -> None:
+    """Item 13: user:password@ never reaches the API, whatever the operator allows; the input is not echoed."""
+    create = {"name": "x", "size": 1, "url": url, "region": "NORD-NO-KRS-1"}
+    allowed = settings.model_copy(update={"allow_private_image_urls": True})
+    async with connect(allowed, sim) as client:
+        result = await client.call_tool("create_snapshot_from_url", create)
+    assert result.is_error
+    assert "credentials" in text_of(result)
+    assert "pass" not in text_of(result).replace("password", "")
+    assert sim.requests == []

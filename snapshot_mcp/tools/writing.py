@@ -9,8 +9,15 @@ from mcp.types import CallToolResult
 from pydantic import Field, StrictInt
 
 from snapshot_mcp import messages
-from snapshot_mcp.errors import SnapshotMCPError
-from snapshot_mcp.models import CreateSnapshotRequest, ImageUrl, OsType, Region, SnapshotName
+from snapshot_mcp.errors import InvalidInput, SnapshotMCPError
+from snapshot_mcp.models import (
+    CreateSnapshotRequest,
+    ImageUrl,
+    OsType,
+    Region,
+    SnapshotName,
+    private_host_problem,
+)
 from snapshot_mcp.operations import Created
 from snapshot_mcp.state import app_state
 from snapshot_mcp.views import CreateResult, SnapshotView, create_text, tool_result
@@ -28,8 +35,12 @@ async def create_snapshot_from_url(
     wait: Annotated[bool, Field(description=messages.WAIT_CREATE)] = False,
 ) -> Annotated[CallToolResult, CreateResult]:
     request = CreateSnapshotRequest(name=name, size=size, url=url, region=region, os_type=os_type)
+    state = app_state(ctx)
+    problem = None if state.settings.allow_private_image_urls else private_host_problem(url)
     try:
-        created = await app_state(ctx).ops.create(request, wait=wait, progress=progress(ctx))
+        if problem is not None:
+            raise InvalidInput(messages.private_url(problem))
+        created = await state.ops.create(request, wait=wait, progress=progress(ctx))
     except SnapshotMCPError as exc:
         raise tool_error(exc) from exc
     return tool_result(*created_result(created))
