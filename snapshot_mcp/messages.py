@@ -190,6 +190,24 @@ def delete_text(outcome: str, message: str) -> str:
     return f"{outcome}: {message}"
 
 
+def not_a_snapshot_id(reason: str) -> str:
+    return f"Not a snapshot id: {reason}. Use list_snapshots to find ids."
+
+
+def no_such_prompt(names: Sequence[str]) -> str:
+    return f"No such prompt; this server has: {', '.join(names)}."
+
+
+def prompt_arguments(prompt: str, missing: Sequence[str], unknown: Sequence[str], declared: Sequence[str]) -> str:
+    """A prompts/get whose arguments do not fit the prompt: which are missing, which unknown."""
+    parts = []
+    if missing:
+        parts.append(f"needs the argument{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+    if unknown:
+        parts.append(f"has no argument{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")
+    return f"Prompt {prompt!r} " + " and ".join(parts) + f" (its arguments: {', '.join(declared) or 'none'})."
+
+
 def private_url(reason: str) -> str:
     return (
         f"url refused: {reason}. Genesis Cloud fetches images from the public internet; if this host is meant, "

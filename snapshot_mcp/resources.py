@@ -27,8 +27,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
     Completion,
     CompletionArgument,
@@ -36,8 +39,10 @@ from mcp.types import (
     PromptReference,
     ResourceTemplateReference,
 )
+from mcp_types.jsonrpc import INVALID_PARAMS
 
-from .errors import SnapshotMCPError
+from . import messages
+from .errors import NotFound, SnapshotMCPError
 from .models import KNOWN_REGIONS, check_snapshot_id
 from .state import app_state, current_state
 from .views import SnapshotView
@@ -166,58 +171,53 @@ def _as_prompt(prompt: PromptFile) -> Prompt:
     )
 
 
-@dataclass
-class _IdCache:
-    """Snapshot ids and names for completion, refreshed at most every 30 s."""
-
-    at: float = -1e9
-    entries: list[tuple[str, str]] = field(default_factory=list)
-
-
 def _match(candidates: Iterable[str], prefix: str) -> Completion:
     needle = prefix.strip().casefold()
     values = [c for c in candidates if c.casefold().startswith(needle)]
     return Completion(values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS)
 
 
-def register_catalog(server: MCPServer[Any], *, prompts_dir: Path | None = None) -> None:
-    """Register prompts, the snapshot resource template and completions on `server`."""
-    for prompt in load_prompts(prompts_dir):
-        server.add_prompt(_as_prompt(prompt))
+async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
+    """`genesiscloud://snapshots/{snapshot_id}`: one snapshot as JSON.
 
-    @server.resource(
-        SNAPSHOT_URI,
-        name="snapshot",
-        title="Snapshot",
-        description="One snapshot as JSON (read-only).",
-        mime_type="application/json",
-    )
-    async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
-        try:
-            snapshot = await app_state(ctx).ops.get(check_snapshot_id(snapshot_id))
-        except ValueError as exc:
-            raise ValueError(f"not a snapshot id: {exc}") from exc
-        except SnapshotMCPError as exc:
-            raise ValueError(str(exc)) from exc
-        return SnapshotView.of(snapshot).model_dump_json()
+    A malformed or unknown id is "resource not found" (-32602, SEP-2164) with a sentence
+    saying which; an API failure is a resource error (-32603) saying whether retrying helps.
+    """
+    try:
+        checked = check_snapshot_id(snapshot_id)
+    except ValueError as exc:
+        raise ResourceNotFoundError(messages.not_a_snapshot_id(str(exc))) from None
+    try:
+        snapshot = await app_state(ctx).ops.get(checked)
+    except NotFound:
+        raise ResourceNotFoundError(messages.error_text(NotFound(404, None, ""), checked)) from None
+    except SnapshotMCPError as exc:
+        raise ResourceError(messages.error_text(exc, checked)) from exc
+    return SnapshotView.of(snapshot).model_dump_json(exclude_none=True)
 
-    cache = _IdCache()
 
-    async def snapshot_entries() -> list[tuple[str, str]]:
+@dataclass
+class Completions:
+    """Argument completions: regions from the known list, snapshot ids from the first page (cached 30 s)."""
+
+    at: float = -1e9
+    entries: list[tuple[str, str]] = field(default_factory=list)
+
+    async def _snapshots(self) -> list[tuple[str, str]]:
         app = current_state()  # completions have no tool context: the middleware exposes the state
         if app is None:
             return []
-        if time.monotonic() - cache.at > COMPLETION_CACHE_SECONDS:
+        if time.monotonic() - self.at > COMPLETION_CACHE_SECONDS:
             try:
                 page = await app.ops.client.list_page(1, 100)
             except SnapshotMCPError:
-                return cache.entries
-            cache.entries = [(s.id, s.name) for s in page.snapshots]
-            cache.at = time.monotonic()
-        return cache.entries
+                return self.entries
+            self.entries = [(s.id, s.name) for s in page.snapshots]
+            self.at = time.monotonic()
+        return self.entries
 
-    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
     async def complete(
+        self,
         ref: PromptReference | ResourceTemplateReference,
         argument: CompletionArgument,
         context: CompletionContext | None,
@@ -225,8 +225,54 @@ def register_catalog(server: MCPServer[Any], *, prompts_dir: Path | None = None)
         if argument.name == "region":
             return _match(KNOWN_REGIONS, argument.value)
         if argument.name == "snapshot_id":
-            entries = await snapshot_entries()
             needle = argument.value.strip().casefold()
+            entries = await self._snapshots()
             ids = [sid for sid, name in entries if sid.startswith(needle) or name.casefold().startswith(needle)]
             return Completion(values=ids[:MAX_COMPLETIONS], total=len(ids), has_more=len(ids) > MAX_COMPLETIONS)
+        return None
+
+
+def register_catalog(server: MCPServer[Any], *, prompts_dir: Path | None = None) -> None:
+    """Register the prompts (and their argument check), the snapshot resource template and completions."""
+    prompts = load_prompts(prompts_dir)
+    for prompt in prompts:
+        server.add_prompt(_as_prompt(prompt))
+    server.middleware.append(PromptArguments(prompts))
+    server.resource(
+        SNAPSHOT_URI,
+        name="snapshot",
+        title="Snapshot",
+        description="One snapshot as JSON (read-only).",
+        mime_type="application/json",
+    )(snapshot_resource)
+    server.completion()(Completions().complete)  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
+
+
+class PromptArguments:
+    """Server middleware: prompts/get with a missing, empty or unknown argument is -32602 with a sentence.
+
+    The SDK answers a missing argument with code 0 and a Python set in the text.
+    """
+
+    def __init__(self, prompts: Iterable[PromptFile]) -> None:
+        self._prompts = {prompt.name: prompt for prompt in prompts}
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "prompts/get":
+            params = ctx.params or {}
+            problem = self._problem(params.get("name"), params.get("arguments"))
+            if problem is not None:
+                raise MCPError(code=INVALID_PARAMS, message=problem)
+        return await call_next(ctx)
+
+    def _problem(self, name: object, arguments: object) -> str | None:
+        prompt = self._prompts.get(name) if isinstance(name, str) else None
+        if prompt is None:
+            return messages.no_such_prompt(sorted(self._prompts))
+        given = arguments if isinstance(arguments, dict) else {}
+        declared = {argument.name for argument in prompt.arguments}
+        unknown = sorted(set(given) - declared)
+        missing = [a.name for a in prompt.arguments if a.required and not str(given.get(a.name) or "").strip()]
+        if missing or unknown:
+            return messages.prompt_arguments(prompt.name, missing, unknown, sorted(declared))
         return None
