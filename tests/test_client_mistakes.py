@@ -115,7 +115,7 @@ def test_the_console_script_logs_nothing_for_client_mistakes_at_the_default_leve
         for message in lines:
             proc.stdin.write(json.dumps(message) + "\n")
         proc.stdin.flush()
-        answered = set()
+        answered: set[object] = set()
         while len(answered) < len(requests) + 1:
             answered.add(json.loads(proc.stdout.readline()).get("id"))
         _, err = proc.communicate(timeout=30)
