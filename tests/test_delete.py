@@ -41,7 +41,7 @@ from snapshot_mcp.confirm.form import judge
 from snapshot_mcp.messages import question
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
 from snapshot_mcp.store import MemoryStore
 
 SEED_PATH = f"{PREFIX}/{SEED_ID}"
@@ -628,3 +628,17 @@ async def test_unknown_answer_fields_are_ignored_but_another_snapshots_id_is_not
     assert len(sent(sim, "DELETE")) == (1 if deletes else 0), text_of(result)
     if not deletes:
         assert "malformed_answer" in text_of(result)
+
+
+async def test_a_token_whose_delete_failed_cannot_be_used_again(settings: Settings, mode: str) -> None:
+    """Issue 12, item 12: the DELETE fails (the API refuses); the same token is then refused, nothing more is sent."""
+    sim = Simulator(faults=Faults(fail_first=1000, fail_status=409, fail_methods=frozenset({"DELETE"})))
+    async with connect(policy(settings, "token"), sim, mode=mode) as client:
+        token = await _preview(client)
+        failed = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
+        sim.faults.fail_first = 0
+        again = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
+    assert failed.is_error
+    assert again.is_error
+    assert "already used" in text_of(again)
+    assert deletes(sim) == [SEED_PATH]
