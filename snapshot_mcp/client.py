@@ -44,7 +44,18 @@ from .errors import (
     WaitTimeout,
     error_from_response,
 )
-from .models import SETTLED_STATUSES, CreateSnapshotRequest, Snapshot, SnapshotPage, check_snapshot_id
+from .models import (
+    SETTLED_STATUSES,
+    CloneRequest,
+    CreateSnapshotRequest,
+    InstancePage,
+    InstanceSnapshotRequest,
+    RenameRequest,
+    Snapshot,
+    SnapshotPage,
+    check_instance_id,
+    check_snapshot_id,
+)
 from .settings import DEFAULT_ENDPOINT
 
 logger = logging.getLogger("snapshot_mcp.client")
@@ -227,7 +238,7 @@ class GenesisCloudClient:
 
     async def _request(
         self,
-        method: Literal["GET", "POST", "DELETE"],
+        method: Literal["GET", "POST", "PATCH", "DELETE"],
         path: str,
         *,
         params: dict[str, int] | None = None,
@@ -302,7 +313,7 @@ class GenesisCloudClient:
         return self._clock() + delay - started <= policy.total_timeout
 
     @staticmethod
-    def _parse(model: type[Snapshot] | type[SnapshotPage], data: Any, key: str | None) -> Any:
+    def _parse(model: type[Snapshot] | type[SnapshotPage] | type[InstancePage], data: Any, key: str | None) -> Any:
         try:
             payload = data[key] if key is not None else data
             return model.model_validate(payload)
@@ -338,16 +349,19 @@ class GenesisCloudClient:
         per_page: int = MAX_PER_PAGE,
         max_pages: int | None = None,
         on_page: PageCallback | None = None,
+        pages: Callable[[int, int], Awaitable[SnapshotPage]] | None = None,
     ) -> ScanResult:
         """Read all pages (concurrently, within the rate limit) and keep the matches.
 
         The first page tells how many there are; the others are fetched by at most
         `max_concurrency` tasks at once. A snapshot that moves between pages while the
         scan runs is counted once. `on_page(pages_read, pages_to_read)` follows each page.
+        `pages(page, per_page)` reads another listing of the same shape (default: `list_page`).
         """
+        read = pages or self.list_page
         if max_pages is not None and max_pages < 1:
             raise InvalidInput(f"max_pages must be 1 or more, got {max_pages}")
-        first = await self.list_page(1, per_page)
+        first = await read(1, per_page)
         pages_total = max(1, math.ceil(first.total_count / per_page))
         pages_to_read = pages_total if max_pages is None else min(pages_total, max_pages)
         results: dict[int, SnapshotPage] = {1: first}
@@ -359,7 +373,7 @@ class GenesisCloudClient:
         async def fetch(page: int, group: anyio.abc.TaskGroup) -> None:
             async with limit:
                 try:
-                    results[page] = await self.list_page(page, per_page)
+                    results[page] = await read(page, per_page)
                 except SnapshotMCPError as exc:  # the first failure ends the scan, as itself
                     failures.append(exc)
                     group.cancel_scope.cancel()
@@ -411,6 +425,38 @@ class GenesisCloudClient:
         """
         await self._request("DELETE", f"/snapshots/{_checked_id(snapshot_id)}")
 
+    async def list_instances(self, page: int = 1, per_page: int = MAX_PER_PAGE) -> InstancePage:
+        """`GET /instances?page=&per_page=`: one page of instances."""
+        data, _ = await self._request("GET", "/instances", params={"page": page, "per_page": per_page})
+        result: InstancePage = self._parse(InstancePage, data, None)
+        return result
+
+    async def list_instance_snapshots(self, instance_id: str, page: int = 1, per_page: int = 50) -> SnapshotPage:
+        """`GET /instances/{id}/snapshots`: one page of the snapshots made from an instance."""
+        path = f"/instances/{_checked_instance_id(instance_id)}/snapshots"
+        data, _ = await self._request("GET", path, params={"page": page, "per_page": per_page})
+        result: SnapshotPage = self._parse(SnapshotPage, data, None)
+        return result
+
+    async def snapshot_instance(self, instance_id: str, request: InstanceSnapshotRequest) -> Snapshot:
+        """`POST /instances/{id}/snapshots`: snapshot a running or stopped instance (status `creating`)."""
+        path = f"/instances/{_checked_instance_id(instance_id)}/snapshots"
+        data, _ = await self._request("POST", path, body=request.body())
+        snapshot: Snapshot = self._parse(Snapshot, data, "snapshot")
+        return snapshot
+
+    async def clone(self, snapshot_id: str, request: CloneRequest) -> Snapshot:
+        """`POST /snapshots/{id}/clone`: copy a snapshot to a region (status `creating`)."""
+        data, _ = await self._request("POST", f"/snapshots/{_checked_id(snapshot_id)}/clone", body=request.body())
+        snapshot: Snapshot = self._parse(Snapshot, data, "snapshot")
+        return snapshot
+
+    async def rename(self, snapshot_id: str, request: RenameRequest) -> Snapshot:
+        """`PATCH /snapshots/{id}`: change the name."""
+        data, _ = await self._request("PATCH", f"/snapshots/{_checked_id(snapshot_id)}", body=request.body())
+        snapshot: Snapshot = self._parse(Snapshot, data, "snapshot")
+        return snapshot
+
     async def wait(
         self,
         snapshot_id: str,
@@ -461,5 +507,12 @@ class GenesisCloudClient:
 def _checked_id(snapshot_id: str) -> str:
     try:
         return check_snapshot_id(snapshot_id)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _checked_instance_id(instance_id: str) -> str:
+    try:
+        return check_instance_id(instance_id)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc

@@ -29,18 +29,26 @@ TITLES = {
     "get_snapshot": "Get snapshot",
     "create_snapshot_from_url": "Import snapshot from URL",
     "delete_snapshot": "Delete snapshot",
+    "list_instances": "List instances",
+    "snapshot_instance": "Snapshot an instance",
+    "copy_snapshot": "Copy snapshot to a region",
+    "rename_snapshot": "Rename snapshot",
+    "delete_snapshots": "Delete several snapshots",
     "card": "Confirm snapshot deletion",
 }
 """Each tool's title, as a client shows it to a person."""
 
 # -- argument help (static: shown in every tool definition, so kept short) --------------------
 
-PAGE = "1-based page"
-REGION_FILTER = "exact region, e.g. NORD-NO-KRS-1"
+REGION_FILTER = "e.g. NORD-NO-KRS-1"
 NAME_CONTAINS = "case-insensitive"
 SIZE = "GiB of the uncompressed image"
 WAIT_CREATE = "poll until created or error"
 WAIT_DELETE = "poll until it is gone"
+REPLICATED_REGION = "also copy it there"
+COPY_NAME = "default: the source's name"
+INSTANCE_ID_FILTER = "made from this instance"
+SNAPSHOT_IDS = "1 to 25 distinct snapshot ids"
 CONFIRMATION_TOKEN = "from the preview call, after the user agreed"  # noqa: S105 - help text, not a secret
 
 # -- what a finished call says -------------------------------------------------------------
@@ -157,10 +165,10 @@ def question_for(snapshots: Sequence[Snapshot], now: datetime | None = None) -> 
     return "\n".join(lines)
 
 
-def token_preview(snapshot: Snapshot, ttl: float) -> str:
+def token_preview(snapshots: Sequence[Snapshot], ttl: float) -> str:
     """The token channel's first answer: the question on one line, then what to do."""
     return (
-        f"{question(snapshot).replace(chr(10), ' ')} Show this to the user; if they agree, call again with "
+        f"{question_for(snapshots).replace(chr(10), ' ')} Show this to the user; if they agree, call again with "
         f"confirmation_token (valid {math.ceil(ttl / 60)} minutes, once)."
     )
 
@@ -188,6 +196,23 @@ def not_deleted(outcome: str, reason: str) -> str:
 
 def delete_text(outcome: str, message: str) -> str:
     return f"{outcome}: {message}"
+
+
+def named_twice(snapshot_ids: Sequence[str]) -> str:
+    return f"Nothing was asked or deleted: snapshot_ids names {', '.join(snapshot_ids)} more than once."
+
+
+def unknown_ids(snapshot_ids: Sequence[str]) -> str:
+    return (
+        f"Nothing was asked or deleted: no snapshot {', '.join(snapshot_ids)} (deleted already?). "
+        "Use list_snapshots to find ids, then call again with existing ones."
+    )
+
+
+def batch_done(accepted: int, asked: int) -> str:
+    if accepted == asked:
+        return f"the API accepted all {asked} deletions; each snapshot disappears once the API finishes."
+    return f"the API accepted {accepted} of {asked} deletions; the others say why below."
 
 
 def not_a_snapshot_id(reason: str) -> str:
@@ -265,10 +290,10 @@ def create_maybe_started(name: str) -> str:
     )
 
 
-def error_text(exc: SnapshotMCPError, subject: str = "") -> str:
+def error_text(exc: SnapshotMCPError, subject: str = "", kind: str = "snapshot") -> str:
     """Words for a model: what happened, whether retrying helps, what to do next."""
     if isinstance(exc, NotFound):
-        return f"Not found: no snapshot {subject} (it may have been deleted). Use list_snapshots to find ids."
+        return f"Not found: no {kind} {subject} (it may have been deleted). Use list_{kind}s to find ids."
     text = str(exc).rstrip(".")
     if isinstance(exc, CreateMayHaveStarted):
         text = f"{text}. {create_maybe_started(exc.name)}"
@@ -302,11 +327,28 @@ def delete_description(ladder: Sequence[str], wait: str) -> str:
         "Use this to delete a snapshot permanently. The user is asked to confirm first; only their yes deletes. "
         f"wait=true polls until it is gone (~{wait} max)."
     )
+    return text + _ladder_hints(ladder)
+
+
+def _ladder_hints(ladder: Sequence[str]) -> str:
+    """What a delete tool's answers mean under the card and token channels."""
+    text = ""
     if "card" in ladder:
-        text += " If it answers awaiting_confirmation, the user decides in a card: call again later for the outcome."
+        text += " awaiting_confirmation: the user decides in a card; call again later for the outcome."
     if "token" in ladder:
-        text += " If it answers confirmation_required, show the preview; call again with the token once they agree."
+        text += " confirmation_required: show the preview; call again with the token once they agree."
     return text
+
+
+def delete_many_description(ladder: Sequence[str]) -> str:
+    """delete_snapshots' description for the confirmation ladder the operator chose."""
+    if tuple(ladder) == ("unconfirmed",):
+        return "Use this to delete up to 25 snapshots permanently (no confirmation). Reports each id's outcome."
+    text = (
+        "Use this to delete up to 25 snapshots permanently, with one confirmation listing them all; only those "
+        "the user confirms are deleted. Reports each id's outcome."
+    )
+    return text + _ladder_hints(ladder)
 
 
 @dataclass(frozen=True)
@@ -317,21 +359,36 @@ class Words:
     get_snapshot: str
     create_snapshot_from_url: str
     delete_snapshot: str
+    list_instances: str
+    snapshot_instance: str
+    copy_snapshot: str
+    rename_snapshot: str
+    delete_snapshots: str
 
     @classmethod
     def of(cls, settings: Settings) -> Words:
         wait = seconds(settings.wait_timeout)
         return cls(
+            list_instances="Use this to find instances (id, name, region, status, type) by region or name.",
+            snapshot_instance=(
+                "Use this to snapshot an instance (active or stopped). Returns at once, status creating; wait=true "
+                f"polls up to ~{wait}. An identical retry returns the same snapshot."
+            ),
+            copy_snapshot=(
+                "Use this to copy a snapshot to another region. Returns at once, status creating. An identical "
+                "retry returns the same copy."
+            ),
+            rename_snapshot="Use this to rename a snapshot.",
+            delete_snapshots=delete_many_description(settings.ladder),
             list_snapshots=(
-                "Use this to list snapshots (id, name, GiB, region, status, created). Without filters: one page "
-                "as the API returns it. With region/status/name_contains: the server reads every page and "
-                "returns only matches (page/per_page then ignored)."
+                "Use this to list snapshots (id, name, GiB, region, status, created). No filter: one page. With "
+                "region/status/name_contains: every page is read and only matches returned (page/per_page ignored)."
             ),
             get_snapshot="Use this to look up one snapshot by id (current status, size, region, dates).",
             create_snapshot_from_url=(
-                "Use this to import a disk image (raw, or raw compressed with zstd) from an http(s) URL as a new "
-                "snapshot. Not for snapshotting a running instance. Returns at once with status creating; "
-                f"wait=true polls up to ~{wait}. Repeating an identical call returns the same import."
+                "Use this to import a raw (or zstd-compressed raw) disk image from an http(s) URL as a snapshot "
+                f"(not an instance: see snapshot_instance). Returns at once, status creating; wait=true polls up to "
+                f"~{wait}. An identical retry returns the same import."
             ),
             delete_snapshot=delete_description(settings.ladder, wait),
         )

@@ -57,11 +57,19 @@ MAX_NAME_LENGTH = 255
 MAX_URL_LENGTH = 2048
 
 
-def check_snapshot_id(value: str) -> str:
+def _uuid(value: str, what: str) -> str:
     candidate = value.strip().lower()
     if not _UUID_RE.fullmatch(candidate):
-        raise ValueError("a snapshot id is a UUID such as ff942497-62f6-4a9d-8dc4-3766ebc2b8a2")
+        raise ValueError(f"{what} is a UUID such as ff942497-62f6-4a9d-8dc4-3766ebc2b8a2")
     return str(uuid.UUID(candidate))
+
+
+def check_snapshot_id(value: str) -> str:
+    return _uuid(value, "a snapshot id")
+
+
+def check_instance_id(value: str) -> str:
+    return _uuid(value, "an instance id")
 
 
 SnapshotId = Annotated[
@@ -71,6 +79,14 @@ SnapshotId = Annotated[
     WithJsonSchema({"type": "string", "format": "uuid"}),
 ]
 """A snapshot id: a UUID in canonical lower-case form, nothing else."""
+
+InstanceId = Annotated[
+    str,
+    Field(max_length=64),
+    AfterValidator(check_instance_id),
+    WithJsonSchema({"type": "string", "format": "uuid"}),
+]
+"""An instance id: a UUID in canonical lower-case form, nothing else."""
 
 
 def _check_region(value: str) -> str:
@@ -87,7 +103,7 @@ def _check_region(value: str) -> str:
 
 Region = Annotated[
     str,
-    Field(min_length=3, max_length=40, description="Region id, e.g. NORD-NO-KRS-1."),
+    Field(max_length=40, description="e.g. NORD-NO-KRS-1"),
     AfterValidator(_check_region),
 ]
 
@@ -261,3 +277,85 @@ class CreateSnapshotRequest(BaseModel):
     def body(self) -> dict[str, object]:
         """The JSON body to send: `os_type` only when it was given."""
         return self.model_dump(exclude_none=True)
+
+
+class Named(BaseModel):
+    """The `{id, name}` the API uses to refer to related objects (an instance's image)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = ""
+    name: str = ""
+
+    _clean_name = field_validator("name", mode="before")(_api_text(MAX_SHOWN_NAME))
+
+
+class Instance(BaseModel):
+    """An instance as `GET /instances` returns it (the fields that matter here; unknown ones ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str = ""
+    hostname: str | None = None
+    region: str = ""
+    status: str = ""
+    type: str | None = None
+    os_type: str | None = None
+    image: Named | None = None
+    public_ip: str | None = None
+    private_ip: str | None = None
+    disk_size: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    _clean_name = field_validator("name", "hostname", mode="before")(_api_text(MAX_SHOWN_NAME))
+    _clean_fields = field_validator("status", "region", "os_type", "type", "public_ip", "private_ip", mode="before")(
+        _api_text(MAX_SHOWN_FIELD)
+    )
+
+
+class InstancePage(BaseModel):
+    """One page of `GET /instances`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    instances: list[Instance]
+    total_count: int
+    page: int
+    per_page: int
+
+
+class InstanceSnapshotRequest(BaseModel):
+    """The body of `POST /instances/{id}/snapshots`: a name, and optionally a region for a copy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: SnapshotName
+    replicated_region: Region | None = None
+
+    def body(self) -> dict[str, object]:
+        return self.model_dump(exclude_none=True)
+
+
+class CloneRequest(BaseModel):
+    """The body of `POST /snapshots/{id}/clone`: both fields required."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: SnapshotName
+    region: Region
+
+    def body(self) -> dict[str, object]:
+        return self.model_dump()
+
+
+class RenameRequest(BaseModel):
+    """The body of `PATCH /snapshots/{id}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: SnapshotName
+
+    def body(self) -> dict[str, object]:
+        return self.model_dump()

@@ -8,7 +8,9 @@ tools turn what these return into words (`messages`).
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -17,16 +19,26 @@ import anyio
 
 from . import messages
 from .client import GenesisCloudClient, WaitResult
-from .dedupe import DEDUPE_WINDOW_SECONDS, Dedupe, Intent, Outcome
-from .models import SETTLED_STATUSES, CreateSnapshotRequest, Snapshot
+from .dedupe import DEDUPE_WINDOW_SECONDS, Dedupe, Intent, Outcome, Pages
+from .models import (
+    SETTLED_STATUSES,
+    CloneRequest,
+    CreateSnapshotRequest,
+    Instance,
+    InstanceSnapshotRequest,
+    RenameRequest,
+    Snapshot,
+)
 from .store import Store
-from .views import SnapshotList, SnapshotView
+from .views import InstanceList, InstanceView, SnapshotList, SnapshotView
 
 logger = logging.getLogger("snapshot_mcp.operations")
 
 DELETING_STATUSES = frozenset({"pending_delete", "deleting"})
 MAX_SCAN_PAGES = 200
 """Pages a filtered scan reads at most (20,000 snapshots at 100 a page)."""
+MAX_INSTANCE_PAGES = 20
+"""Pages of instances a listing reads at most (2,000 instances)."""
 
 Progress = Callable[[float, float, str], Awaitable[None]]
 """(progress, total, message): how a long wait reports itself."""
@@ -71,6 +83,29 @@ class Created:
         return self.snapshot.status in SETTLED_STATUSES
 
 
+def instance_intent(instance_id: str, request: InstanceSnapshotRequest) -> Intent:
+    """A snapshot of an instance: the same instance, name and replica region make the same request."""
+
+    def echoes(snapshot: Snapshot) -> bool:
+        return snapshot.name == request.name and snapshot.source_instance_id == instance_id
+
+    fields = (instance_id, request.name, request.replicated_region)
+    return Intent("instance-snapshot", fields, request.name, echoes)
+
+
+def clone_intent(snapshot_id: str, request: CloneRequest) -> Intent:
+    """A copy: the same source, name and region make the same request (all echoed by the API)."""
+
+    def echoes(snapshot: Snapshot) -> bool:
+        return (
+            snapshot.name == request.name
+            and snapshot.region == request.region
+            and snapshot.source_snapshot_id == snapshot_id
+        )
+
+    return Intent("clone", (snapshot_id, request.name, request.region), request.name, echoes)
+
+
 def import_intent(request: CreateSnapshotRequest) -> Intent:
     """An import from a URL: the same name, size, URL, region and OS make the same request.
 
@@ -112,9 +147,23 @@ class Operations:
 
     # -- reading -------------------------------------------------------------------
 
-    async def list(self, page: int, per_page: int, filters: Filters, progress: Progress | None = None) -> SnapshotList:
+    def _pages(self, instance_id: str | None) -> Pages:
+        """Where snapshots are listed: the account's, or one instance's."""
+        if instance_id is None:
+            return self.client.list_page
+        return functools.partial(self.client.list_instance_snapshots, instance_id)
+
+    async def list(
+        self,
+        page: int,
+        per_page: int,
+        filters: Filters,
+        progress: Progress | None = None,
+        instance_id: str | None = None,
+    ) -> SnapshotList:
+        pages = self._pages(instance_id)
         if not filters.active:
-            result = await self.client.list_page(page, per_page)
+            result = await pages(page, per_page)
             return SnapshotList(
                 snapshots=[SnapshotView.of(s) for s in result.snapshots],
                 total_count=result.total_count,
@@ -123,11 +172,11 @@ class Operations:
                 complete=result.page * result.per_page >= result.total_count,
             )
 
-        async def on_page(read: int, pages: int) -> None:
+        async def on_page(read: int, total: int) -> None:
             if progress is not None:
-                await progress(read, pages, messages.scan_progress(read, pages))
+                await progress(read, total, messages.scan_progress(read, total))
 
-        scan = await self.client.scan(filters, max_pages=MAX_SCAN_PAGES, on_page=on_page)
+        scan = await self.client.scan(filters, max_pages=MAX_SCAN_PAGES, on_page=on_page, pages=pages)
         return SnapshotList(
             snapshots=[SnapshotView.of(s) for s in scan.matches],
             total_count=scan.total_count,
@@ -139,6 +188,23 @@ class Operations:
 
     async def get(self, snapshot_id: str) -> Snapshot:
         return await self.client.get(snapshot_id)
+
+    async def list_instances(self, region: str | None, name_contains: str | None) -> InstanceList:
+        """Every instance (up to `MAX_INSTANCE_PAGES` pages) whose region and name match."""
+        first = await self.client.list_instances(1, 100)
+        last = min(max(1, math.ceil(first.total_count / 100)), MAX_INSTANCE_PAGES)
+        found = list(first.instances)
+        for page in range(2, last + 1):
+            found += (await self.client.list_instances(page, 100)).instances
+        seen: dict[str, Instance] = {instance.id: instance for instance in found}
+        needle = (name_contains or "").casefold()
+        kept = [
+            InstanceView.of(i)
+            for i in seen.values()
+            if (region is None or i.region.upper() == region.upper()) and needle in i.name.casefold()
+        ]
+        complete = last * 100 >= first.total_count
+        return InstanceList(instances=kept, total_count=first.total_count, complete=complete)
 
     # -- waiting -------------------------------------------------------------------
 
@@ -172,6 +238,29 @@ class Operations:
         """Import from a URL, never twice for identical requests (see `dedupe`)."""
         outcome = await self.dedupe.run(import_intent(request), lambda: self.client.create(request))
         return await self._settle(outcome, wait, progress)
+
+    async def snapshot_instance(
+        self, instance_id: str, request: InstanceSnapshotRequest, *, wait: bool, progress: Progress | None
+    ) -> Created:
+        """Snapshot an instance, never twice for identical requests (see `dedupe`)."""
+        intent = instance_intent(instance_id, request)
+        outcome = await self.dedupe.run(
+            intent, lambda: self.client.snapshot_instance(instance_id, request), pages=self._pages(instance_id)
+        )
+        return await self._settle(outcome, wait, progress)
+
+    async def copy(self, snapshot_id: str, region: str, name: str | None) -> Created:
+        """Copy a snapshot to a region (named like the source unless `name` is given), never twice."""
+        if name is None:
+            name = (await self.client.get(snapshot_id)).name
+        request = CloneRequest(name=name, region=region)
+        outcome = await self.dedupe.run(
+            clone_intent(snapshot_id, request), lambda: self.client.clone(snapshot_id, request)
+        )
+        return Created(outcome, outcome.snapshot, waited=False)
+
+    async def rename(self, snapshot_id: str, name: str) -> Snapshot:
+        return await self.client.rename(snapshot_id, RenameRequest(name=name))
 
     async def _settle(self, outcome: Outcome, wait: bool, progress: Progress | None) -> Created:
         """Optionally wait for a new or found snapshot to finish (created or error)."""

@@ -13,7 +13,11 @@ about). `lean` keeps every constraint (types, enums, bounds, patterns) and write
   null fields), and tool arguments still accept an explicit null;
 - a ``$defs`` entry used once, written in place of its ``$ref``;
 - with ``descriptions=False`` (output schemas: a model reads the text block, not
-  these), no ``description``.
+  these): no ``description``, no ``enum`` (the values are named in the tool's
+  description and the text), and an object nested in the result (a snapshot inside a
+  create result, the snapshots of a listing) written as ``{"type": "object"}``: still a
+  true schema of the result, in a fraction of the tokens; `get_snapshot`'s schema
+  states a snapshot's fields.
 """
 
 from collections import Counter
@@ -28,7 +32,30 @@ def lean(schema: dict[str, Any], *, descriptions: bool = True) -> dict[str, Any]
     """`schema` without the redundant keywords listed in the module docstring."""
     inlined = _inline_single_defs(schema)
     result: dict[str, Any] = _lean(inlined, descriptions)[0]
+    if not descriptions:
+        result = _shallow(result)
     return result
+
+
+def _shallow(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema whose object-valued properties are just objects, and without enums."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    out = dict(schema)
+    out["properties"] = {name: _flat(sub) for name, sub in properties.items()}
+    return out
+
+
+def _flat(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") == "object" and "properties" in node:
+        return {"type": "object"}
+    flat = {key: value for key, value in node.items() if key != "enum"}
+    if isinstance(flat.get("items"), dict):
+        flat["items"] = _flat(flat["items"])
+    return flat
 
 
 def _lean(node: Any, descriptions: bool) -> tuple[Any, bool]:
@@ -78,7 +105,8 @@ def _without_null(node: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if not (isinstance(options, list) and len(options) == 2 and _NULL in options):
         return node, False
     other = options[0] if options[1] == _NULL else options[1]
-    if not isinstance(other, dict) or set(other) & (set(node) - {"anyOf"}):
+    # The property's own words win over its type's (a region field's help over the Region type's).
+    if not isinstance(other, dict) or set(other) & (set(node) - {"anyOf", "description"}):
         return node, False
     merged = {**other, **{k: v for k, v in node.items() if k != "anyOf"}}
     if isinstance(merged.get("enum"), list):

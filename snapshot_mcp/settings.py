@@ -50,6 +50,8 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     read_only: bool = False
+    tools: tuple[str, ...] = ()
+    """Offer only these tools (empty: all that the other options allow)."""
     allow_private_image_urls: bool = False
     """Let image URLs name loopback, private, link-local or internal hosts (the API fetches them, not us)."""
     delete_confirmation: DeletePolicy = "elicit"

@@ -7,6 +7,7 @@ instructions: control characters are folded so a name cannot forge extra lines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -14,7 +15,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from . import messages
-from .models import Snapshot
+from .models import Instance, Snapshot
 
 DeleteOutcome = Literal[
     "deleted",
@@ -31,6 +32,7 @@ DeleteOutcome = Literal[
     "changed",
     "void",
     "failed",
+    "partial",
 ]
 
 
@@ -99,6 +101,90 @@ class DeleteResult(BaseModel):
     request_id: str | None = Field(default=None, description="a pending confirmation card's request")
     expires_at: str | None = None
     awaiting: SnapshotView | None = Field(default=None, description="what awaits the user's decision")
+
+
+class InstanceView(BaseModel):
+    """One instance, compact: what a model needs to pick it by name."""
+
+    id: str
+    name: str
+    region: str
+    status: str
+    type: str | None = None
+
+    @classmethod
+    def of(cls, instance: Instance) -> InstanceView:
+        return cls(
+            id=instance.id, name=instance.name, region=instance.region, status=instance.status, type=instance.type
+        )
+
+
+class InstanceList(BaseModel):
+    """The instances that match (every page read, up to a bound)."""
+
+    instances: list[InstanceView]
+    total_count: int = Field(description="instances in the account")
+    complete: bool = Field(description="false if the listing stopped before the last page")
+
+
+class DeletedItem(BaseModel):
+    """What happened to one snapshot of a batch delete."""
+
+    snapshot_id: str
+    outcome: str
+
+
+class BatchDeleteResult(BaseModel):
+    """What happened to a request to delete several snapshots."""
+
+    outcome: DeleteOutcome
+    deleted: int = Field(description="how many deletions the API accepted")
+    results: list[DeletedItem]
+    message: str
+    total_size: int | None = Field(default=None, description="GiB of the snapshots asked about")
+    confirmation_token: str | None = None
+    request_id: str | None = Field(default=None, description="a pending confirmation card's request")
+    expires_at: str | None = None
+
+
+BATCH_TOOL = "delete_snapshots"
+
+
+def delete_result(
+    tool: str,
+    snapshots: Sequence[Snapshot],
+    outcome: DeleteOutcome,
+    message: str,
+    *,
+    deleted: bool = False,
+    request_id: str | None = None,
+    expires_at: str | None = None,
+    token: str | None = None,
+    awaiting: bool = False,
+) -> DeleteResult | BatchDeleteResult:
+    """One answer for every snapshot a delete tool named: one snapshot's, or a batch's."""
+    if tool == BATCH_TOOL:
+        return BatchDeleteResult(
+            outcome=outcome,
+            deleted=len(snapshots) if deleted else 0,
+            results=[DeletedItem(snapshot_id=s.id, outcome=outcome) for s in snapshots],
+            message=message,
+            total_size=sum(s.size or 0 for s in snapshots),
+            confirmation_token=token,
+            request_id=request_id,
+            expires_at=expires_at,
+        )
+    [snapshot] = snapshots
+    return DeleteResult(
+        snapshot_id=snapshot.id,
+        outcome=outcome,
+        deleted=deleted,
+        message=message,
+        confirmation_token=token,
+        request_id=request_id,
+        expires_at=expires_at,
+        awaiting=SnapshotView.of(snapshot) if awaiting else None,
+    )
 
 
 class CardSnapshot(BaseModel):
@@ -178,8 +264,8 @@ def detail_text(view: SnapshotView) -> str:
     return " ".join(parts)
 
 
-def create_text(result: CreateResult) -> str:
-    heading = messages.create_heading(result.reused, probable=bool(result.probable))
+def create_text(result: CreateResult, made: str = "Import started") -> str:
+    heading = messages.create_heading(result.reused, probable=bool(result.probable), made=made)
     text = f"{heading}: {detail_text(result.snapshot)}\nNext: {result.next}"
     if result.lookup_complete is False:
         text += "\n" + messages.lookup_incomplete(result.snapshot.name)
@@ -196,3 +282,28 @@ def tool_result(text: str, model: BaseModel) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=model.model_dump(mode="json", exclude_none=True),
     )
+
+
+INSTANCE_HEADER = "id\tname\tregion\tstatus\ttype"
+
+
+def instance_text(result: InstanceList, filters: str = "") -> str:
+    head = f"{len(result.instances)} instance{'s' if len(result.instances) != 1 else ''} {filters}".rstrip()
+    if not result.complete:
+        head += f" (incomplete: {result.total_count} exist)"
+    if not result.instances:
+        return head
+    rows = (
+        "\t".join((v.id, _clean(v.name), v.region or "-", v.status or "-", v.type or "-")) for v in result.instances
+    )
+    return "\n".join([head, INSTANCE_HEADER, *rows])
+
+
+def batch_text(result: BatchDeleteResult) -> str:
+    lines = [f"{result.outcome}: {result.message}"]
+    lines += [f"{item.snapshot_id}\t{item.outcome}" for item in result.results]
+    if result.request_id:
+        lines.append(f"request_id={result.request_id}")
+    if result.confirmation_token:
+        lines.append(f"confirmation_token={result.confirmation_token}")
+    return "\n".join(lines)

@@ -42,6 +42,17 @@ SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 OTHER_SEED_ID = "9607c382-cdbd-42ad-b42e-38298191bb45"
 """Another seed snapshot: win-server-2022-base, 80 GiB, EUW-NL-AMS-1, created."""
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+READING_TOOLS = {"list_snapshots", "get_snapshot", "list_instances"}
+WRITING_TOOLS = {
+    "create_snapshot_from_url",
+    "snapshot_instance",
+    "copy_snapshot",
+    "rename_snapshot",
+    "delete_snapshot",
+    "delete_snapshots",
+}
+MODEL_TOOLS = READING_TOOLS | WRITING_TOOLS
+"""Every tool a model is offered by default (the card's app-only tools are not among them)."""
 
 
 def fast(settings: Settings, **changes: Any) -> Settings:

@@ -28,9 +28,10 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
+from server_support import MODEL_TOOLS
 
 SCRIPT = Path(sys.executable).parent / "snapshot-mcp"
-TOOLS = {"list_snapshots", "get_snapshot", "create_snapshot_from_url", "delete_snapshot"}
+TOOLS = MODEL_TOOLS
 MODES = ["auto", "legacy"]
 SNAPSHOT = "ebc879bb-2363-4326-bf38-eca0be7b7921"  # seed: ubuntu-22.04-cuda-12.4, created
 CANARY = "canary-SECRET-123"

@@ -25,6 +25,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
+from server_support import MODEL_TOOLS
 
 from snapshot_mcp import cli
 from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, make_uvicorn_server, transport_security
@@ -32,7 +33,7 @@ from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 
-TOOLS = {"list_snapshots", "get_snapshot", "create_snapshot_from_url", "delete_snapshot"}
+TOOLS = MODEL_TOOLS
 MODES = ["auto", "legacy"]
 HTTP_TOKEN = "client-token-7f3a9c"
 SNAPSHOT = "ebc879bb-2363-4326-bf38-eca0be7b7921"  # seed: ubuntu-22.04-cuda-12.4, created

@@ -26,8 +26,10 @@ from mcp.types import CallToolResult
 from pydantic import SecretStr
 from server_support import (
     FAST_RETRY,
+    MODEL_TOOLS,
     MODES,
     PREFIX,
+    READING_TOOLS,
     SEED_ID,
     UNKNOWN_ID,
     Asker,
@@ -46,7 +48,7 @@ from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
 from snapshot_mcp.views import SnapshotView
 
 SNAPSHOT_FILE = Path(__file__).parent / "snapshots" / "tools_list.json"
-TOOL_NAMES = {"list_snapshots", "get_snapshot", "create_snapshot_from_url", "delete_snapshot"}
+TOOL_NAMES = MODEL_TOOLS
 GOOD_CREATE: dict[str, Any] = {
     "name": "my-image",
     "size": 20,
@@ -106,8 +108,8 @@ def assert_error(result: CallToolResult, *words: str) -> str:
 # -- tools/list -------------------------------------------------------------------------
 
 
-async def test_exactly_four_tools_with_titles_and_descriptions(idle: tuple[Client, Simulator]) -> None:
-    """Four tools with these names, each with a title and a short description."""
+async def test_exactly_these_tools_with_titles_and_descriptions(idle: tuple[Client, Simulator]) -> None:
+    """The model is offered these tools, each with a title and a short description."""
     tools = await wire_tools(idle[0])
     assert set(tools) == TOOL_NAMES
     for tool in tools.values():
@@ -119,10 +121,15 @@ async def test_exactly_four_tools_with_titles_and_descriptions(idle: tuple[Clien
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("list_snapshots", {"readOnlyHint": True, "idempotentHint": True}),
-        ("get_snapshot", {"readOnlyHint": True, "idempotentHint": True}),
-        ("create_snapshot_from_url", {"readOnlyHint": False, "destructiveHint": False}),
-        ("delete_snapshot", {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True}),
+        ("list_snapshots", {"readOnlyHint": True}),
+        ("get_snapshot", {"readOnlyHint": True}),
+        ("list_instances", {"readOnlyHint": True}),
+        ("create_snapshot_from_url", {"destructiveHint": False}),
+        ("snapshot_instance", {"destructiveHint": False}),
+        ("copy_snapshot", {"destructiveHint": False}),
+        ("rename_snapshot", {"destructiveHint": True, "idempotentHint": True}),
+        ("delete_snapshot", {"destructiveHint": True, "idempotentHint": True}),
+        ("delete_snapshots", {"destructiveHint": True, "idempotentHint": True}),
     ],
 )
 async def test_annotations_on_the_wire(idle: tuple[Client, Simulator], name: str, expected: dict[str, bool]) -> None:
@@ -130,6 +137,8 @@ async def test_annotations_on_the_wire(idle: tuple[Client, Simulator], name: str
     annotations = (await wire_tools(idle[0]))[name]["annotations"]
     assert annotations.items() >= expected.items()
     assert not any("_" in key for key in annotations)
+    assert annotations.get("readOnlyHint", False) is (name in READING_TOOLS)  # false is the spec's default
+    assert ("destructiveHint" in annotations) is (name not in READING_TOOLS)  # every writer says which it is
 
 
 @pytest.mark.parametrize("name", sorted(TOOL_NAMES))
@@ -224,7 +233,7 @@ async def test_read_only_registers_only_list_and_get(settings: Settings, sim: Si
     """--read-only: list and get are the only tools."""
     async with connect(fast(settings, read_only=True), sim, mode=mode) as client:
         tools = await wire_tools(client)
-    assert set(tools) == {"list_snapshots", "get_snapshot"}
+    assert set(tools) == READING_TOOLS
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from snapshot_mcp import messages
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.store import Store
-from snapshot_mcp.views import DeleteOutcome, DeleteResult, SnapshotView, tool_result
+from snapshot_mcp.views import DeleteOutcome, SnapshotView, delete_result, tool_result
 
 from .base import Channel, DeletionCall, Replied, Verdict
 from .ladder import client_name, declares_card, named
@@ -212,14 +212,14 @@ def card_result(request: DeletionRequest, nonce: str) -> CallToolResult:
     """A delete tool's answer under the card channel: pending, nothing deleted; the nonce only in `_meta`."""
     snapshots = [snapshot_of(facts) for facts in request.snapshots]
     line = messages.question_for(snapshots).replace("\n", " · ")
-    result = DeleteResult(
-        snapshot_id=request.snapshots[0].id,
-        outcome="awaiting_confirmation",
-        deleted=False,
-        message=messages.CARD_STATUS["pending"],
+    result = delete_result(
+        request.tool,
+        snapshots,
+        "awaiting_confirmation",
+        messages.CARD_STATUS["pending"],
         request_id=request.id,
         expires_at=request.expires_at(),
-        awaiting=SnapshotView.of(snapshots[0]),
+        awaiting=True,
     )
     answer = tool_result(messages.card_waiting(line, request.expires_at(), request.id, request.tool), result)
     answer.meta = {CONFIRMATION_META: {"request_id": request.id, "nonce": nonce, "expires_at": request.expires_at()}}
@@ -228,11 +228,13 @@ def card_result(request: DeletionRequest, nonce: str) -> CallToolResult:
 
 def status_result(request: DeletionRequest, status: RequestStatus) -> CallToolResult:
     """What became of an earlier request, for a delete call that asks again."""
-    result = DeleteResult(
-        snapshot_id=request.snapshots[0].id,
-        outcome=_OUTCOME[status],
+    snapshots = [snapshot_of(facts) for facts in request.snapshots]
+    result = delete_result(
+        request.tool,
+        snapshots,
+        _OUTCOME[status],
+        messages.CARD_STATUS[status],
         deleted=status in ("deleting", "deleted"),
-        message=messages.CARD_STATUS[status],
         request_id=request.id,
     )
     return tool_result(messages.card_status(_OUTCOME[status], request.id), result)

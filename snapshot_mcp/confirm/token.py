@@ -24,7 +24,7 @@ from typing import Any
 from snapshot_mcp import messages
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.store import Store
-from snapshot_mcp.views import DeleteResult, tool_result
+from snapshot_mcp.views import delete_result, tool_result
 
 from .base import Approved, Channel, DeletionCall, Replied, Verdict
 
@@ -137,12 +137,6 @@ class TokenChannel(Channel):
     def _preview(self, call: DeletionCall) -> Replied:
         token = self.tokens.issue(call.snapshots, call.session)
         self.audit(call, "token_issued")
-        [snapshot] = call.snapshots
-        result = DeleteResult(
-            snapshot_id=snapshot.id,
-            outcome="confirmation_required",
-            deleted=False,
-            message=messages.token_preview(snapshot, self.tokens.ttl),
-            confirmation_token=token,
-        )
-        return Replied(tool_result(f"Not deleted yet. {result.message}\nconfirmation_token={token}", result))
+        message = messages.token_preview(call.snapshots, self.tokens.ttl)
+        result = delete_result(call.tool, call.snapshots, "confirmation_required", message, token=token)
+        return Replied(tool_result(f"Not deleted yet. {message}\nconfirmation_token={token}", result))

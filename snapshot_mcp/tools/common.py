@@ -14,8 +14,9 @@ from snapshot_mcp.operations import Progress
 from snapshot_mcp.redact import redact
 from snapshot_mcp.state import app_state
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
-"""openWorldHint (true) and idempotentHint false are the spec's defaults: not repeated in every turn."""
+READ_ONLY = ToolAnnotations(read_only_hint=True)
+"""openWorldHint true is the spec's default, and idempotentHint means something only for writing tools:
+neither is repeated in every turn."""
 
 
 def progress(ctx: Context[Any, Any]) -> Progress:
@@ -32,6 +33,6 @@ def progress(ctx: Context[Any, Any]) -> Progress:
     return report
 
 
-def tool_error(exc: SnapshotMCPError, subject: str = "") -> ToolError:
+def tool_error(exc: SnapshotMCPError, subject: str = "", kind: str = "snapshot") -> ToolError:
     """The error result a model reads: what happened, whether retrying helps, what to do next."""
-    return ToolError(messages.error_text(exc, subject))
+    return ToolError(messages.error_text(exc, subject, kind))

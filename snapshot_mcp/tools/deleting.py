@@ -8,7 +8,7 @@ an argument that can never help). Which one is registered is wiring (`register`)
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NoReturn, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -54,7 +54,7 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
     channel = state.ladder.choose(ctx)
     snapshot = await _fetch(ctx, channel, snapshot_id)
     if channel is None:
-        return _nobody_can_ask(ctx, snapshot)
+        return nobody_can_ask(ctx, TOOL, (snapshot.id,))
     call = DeletionCall(ctx, TOOL, (snapshot,), deadline, token)
     verdict = await channel.confirm(call)
     if isinstance(verdict, Replied):
@@ -65,11 +65,11 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
     return await _perform(call, channel, wait)
 
 
-def _nobody_can_ask(ctx: Context[Any, Any], snapshot: Snapshot) -> Answer:
+def nobody_can_ask(ctx: Context[Any, Any], tool: str, snapshot_ids: tuple[str, ...]) -> NoReturn:
     """No rung of the ladder fits this client: refuse, saying what the user can do."""
     stateless_legacy = app_state(ctx).settings.stateless and ctx.client_capabilities is None
     detail = "stateless_legacy" if stateless_legacy else "no_channel"
-    audit(TOOL, (snapshot.id,), channel="-", outcome="refused", detail=detail)
+    audit(tool, snapshot_ids, channel="-", outcome="refused", detail=detail)
     raise ToolError(messages.STATELESS_LEGACY if stateless_legacy else messages.NO_CHANNEL)
 
 

@@ -1,4 +1,8 @@
-"""Tools that make snapshots: import one from an image URL."""
+"""Tools that make or change snapshots: import from an image URL, copy to a region, rename.
+
+Annotations: an import and a copy only add a snapshot (destructiveHint false: nothing
+that exists is changed or removed); a rename overwrites a name (destructiveHint true).
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,13 @@ from snapshot_mcp.models import (
     ImageUrl,
     OsType,
     Region,
+    SnapshotId,
     SnapshotName,
     private_host_problem,
 )
 from snapshot_mcp.operations import Created
 from snapshot_mcp.state import app_state
-from snapshot_mcp.views import CreateResult, SnapshotView, create_text, tool_result
+from snapshot_mcp.views import CreateResult, SnapshotView, create_text, detail_text, tool_result
 
 from .common import progress, tool_error
 
@@ -46,7 +51,31 @@ async def create_snapshot_from_url(
     return tool_result(*created_result(created))
 
 
-def created_result(created: Created) -> tuple[str, CreateResult]:
+async def copy_snapshot(
+    ctx: Context[Any, Any],
+    snapshot_id: SnapshotId,
+    region: Region,
+    name: Annotated[SnapshotName | None, Field(description=messages.COPY_NAME)] = None,
+) -> Annotated[CallToolResult, CreateResult]:
+    try:
+        created = await app_state(ctx).ops.copy(snapshot_id, region, name)
+    except SnapshotMCPError as exc:
+        raise tool_error(exc, snapshot_id) from exc
+    return tool_result(*created_result(created, made="Copy started"))
+
+
+async def rename_snapshot(
+    ctx: Context[Any, Any], snapshot_id: SnapshotId, name: SnapshotName
+) -> Annotated[CallToolResult, SnapshotView]:
+    try:
+        renamed = await app_state(ctx).ops.rename(snapshot_id, name)
+    except SnapshotMCPError as exc:
+        raise tool_error(exc, snapshot_id) from exc
+    view = SnapshotView.of(renamed)
+    return tool_result(f"Renamed: {detail_text(view)}", view)
+
+
+def created_result(created: Created, *, made: str = "Import started") -> tuple[str, CreateResult]:
     """The text and structured result of anything that makes a snapshot."""
     outcome = created.outcome
     result = CreateResult(
@@ -57,4 +86,4 @@ def created_result(created: Created) -> tuple[str, CreateResult]:
         settled=created.settled,
         next=messages.create_next(created.snapshot, waited=created.waited),
     )
-    return create_text(result), result
+    return create_text(result, made), result
