@@ -1,0 +1,66 @@
+"""In-memory, strict simulator of the Genesis Cloud compute snapshot API (``/compute/v1``).
+
+Serves ``GET/POST /compute/v1/snapshots`` and ``GET/DELETE /compute/v1/snapshots/{id}``
+in the documented form only (the client must be tolerant; this must be strict):
+
+* Routing comes first: an unknown path (a trailing slash too) is 404
+  ``{"code": "02001", "message": "Invalid route"}``; a wrong method on a known path is 405
+  with an ``Allow`` header. Then auth: ``Authorization: Bearer <token>`` (any non-empty
+  token, or one of ``tokens`` when given); anything else, the deprecated ``X-Auth-Token``
+  alone included, is 401 code ``01001``.
+* List: ``per_page`` 1..100 (default 50), ``page`` >= 1 (default 1), plain ASCII digits;
+  anything else is 400 code ``03001`` naming the parameter. Other query keys are ignored.
+  Order is ``created_at`` ascending, then ``id``. A page past the end is an empty list.
+* Create: a JSON object with exactly ``name`` (1..255 chars, not blank), ``size`` (int >= 1,
+  bool rejected), ``url`` (http:// or https://), ``region`` (one of KNOWN_REGIONS) and
+  optional ``os_type`` ("linux"/"windows"; an explicit null is rejected). Unknown keys,
+  bad JSON and bad fields are 400 code ``03001`` and change nothing. Creates are never
+  deduplicated. Success is 201 ``{"snapshot": {...}}`` with status ``creating``.
+* Lifecycle, advanced lazily on reads (a GET of the snapshot or its presence on a listed
+  page; POST/DELETE are not reads): ``creating`` is shown for ``create_polls`` reads, then
+  ``created`` (``error`` for names in ``fail_create_names``); with ``create_seconds`` the
+  injectable ``clock`` decides instead. ``add_snapshot(status="creating")`` (seed included)
+  follows the same lifecycle; any other added status is static until deleted.
+* Delete: unknown or non-UUID id is 404 code ``04001`` "Snapshot not found"; a snapshot
+  still ``creating`` is 409 code ``05001``. Otherwise 204 with an empty body; it then reads
+  ``pending_delete`` once, ``deleting`` after, for ``delete_polls`` reads in total, and is
+  gone (GET 404, not listed). Choice: deleting a snapshot already ``pending_delete`` or
+  ``deleting`` answers 204 again (idempotent) without restarting its countdown.
+* Faults (``Faults``, all off by default, counters decrement as used) in this order:
+  connect error / read timeout / connection reset (in-process transport only; a connect
+  error never reaches ``handle`` so it is not in ``requests``; a read timeout and a reset
+  are raised after ``handle`` ran, so the API acted), latency (every request), HTML 502
+  page, ``fail_first``, ``fail_when``, normal handling, then ``malformed_first`` (a 2xx
+  body cut in half) on 2xx responses with a body and ``garbage_first`` (any 2xx, 204
+  included, becomes a 200 whose body is not JSON). Faults act before routing and auth,
+  like a proxy would. ``fail_methods`` limits every fault except latency. Injected
+  429/503 carry ``Retry-After`` when ``retry_after`` is set. Injected errors use code ``09001``.
+  ``fail_rate`` with a seeded ``rng`` draws one of ``random_kinds`` for that share of the
+  requests (in-process transport only), deterministic for a given seed and request order;
+  each drawn kind is recorded as ``SimRequest.fault`` (and counted in ``Faults.drawn``).
+* Every response is ``application/json`` except 204 (no body) and the HTML page.
+* Seed (``seed=True``): 12 fixed snapshots (fixed UUIDs, 8 regions, one each of ``creating``,
+  ``error``, ``pending_delete`` and legacy ``active``) dated over the 18 months before the
+  fixed REFERENCE_DATE 2026-11-01, so every run shows the same data.
+
+``handle`` has no await after the optional latency sleep, so it is safe under concurrent
+calls on one event loop. Imports are stdlib, httpx and anyio; uvicorn only inside ``serve``.
+"""
+
+from ._adapters import ASGIApp, serve
+from ._core import DEFAULT_TOKEN, Simulator
+from ._data import KNOWN_REGIONS, REFERENCE_DATE
+from ._faults import RANDOM_FAULT_KINDS, Faults
+from ._wire import SimRequest
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "KNOWN_REGIONS",
+    "RANDOM_FAULT_KINDS",
+    "REFERENCE_DATE",
+    "ASGIApp",
+    "Faults",
+    "SimRequest",
+    "Simulator",
+    "serve",
+]
