@@ -29,17 +29,13 @@ from snapshot_mcp.simulator import (
 BASE = "https://api.genesiscloud.com/compute/v1"
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-SNAPSHOT_KEYS = {
-    "id",
-    "name",
-    "size",
-    "region",
-    "status",
-    "os_type",
-    "resource_id",
-    "created_at",
-    "updated_at",
-}
+SNAPSHOT_KEYS = {"id", "name", "size", "region", "status", "os_type", "created_at", "updated_at"}
+"""The keys every snapshot carries (the API's required fields since 2025-02)."""
+SOURCE_KEYS = {"source_instance_id", "source_snapshot_id"}
+"""Optional keys: present only when they apply, never null."""
+CURRENT_STATUSES = {"creating", "created", "pending_delete", "deleting", "error"}
+LEGACY_ID = "8fdc4100-0a26-4948-8e7f-53df5b440339"
+"""The seed's one legacy snapshot: status `active`, in the dropped region ARC-IS-HAF-1."""
 GOOD_BODY: dict[str, Any] = {
     "name": "my-image",
     "size": 20,
@@ -90,6 +86,26 @@ def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> 
     return body
 
 
+def assert_current_shape(snap: dict[str, Any]) -> None:
+    """One snapshot in today's shape: the eight required keys typed, sources only when set."""
+    assert SNAPSHOT_KEYS <= set(snap) <= SNAPSHOT_KEYS | SOURCE_KEYS, sorted(snap)
+    assert "resource_id" not in snap
+    assert isinstance(snap["id"], str)
+    assert str(uuid.UUID(snap["id"])) == snap["id"]
+    assert isinstance(snap["name"], str)
+    assert snap["name"]
+    assert type(snap["size"]) is int
+    assert snap["size"] >= 1
+    assert isinstance(snap["region"], str)
+    assert snap["status"] in CURRENT_STATUSES or (snap["id"] == LEGACY_ID and snap["status"] == "active")
+    assert snap["os_type"] in ("linux", "windows")
+    assert ISO_MS.fullmatch(snap["created_at"])
+    assert ISO_MS.fullmatch(snap["updated_at"])
+    for key in SOURCE_KEYS & set(snap):
+        assert isinstance(snap[key], str)
+        assert str(uuid.UUID(snap[key])) == snap[key]
+
+
 async def create(c: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     """Create a snapshot and return its JSON."""
     resp = await c.post("/snapshots", json={**GOOD_BODY, **overrides})
@@ -128,13 +144,11 @@ def test_seed_is_twelve_fixed_snapshots() -> None:
     assert statuses.count("created") >= 7
     assert {"creating", "error", "pending_delete"} <= set(statuses)
     for snap in snaps:
-        assert set(snap) == SNAPSHOT_KEYS
+        assert_current_shape(snap)
         assert uuid.UUID(snap["id"]).version == 4
-        assert ISO_MS.fullmatch(snap["created_at"])
-        assert ISO_MS.fullmatch(snap["updated_at"])
         assert "2025-04-01" < snap["created_at"] < "2026-11-01"
         assert snap["updated_at"] >= snap["created_at"]
-        assert snap["region"] in KNOWN_REGIONS
+        assert snap["region"] in KNOWN_REGIONS or snap["id"] == LEGACY_ID
     assert Simulator().snapshots == sim.snapshots
     assert Simulator(seed=False).snapshots == {}
 
@@ -158,10 +172,13 @@ def test_module_imports_are_light() -> None:
 
 
 def test_regions_match_the_clients() -> None:
-    """The simulated API accepts exactly the regions the client's models know."""
+    """The simulated API accepts exactly the regions the client's models know, less the dropped one."""
     from snapshot_mcp import models
 
-    assert simulator_module.KNOWN_REGIONS == models.KNOWN_REGIONS
+    client_current = tuple(r for r in models.KNOWN_REGIONS if r != "ARC-IS-HAF-1")
+    assert client_current == simulator_module.KNOWN_REGIONS
+    assert len(KNOWN_REGIONS) == 7
+    assert "ARC-IS-HAF-1" not in KNOWN_REGIONS
 
 
 # ---------------------------------------------------------------- auth and routing
@@ -267,7 +284,9 @@ async def test_list_shape_and_order() -> None:
     assert keys == sorted(keys)
     assert len(keys) == 14
     assert [s["name"] for s in body["snapshots"][-2:]] == ["twin-a", "twin-b"]
-    assert all(set(s) == SNAPSHOT_KEYS for s in body["snapshots"])
+    for snap in body["snapshots"]:
+        assert_current_shape(snap)
+        assert snap == sim.snapshots[snap["id"]]
 
 
 @pytest.mark.anyio
@@ -361,6 +380,7 @@ BAD_BODIES: list[tuple[str, Any]] = [
     ("url empty host", {**GOOD_BODY, "url": "https://"}),
     ("region unknown", {**GOOD_BODY, "region": "MARS-1"}),
     ("region lowercase", {**GOOD_BODY, "region": "nord-no-krs-1"}),
+    ("region dropped", {**GOOD_BODY, "region": "ARC-IS-HAF-1"}),
     ("os_type mac", {**GOOD_BODY, "os_type": "macos"}),
     ("os_type null", {**GOOD_BODY, "os_type": None}),
     ("extra key", {**GOOD_BODY, "description": "x"}),
@@ -403,12 +423,12 @@ async def test_create_success_and_no_dedupe() -> None:
     snap = resp.json()["snapshot"]
     assert set(snap) == SNAPSHOT_KEYS
     assert snap["id"] == "11111111-1111-4111-8111-111111111111"
-    assert (snap["status"], snap["os_type"], snap["resource_id"]) == ("creating", "windows", "")
+    assert (snap["status"], snap["os_type"]) == ("creating", "windows")
     assert (snap["name"], snap["size"], snap["region"]) == ("my-image", 20, "NORD-NO-KRS-1")
     assert ISO_MS.fullmatch(snap["created_at"])
     assert snap["updated_at"] == snap["created_at"]
     assert again["id"] == "22222222-2222-4222-8222-222222222222"
-    assert again["os_type"] is None
+    assert again["os_type"] == "linux"
     assert len(sim.snapshots) == 2
 
 

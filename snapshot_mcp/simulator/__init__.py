@@ -1,7 +1,14 @@
 """In-memory, strict simulator of the Genesis Cloud compute snapshot API (``/compute/v1``).
 
 Serves ``GET/POST /compute/v1/snapshots`` and ``GET/DELETE /compute/v1/snapshots/{id}``
-in the documented form only (the client must be tolerant; this must be strict):
+in the current form only (the client must be tolerant; this must be strict):
+
+* Shape: every snapshot carries ``id, name, size, region, status, os_type, created_at,
+  updated_at`` (``os_type`` ``linux``/``windows``, never null) and no ``resource_id``.
+  ``source_instance_id`` / ``source_snapshot_id`` are present only where they apply and
+  left out otherwise, never null (reading: the current schema marks them optional, not
+  nullable). Statuses are the current enum ``creating, created, pending_delete,
+  deleting, error``; the one legacy ``active`` snapshot of the seed is the exception.
 
 * Routing comes first: an unknown path (a trailing slash too) is 404
   ``{"code": "02001", "message": "Invalid route"}``; a wrong method on a known path is 405
@@ -12,8 +19,9 @@ in the documented form only (the client must be tolerant; this must be strict):
   anything else is 400 code ``03001`` naming the parameter. Other query keys are ignored.
   Order is ``created_at`` ascending, then ``id``. A page past the end is an empty list.
 * Create: a JSON object with exactly ``name`` (1..255 chars, not blank), ``size`` (int >= 1,
-  bool rejected), ``url`` (http:// or https://), ``region`` (one of KNOWN_REGIONS) and
-  optional ``os_type`` ("linux"/"windows"; an explicit null is rejected). Unknown keys,
+  bool rejected), ``url`` (http:// or https://), ``region`` (one of the seven KNOWN_REGIONS;
+  the dropped ``ARC-IS-HAF-1`` is refused) and optional ``os_type`` ("linux"/"windows",
+  ``linux`` when left out; an explicit null is rejected). Unknown keys,
   bad JSON and bad fields are 400 code ``03001`` and change nothing. Creates are never
   deduplicated. Success is 201 ``{"snapshot": {...}}`` with status ``creating``.
 * Lifecycle, advanced lazily on reads (a GET of the snapshot or its presence on a listed
@@ -39,9 +47,11 @@ in the documented form only (the client must be tolerant; this must be strict):
   requests (in-process transport only), deterministic for a given seed and request order;
   each drawn kind is recorded as ``SimRequest.fault`` (and counted in ``Faults.drawn``).
 * Every response is ``application/json`` except 204 (no body) and the HTML page.
-* Seed (``seed=True``): 12 fixed snapshots (fixed UUIDs, 8 regions, one each of ``creating``,
-  ``error``, ``pending_delete`` and legacy ``active``) dated over the 18 months before the
-  fixed REFERENCE_DATE 2026-11-01, so every run shows the same data.
+* Seed (``seed=True``): 12 fixed snapshots (fixed UUIDs, 7 current regions, one each of
+  ``creating``, ``error`` and ``pending_delete``) dated over the 18 months before the fixed
+  REFERENCE_DATE 2026-11-01, so every run shows the same data. One of them is labelled
+  legacy data: ``legacy-centos-7-gpu``, status ``active`` in the dropped ``ARC-IS-HAF-1``,
+  made before the region left the enum (the client's tolerant path needs something to read).
 
 ``handle`` has no await after the optional latency sleep, so it is safe under concurrent
 calls on one event loop. Imports are stdlib, httpx and anyio; uvicorn only inside ``serve``.

@@ -16,7 +16,7 @@ import anyio
 import httpx
 
 from ._adapters import ASGIApp, Transport, asgi_app
-from ._data import FIELDS, KNOWN_REGIONS, REFERENCE_DATE, SEED
+from ._data import KNOWN_REGIONS, REFERENCE_DATE, SEED_SNAPSHOTS, SNAPSHOT_FIELDS
 from ._faults import Faults
 from ._wire import Reply, SimRequest, bad, error, iso, json_reply
 
@@ -32,6 +32,12 @@ _CREATE_FIELDS = frozenset((*_REQUIRED, "os_type"))
 
 def _not_found() -> Reply:
     return error(404, "04001", "Snapshot not found")
+
+
+def _snapshot(sid: str, name: str, size: int, region: str, status: str, os_type: str, stamp: str) -> dict[str, Any]:
+    """A snapshot in the current shape with no source (add the source keys that apply)."""
+    snap = {"id": sid, "name": name, "size": size, "region": region, "status": status, "os_type": os_type}
+    return {**snap, "created_at": stamp, "updated_at": stamp}
 
 
 @dataclass(slots=True)
@@ -76,8 +82,9 @@ class Simulator:
         self._bulk = 0
         self._rng = random.Random(0x5EED)  # noqa: S311 - deterministic bulk ids, not security
         if seed:
-            for row in SEED:
-                self._insert(dict(zip(FIELDS, row, strict=True)))
+            for row in SEED_SNAPSHOTS:
+                snap = dict(zip(SNAPSHOT_FIELDS, row, strict=True))
+                self._insert({k: v for k, v in snap.items() if v is not None})
 
     # ----------------------------------------------------------------- state helpers
     def add_snapshot(
@@ -87,15 +94,20 @@ class Simulator:
         size: int,
         region: str,
         status: str = "created",
-        os_type: str | None = "linux",
+        os_type: str = "linux",
         created_at: datetime | None = None,
         id: str | None = None,
-        resource_id: str = "",
+        source_instance_id: str | None = None,
+        source_snapshot_id: str | None = None,
     ) -> dict[str, Any]:
-        """Insert a snapshot directly (no validation); ``creating`` ones follow the lifecycle."""
-        stamp = iso(created_at or self._now())
-        row = (id or self._id_factory(), name, size, region, status, os_type, resource_id, stamp, stamp)
-        return self._insert(dict(zip(FIELDS, row, strict=True)))
+        """Insert a snapshot directly (no validation); ``creating`` ones follow the lifecycle.
+
+        A source id left None is left out of the snapshot, as the API leaves it out.
+        """
+        snap = _snapshot(id or self._id_factory(), name, size, region, status, os_type, iso(created_at or self._now()))
+        sources = {"source_instance_id": source_instance_id, "source_snapshot_id": source_snapshot_id}
+        snap.update((key, value) for key, value in sources.items() if value is not None)
+        return self._insert(snap)
 
     def _insert(self, snap: dict[str, Any]) -> dict[str, Any]:
         self.snapshots[snap["id"]] = snap
@@ -110,8 +122,7 @@ class Simulator:
             sid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             stamp = iso(base + timedelta(minutes=k))
             region = KNOWN_REGIONS[k % len(KNOWN_REGIONS) if region_cycle else 0]
-            row = (sid, f"{prefix}-{k:05d}", 10 + k % 190, region, "created", "linux", "", stamp, stamp)
-            self.snapshots[sid] = dict(zip(FIELDS, row, strict=True))
+            self.snapshots[sid] = _snapshot(sid, f"{prefix}-{k:05d}", 10 + k % 190, region, "created", "linux", stamp)
         self._bulk += n
 
     def _create_life(self, name: str) -> _Life:
@@ -238,8 +249,8 @@ class Simulator:
             return bad("Invalid field 'url': must be an http:// or https:// URL")
         if region not in KNOWN_REGIONS:
             return bad(f"Invalid field 'region': must be one of {', '.join(KNOWN_REGIONS)}")
-        os_type = data.get("os_type")
-        if "os_type" in data and os_type not in ("linux", "windows"):
+        os_type = data.get("os_type", "linux")
+        if os_type not in ("linux", "windows"):
             return bad("Invalid field 'os_type': must be 'linux' or 'windows'")
         snap = self.add_snapshot(name=name, size=size, region=region, status="creating", os_type=os_type)
         return json_reply(201, {"snapshot": snap})
