@@ -86,6 +86,19 @@ def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> 
     return body
 
 
+def page_of(resp: httpx.Response, key: str, *, total: int, page: int = 1, per_page: int = 50) -> list[Any]:
+    """The items of a 200 list page, after checking its keys, counts and created_at/id order."""
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/json"
+    body = resp.json()
+    assert set(body) == {key, "total_count", "page", "per_page"}
+    assert (body["total_count"], body["page"], body["per_page"]) == (total, page, per_page)
+    items: list[Any] = body[key]
+    order = [(item["created_at"], item["id"]) for item in items]
+    assert order == sorted(order)
+    return items
+
+
 def assert_current_shape(snap: dict[str, Any]) -> None:
     """One snapshot in today's shape: the eight required keys typed, sources only when set."""
     assert SNAPSHOT_KEYS <= set(snap) <= SNAPSHOT_KEYS | SOURCE_KEYS, sorted(snap)
@@ -219,7 +232,9 @@ async def test_auth_with_token_set() -> None:
     [
         f"{BASE}/snapshot",
         f"{BASE}/snapshots/",
-        f"{BASE}/instances",
+        f"{BASE}/instances/",
+        f"{BASE}/instances/{uuid.uuid4()}",
+        f"{BASE}/instances/{uuid.uuid4()}/snapshots/",
         f"{BASE}/snapshots/{uuid.uuid4()}/clone",
         "https://api.genesiscloud.com/snapshots",
         "https://api.genesiscloud.com/compute/v2/snapshots",
@@ -274,17 +289,10 @@ async def test_list_shape_and_order() -> None:
     sim.add_snapshot(name="twin-a", size=1, region="EUC-DE-MUC-1", id="00000000-0000-4000-8000-000000000000")
     sim.snapshots["00000000-0000-4000-8000-000000000000"]["created_at"] = twin
     async with client(sim) as c:
-        resp = await c.get("/snapshots")
-    assert resp.status_code == 200
-    assert resp.headers["content-type"] == "application/json"
-    body = resp.json()
-    assert set(body) == {"snapshots", "total_count", "page", "per_page"}
-    assert (body["total_count"], body["page"], body["per_page"]) == (14, 1, 50)
-    keys = [(s["created_at"], s["id"]) for s in body["snapshots"]]
-    assert keys == sorted(keys)
-    assert len(keys) == 14
-    assert [s["name"] for s in body["snapshots"][-2:]] == ["twin-a", "twin-b"]
-    for snap in body["snapshots"]:
+        snapshots = page_of(await c.get("/snapshots"), "snapshots", total=14)
+    assert len(snapshots) == 14
+    assert [s["name"] for s in snapshots[-2:]] == ["twin-a", "twin-b"]
+    for snap in snapshots:
         assert_current_shape(snap)
         assert snap == sim.snapshots[snap["id"]]
 

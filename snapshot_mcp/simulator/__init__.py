@@ -1,7 +1,7 @@
 """In-memory, strict simulator of the Genesis Cloud compute snapshot API (``/compute/v1``).
 
-Serves ``GET/POST /compute/v1/snapshots`` and ``GET/DELETE /compute/v1/snapshots/{id}``
-in the current form only (the client must be tolerant; this must be strict):
+Serves ``GET/POST /compute/v1/snapshots``, ``GET/DELETE /compute/v1/snapshots/{id}`` and
+``GET /compute/v1/instances`` in the current form only (the client must be tolerant; this must be strict):
 
 * Shape: every snapshot carries ``id, name, size, region, status, os_type, created_at,
   updated_at`` (``os_type`` ``linux``/``windows``, never null) and no ``resource_id``.
@@ -18,6 +18,12 @@ in the current form only (the client must be tolerant; this must be strict):
 * List: ``per_page`` 1..100 (default 50), ``page`` >= 1 (default 1), plain ASCII digits;
   anything else is 400 code ``03001`` naming the parameter. Other query keys are ignored.
   Order is ``created_at`` ascending, then ``id``. A page past the end is an empty list.
+* Instances: ``GET /instances`` pages like the snapshot list and answers
+  ``{"instances": [...], "total_count", "page", "per_page"}``; each has ``id, name,
+  hostname, region, status, type, os_type, image {id, name}, public_ip, private_ip,
+  disk_size, created_at, updated_at, ssh_keys, volumes, security_groups``. Instances are
+  static (no lifecycle; ``add_instance`` inserts one). Other instance paths, ``GET
+  /instances/{id}`` included, are not simulated: 404 "Invalid route".
 * Create: a JSON object with exactly ``name`` (1..255 chars, not blank), ``size`` (int >= 1,
   bool rejected), ``url`` (http:// or https://), ``region`` (one of the seven KNOWN_REGIONS;
   the dropped ``ARC-IS-HAF-1`` is refused) and optional ``os_type`` ("linux"/"windows",
@@ -52,6 +58,9 @@ in the current form only (the client must be tolerant; this must be strict):
   REFERENCE_DATE 2026-11-01, so every run shows the same data. One of them is labelled
   legacy data: ``legacy-centos-7-gpu``, status ``active`` in the dropped ``ARC-IS-HAF-1``,
   made before the region left the enum (the client's tolerant path needs something to read).
+  And 7 fixed instances in 5 regions (``active``, ``stopped``, ``stopping``, ``creating``,
+  ``error``); every seeded ``source_instance_id`` names one of them, in its region, of its
+  disk size and OS.
 
 ``handle`` has no await after the optional latency sleep, so it is safe under concurrent
 calls on one event loop. Imports are stdlib, httpx and anyio; uvicorn only inside ``serve``.

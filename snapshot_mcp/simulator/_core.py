@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,18 +15,39 @@ import anyio
 import httpx
 
 from ._adapters import ASGIApp, Transport, asgi_app
-from ._data import KNOWN_REGIONS, REFERENCE_DATE, SEED_SNAPSHOTS, SNAPSHOT_FIELDS
+from ._checks import json_object, name_problem, paging, region_problem
+from ._data import (
+    IMAGES,
+    KNOWN_REGIONS,
+    REFERENCE_DATE,
+    SEED_INSTANCES,
+    SEED_SNAPSHOTS,
+    SNAPSHOT_FIELDS,
+    instance_from_row,
+)
 from ._faults import Faults
 from ._wire import Reply, SimRequest, bad, error, iso, json_reply
 
 DEFAULT_TOKEN = "sim-token"  # noqa: S105 - the simulator's documented demo token
 
-_PREFIX = "/compute/v1/snapshots"
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_DIGITS_RE = re.compile(r"[0-9]{1,18}")
 _URL_RE = re.compile(r"https?://\S+")
-_REQUIRED = ("name", "size", "url", "region")
-_CREATE_FIELDS = frozenset((*_REQUIRED, "os_type"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """A known path: its name (``snapshot/...`` and ``instance/...`` carry that id), methods."""
+
+    name: str
+    pattern: re.Pattern[str]
+    methods: tuple[str, ...]
+
+
+_ROUTES = (
+    _Route("snapshots", re.compile(r"/compute/v1/snapshots"), ("GET", "POST")),
+    _Route("snapshot/", re.compile(r"/compute/v1/snapshots/([^/]+)"), ("GET", "DELETE")),
+    _Route("instances", re.compile(r"/compute/v1/instances"), ("GET",)),
+)
 
 
 def _not_found() -> Reply:
@@ -70,6 +90,8 @@ class Simulator:
         self.faults: Faults = faults if faults is not None else Faults()
         self.requests: list[SimRequest] = []
         self.snapshots: dict[str, dict[str, Any]] = {}
+        self.instances: dict[str, dict[str, Any]] = {}
+        """Instances by id: static (no lifecycle), the sources of instance snapshots."""
         self._tokens = frozenset(tokens) if tokens is not None else None
         self._create_polls = create_polls
         self._create_seconds = create_seconds
@@ -85,6 +107,9 @@ class Simulator:
             for row in SEED_SNAPSHOTS:
                 snap = dict(zip(SNAPSHOT_FIELDS, row, strict=True))
                 self._insert({k: v for k, v in snap.items() if v is not None})
+            for row in SEED_INSTANCES:
+                inst = instance_from_row(row)
+                self.instances[inst["id"]] = inst
 
     # ----------------------------------------------------------------- state helpers
     def add_snapshot(
@@ -108,6 +133,25 @@ class Simulator:
         sources = {"source_instance_id": source_instance_id, "source_snapshot_id": source_snapshot_id}
         snap.update((key, value) for key, value in sources.items() if value is not None)
         return self._insert(snap)
+
+    def add_instance(
+        self,
+        *,
+        name: str,
+        region: str,
+        status: str = "active",
+        os_type: str = "linux",
+        disk_size: int = 80,
+        created_at: datetime | None = None,
+        id: str | None = None,
+    ) -> dict[str, Any]:
+        """Insert an instance directly (no validation): a CPU type, the base image, no IPs or keys."""
+        stamp = iso(created_at or self._now())
+        image = IMAGES.get(os_type, IMAGES["linux"])
+        row = (id or self._id_factory(), name, region, status, "vcpu-4_memory-16g", os_type, image)
+        inst = instance_from_row((*row, None, None, disk_size, stamp, stamp, [], [], []))
+        self.instances[inst["id"]] = inst
+        return inst
 
     def _insert(self, snap: dict[str, Any]) -> dict[str, Any]:
         self.snapshots[snap["id"]] = snap
@@ -171,27 +215,37 @@ class Simulator:
         return self.faults.after(req, self._route(req))
 
     def _route(self, req: SimRequest) -> Reply:
-        method, path = req.method.upper(), req.path
-        sid: str | None = None
-        if path == _PREFIX:
-            allowed = ("GET", "POST")
-        elif path.startswith(_PREFIX + "/") and (rest := path[len(_PREFIX) + 1 :]) and "/" not in rest:
-            sid = rest
-            allowed = ("GET", "DELETE")
+        method = req.method.upper()
+        for route in _ROUTES:
+            if match := route.pattern.fullmatch(req.path):
+                break
         else:
             return error(404, "02001", "Invalid route")
-        if method not in allowed:
-            return error(405, "02002", f"Method {method} not allowed", {"allow": ", ".join(allowed)})
+        if method not in route.methods:
+            return error(405, "02002", f"Method {method} not allowed", {"allow": ", ".join(route.methods)})
         denied = self._auth(req)
         if denied is not None:
             return denied
-        if sid is None:
-            return self._list(req.query) if method == "GET" else self._create(req.body)
-        if not _UUID_RE.fullmatch(sid) or sid not in self.snapshots:
+        rid = match.group(1) if match.groups() else ""
+        if route.name.startswith("snapshot/") and not (_UUID_RE.fullmatch(rid) and rid in self.snapshots):
             return _not_found()
-        if method == "GET":
-            return json_reply(200, {"snapshot": self._observe(sid)})
-        return self._delete(sid)
+        if route.name.startswith("instance/") and not (_UUID_RE.fullmatch(rid) and rid in self.instances):
+            return error(404, "04002", "Instance not found")
+        return self._dispatch(route.name, method, req, rid)
+
+    def _dispatch(self, route: str, method: str, req: SimRequest, rid: str) -> Reply:
+        """The endpoint for a routed, authorized request whose path id (``rid``) exists."""
+        match route, method:
+            case "snapshots", "GET":
+                return self._list("snapshots", self.snapshots.values(), req.query, self._observe)
+            case "snapshots", _:
+                return self._create(req.body)
+            case "snapshot/", "GET":
+                return json_reply(200, {"snapshot": self._observe(rid)})
+            case "snapshot/", _:
+                return self._delete(rid)
+            case _:
+                return self._list("instances", self.instances.values(), req.query, self.instances.__getitem__)
 
     def _auth(self, req: SimRequest) -> Reply | None:
         headers = {k.lower(): v for k, v in req.headers.items()}
@@ -209,50 +263,38 @@ class Simulator:
             return None
         return error(401, "01001", message, {"www-authenticate": "Bearer"})
 
-    def _list(self, query: dict[str, str]) -> Reply:
-        values: dict[str, int] = {}
-        for name, default, upper in (("per_page", 50, 100), ("page", 1, None)):
-            raw = query.get(name)
-            if raw is None:
-                values[name] = default
-                continue
-            ok = _DIGITS_RE.fullmatch(raw) is not None
-            number = int(raw) if ok else 0
-            if number < 1 or (upper is not None and number > upper):
-                bounds = f"between 1 and {upper}" if upper else ">= 1"
-                return bad(f"Invalid query parameter '{name}': must be an integer {bounds}")
-            values[name] = number
-        page, per_page = values["page"], values["per_page"]
-        ordered = sorted(self.snapshots.values(), key=lambda s: (s["created_at"], s["id"]))
+    def _list(
+        self, key: str, rows: Iterable[dict[str, Any]], query: dict[str, str], show: Callable[[str], dict[str, Any]]
+    ) -> Reply:
+        """One page of ``rows`` under ``key``, ordered by ``created_at`` then ``id``; ``show`` reads a row."""
+        paged = paging(query)
+        if isinstance(paged, str):
+            return bad(paged)
+        page, per_page = paged
+        ordered = sorted(rows, key=lambda row: (row["created_at"], row["id"]))
         start = (page - 1) * per_page
-        shown = [self._observe(s["id"]) for s in ordered[start : start + per_page]]
-        payload = {"snapshots": shown, "total_count": len(ordered), "page": page}
-        return json_reply(200, {**payload, "per_page": per_page})
+        shown = [show(row["id"]) for row in ordered[start : start + per_page]]
+        return json_reply(200, {key: shown, "total_count": len(ordered), "page": page, "per_page": per_page})
 
     def _create(self, body: bytes) -> Reply:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return bad("Request body must be a JSON object")
-        if not isinstance(data, dict):
-            return bad("Request body must be a JSON object")
-        if unknown := sorted(set(data) - _CREATE_FIELDS):
-            return bad(f"Unknown field(s): {', '.join(unknown)}")
-        if missing := [k for k in _REQUIRED if k not in data]:
-            return bad(f"Missing required field(s): {', '.join(missing)}")
-        name, size, url, region = (data[k] for k in _REQUIRED)
-        if not isinstance(name, str) or not name.strip() or len(name) > 255:
-            return bad("Invalid field 'name': must be a non-empty string of at most 255 chars")
+        data = json_object(body, ("name", "size", "url", "region"), ("os_type",))
+        if isinstance(data, str):
+            return bad(data)
+        if problem := name_problem(data["name"]):
+            return bad(problem)
+        size, url = data["size"], data["url"]
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             return bad("Invalid field 'size': must be an integer >= 1 (GiB)")
         if not isinstance(url, str) or not _URL_RE.fullmatch(url):
             return bad("Invalid field 'url': must be an http:// or https:// URL")
-        if region not in KNOWN_REGIONS:
-            return bad(f"Invalid field 'region': must be one of {', '.join(KNOWN_REGIONS)}")
+        if problem := region_problem(data["region"]):
+            return bad(problem)
         os_type = data.get("os_type", "linux")
         if os_type not in ("linux", "windows"):
             return bad("Invalid field 'os_type': must be 'linux' or 'windows'")
-        snap = self.add_snapshot(name=name, size=size, region=region, status="creating", os_type=os_type)
+        snap = self.add_snapshot(
+            name=data["name"], size=size, region=data["region"], status="creating", os_type=os_type
+        )
         return json_reply(201, {"snapshot": snap})
 
     def _delete(self, sid: str) -> Reply:

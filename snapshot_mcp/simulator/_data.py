@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 # The regions the simulated API accepts for new snapshots (the API's enum since 2025-05).
 # Kept apart from models.KNOWN_REGIONS (the client's knowledge) so the simulator stays
@@ -62,3 +63,57 @@ SEED_SNAPSHOTS: tuple[tuple[str, str, int, str, str, str, str | None, str, str],
     ("187c7755-36f9-4e16-92f0-41acedfc3cfb", "ubuntu-24.04-cuda-12.6", 64, "NORD-NO-KRS-1", "creating",
      "linux", None, "2026-10-31T21:37:26.590Z", "2026-10-31T21:37:26.590Z"),
 )  # fmt: skip
+
+_UBUNTU_22 = {"id": "faed0735-05fe-45aa-a951-4fb0ce544700", "name": "Ubuntu 22.04"}
+_UBUNTU_20 = {"id": "3d382a29-d714-4d41-8b44-a4130529476c", "name": "Ubuntu 20.04"}
+_WINDOWS = {"id": "420e2c8c-76ec-4fde-8d07-bd6a1c171f23", "name": "Windows Server 2022"}
+_CUDA_SNAPSHOT = {"id": "ebc879bb-2363-4326-bf38-eca0be7b7921", "name": "ubuntu-22.04-cuda-12.4"}
+_ALICE = {"id": "4f569651-6d9f-4e17-92e7-abff58b2e181", "name": "alice@workstation"}
+_CI = {"id": "2279547f-1e6e-4ad7-a5fa-40de99033baf", "name": "ci-deploy"}
+_STANDARD = {"id": "47b4a622-41c3-484c-b0b1-edc3a7947d82", "name": "standard"}
+_JUPYTER = {"id": "168fec49-f476-467b-be38-d6ae087a062d", "name": "jupyter-8888"}
+_DATASETS = {"id": "d22bee5d-7663-4f57-9743-bfba52cdc4d3", "name": "datasets-krs"}
+_MODELS = {"id": "c9a1b13e-aab9-4241-80ea-087c8f531738", "name": "model-cache"}
+
+INSTANCE_FIELDS = (
+    "id", "name", "region", "status", "type", "os_type", "image", "public_ip", "private_ip", "disk_size",
+    "created_at", "updated_at", "ssh_keys", "volumes", "security_groups",
+)  # fmt: skip
+"""A seed instance row's columns; ``hostname`` is the name, as the API defaults it."""
+SEED_INSTANCES: tuple[tuple[Any, ...], ...] = (
+    # Five instances are the sources named by seed snapshots (ids, regions and disk sizes
+    # agree); IPs are from the documentation ranges; no address while creating or failed.
+    ("97cfb5bd-ec4a-4a07-9170-2326dcd73298", "jupyter-lab", "NA-CA-FTS-1", "active",
+     "vcpu-8_memory-48g_nvidia-rtx-3090-1", "linux", _UBUNTU_20, "203.0.113.40", "10.1.0.8", 40,
+     "2025-09-18T08:30:12.554Z", "2025-10-02T16:18:40.001Z", [_ALICE], [], [_STANDARD, _JUPYTER]),
+    ("1975d15c-0c98-4ea6-b06d-7cf4d997a8a7", "sdxl-worker", "EUW-GB-MNC-1", "stopping",
+     "vcpu-16_memory-96g_nvidia-rtx-4090-2", "linux", _UBUNTU_22, "203.0.113.77", "10.2.0.5", 128,
+     "2025-12-20T10:00:05.310Z", "2026-10-31T23:55:40.218Z", [_ALICE, _CI], [], [_STANDARD]),
+    ("881a1b54-dfc5-42eb-9efa-16e1b30e5106", "training-box", "NORD-NO-KRS-1", "stopped",
+     "vcpu-96_memory-960g_nvidia-h100-8", "linux", _UBUNTU_22, None, "10.0.1.23", 512,
+     "2026-02-14T09:12:33.045Z", "2026-10-12T17:45:10.902Z", [_ALICE], [_DATASETS, _MODELS], [_STANDARD]),
+    ("0c73d690-b461-423f-9f78-7f1290151773", "gpu-worker-1", "NORD-NO-KRS-1", "active",
+     "vcpu-24_memory-240g_nvidia-h100-1", "linux", _UBUNTU_22, "203.0.113.14", "10.0.1.14", 256,
+     "2026-08-27T12:03:44.120Z", "2026-09-09T18:40:02.311Z", [_ALICE, _CI], [_MODELS], [_STANDARD]),
+    ("0bfa28c9-6019-4c56-9d75-382477cf3643", "db-backup-host", "EUW-NL-AMS-1", "active",
+     "vcpu-4_memory-16g", "linux", _UBUNTU_22, "203.0.113.121", "10.3.0.2", 200,
+     "2025-07-03T07:41:18.667Z", "2026-10-30T01:58:02.440Z", [_CI], [], [_STANDARD]),
+    ("cde7603b-97bb-457f-88a4-7dadd97358b8", "win-build-agent", "EUC-DE-MUC-1", "error",
+     "vcpu-16_memory-96g_nvidia-rtx-4090-1", "windows", _WINDOWS, None, None, 120,
+     "2026-10-20T14:22:51.908Z", "2026-10-20T14:31:07.115Z", [], [], [_STANDARD]),
+    ("3be1e2de-dca6-4781-8e10-11f7d41275e4", "gpu-worker-2", "NORD-NO-KRS-1", "creating",
+     "vcpu-24_memory-240g_nvidia-h100-1", "linux", _CUDA_SNAPSHOT, None, None, 64,
+     "2026-10-31T23:48:09.733Z", "2026-10-31T23:48:09.733Z", [_ALICE, _CI], [], [_STANDARD]),
+)  # fmt: skip
+
+
+IMAGES = {"linux": _UBUNTU_22, "windows": _WINDOWS}
+"""The base image ``add_instance`` gives an instance of each os_type."""
+
+
+def instance_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    """An instance row in the Instance shape, its nested objects copied (never shared)."""
+    inst = dict(zip(INSTANCE_FIELDS, row, strict=True))
+    nested = {key: [dict(item) for item in inst[key]] for key in ("ssh_keys", "volumes", "security_groups")}
+    head = {"id": inst["id"], "name": inst["name"], "hostname": inst["name"]}
+    return {**head, **inst, "image": dict(inst["image"]), **nested}
