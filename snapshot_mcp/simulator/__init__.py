@@ -1,7 +1,8 @@
 """In-memory, strict simulator of the Genesis Cloud compute snapshot API (``/compute/v1``).
 
-Serves ``GET/POST /compute/v1/snapshots``, ``GET/DELETE /compute/v1/snapshots/{id}`` and
-``GET /compute/v1/instances`` in the current form only (the client must be tolerant; this must be strict):
+Serves ``GET/POST /compute/v1/snapshots``, ``GET/DELETE /compute/v1/snapshots/{id}``,
+``GET /compute/v1/instances`` and ``GET/POST /compute/v1/instances/{id}/snapshots`` in the
+current form only (the client must be tolerant; this must be strict):
 
 * Shape: every snapshot carries ``id, name, size, region, status, os_type, created_at,
   updated_at`` (``os_type`` ``linux``/``windows``, never null) and no ``resource_id``.
@@ -24,6 +25,18 @@ Serves ``GET/POST /compute/v1/snapshots``, ``GET/DELETE /compute/v1/snapshots/{i
   disk_size, created_at, updated_at, ssh_keys, volumes, security_groups``. Instances are
   static (no lifecycle; ``add_instance`` inserts one). Other instance paths, ``GET
   /instances/{id}`` included, are not simulated: 404 "Invalid route".
+* Instance snapshots: ``GET /instances/{id}/snapshots`` pages the snapshots whose
+  ``source_instance_id`` is that instance, in the ``/snapshots`` page shape (a read, like
+  that list). ``POST`` takes exactly ``{"name", "replicated_region"?}`` (name as for create;
+  ``replicated_region`` one of the seven, not null) and answers 201 ``{"snapshot": ...}``,
+  ``creating``, in the instance's region with its ``disk_size`` and ``os_type``. An unknown
+  or non-UUID instance is 404 code ``04002`` "Instance not found" (checked before the body).
+  Readings, as the API does not document them: only an ``active`` or ``stopped`` instance
+  can be snapshotted, any other status is 409 code ``05001`` (checked after the body);
+  ``replicated_region`` makes a second snapshot there, the answer names only the first,
+  and the copy carries ``source_snapshot_id`` = the first and no ``source_instance_id``
+  (so the instance's list shows the first only); the same region as the instance is
+  allowed. Both copies follow the create lifecycle on their own.
 * Create: a JSON object with exactly ``name`` (1..255 chars, not blank), ``size`` (int >= 1,
   bool rejected), ``url`` (http:// or https://), ``region`` (one of the seven KNOWN_REGIONS;
   the dropped ``ARC-IS-HAF-1`` is refused) and optional ``os_type`` ("linux"/"windows",

@@ -47,7 +47,10 @@ _ROUTES = (
     _Route("snapshots", re.compile(r"/compute/v1/snapshots"), ("GET", "POST")),
     _Route("snapshot/", re.compile(r"/compute/v1/snapshots/([^/]+)"), ("GET", "DELETE")),
     _Route("instances", re.compile(r"/compute/v1/instances"), ("GET",)),
+    _Route("instance/snapshots", re.compile(r"/compute/v1/instances/([^/]+)/snapshots"), ("GET", "POST")),
 )
+_SNAPSHOTTABLE = ("active", "stopped")
+"""Instance statuses a snapshot may be taken in (reading: not while it changes state)."""
 
 
 def _not_found() -> Reply:
@@ -244,8 +247,13 @@ class Simulator:
                 return json_reply(200, {"snapshot": self._observe(rid)})
             case "snapshot/", _:
                 return self._delete(rid)
-            case _:
+            case "instances", _:
                 return self._list("instances", self.instances.values(), req.query, self.instances.__getitem__)
+            case "instance/snapshots", "GET":
+                made = [snap for snap in self.snapshots.values() if snap.get("source_instance_id") == rid]
+                return self._list("snapshots", made, req.query, self._observe)
+            case _:
+                return self._snapshot_instance(rid, req.body)
 
     def _auth(self, req: SimRequest) -> Reply | None:
         headers = {k.lower(): v for k, v in req.headers.items()}
@@ -295,6 +303,25 @@ class Simulator:
         snap = self.add_snapshot(
             name=data["name"], size=size, region=data["region"], status="creating", os_type=os_type
         )
+        return json_reply(201, {"snapshot": snap})
+
+    def _snapshot_instance(self, iid: str, body: bytes) -> Reply:
+        """A snapshot of an instance, and with ``replicated_region`` its copy there (not in the answer)."""
+        data = json_object(body, ("name",), ("replicated_region",))
+        if isinstance(data, str):
+            return bad(data)
+        if problem := name_problem(data["name"]):
+            return bad(problem)
+        replica = data.get("replicated_region")
+        if "replicated_region" in data and (problem := region_problem(replica, "replicated_region")):
+            return bad(problem)
+        inst = self.instances[iid]
+        if inst["status"] not in _SNAPSHOTTABLE:
+            return error(409, "05001", f"instance is {inst['status']}; it must be active or stopped to snapshot")
+        made = {"name": data["name"], "size": inst["disk_size"], "status": "creating", "os_type": inst["os_type"]}
+        snap = self.add_snapshot(**made, region=inst["region"], source_instance_id=iid)
+        if replica is not None:
+            self.add_snapshot(**made, region=replica, source_snapshot_id=snap["id"])
         return json_reply(201, {"snapshot": snap})
 
     def _delete(self, sid: str) -> Reply:
