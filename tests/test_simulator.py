@@ -235,7 +235,9 @@ async def test_auth_with_token_set() -> None:
         f"{BASE}/instances/",
         f"{BASE}/instances/{uuid.uuid4()}",
         f"{BASE}/instances/{uuid.uuid4()}/snapshots/",
-        f"{BASE}/snapshots/{uuid.uuid4()}/clone",
+        f"{BASE}/snapshots/{uuid.uuid4()}/clone/",
+        f"{BASE}/snapshots/{uuid.uuid4()}/copy",
+        f"{BASE}/snapshots//clone",
         "https://api.genesiscloud.com/snapshots",
         "https://api.genesiscloud.com/compute/v2/snapshots",
     ],
@@ -253,8 +255,11 @@ async def test_unknown_route(url: str) -> None:
     [
         ("PUT", "/snapshots", "GET, POST"),
         ("DELETE", "/snapshots", "GET, POST"),
-        ("POST", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, DELETE"),
-        ("PATCH", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, DELETE"),
+        ("POST", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, PATCH, DELETE"),
+        ("PUT", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, PATCH, DELETE"),
+        ("GET", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
+        ("PATCH", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
+        ("DELETE", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
     ],
 )
 async def test_wrong_method(method: str, path: str, allow: str) -> None:

@@ -1,8 +1,8 @@
 """In-memory, strict simulator of the Genesis Cloud compute snapshot API (``/compute/v1``).
 
-Serves ``GET/POST /compute/v1/snapshots``, ``GET/DELETE /compute/v1/snapshots/{id}``,
-``GET /compute/v1/instances`` and ``GET/POST /compute/v1/instances/{id}/snapshots`` in the
-current form only (the client must be tolerant; this must be strict):
+Serves, under ``/compute/v1``, ``GET/POST /snapshots``, ``GET/PATCH/DELETE /snapshots/{id}``,
+``POST /snapshots/{id}/clone``, ``GET /instances`` and ``GET/POST /instances/{id}/snapshots``
+in the current form only (the client must be tolerant; this must be strict):
 
 * Shape: every snapshot carries ``id, name, size, region, status, os_type, created_at,
   updated_at`` (``os_type`` ``linux``/``windows``, never null) and no ``resource_id``.
@@ -10,7 +10,6 @@ current form only (the client must be tolerant; this must be strict):
   left out otherwise, never null (reading: the current schema marks them optional, not
   nullable). Statuses are the current enum ``creating, created, pending_delete,
   deleting, error``; the one legacy ``active`` snapshot of the seed is the exception.
-
 * Routing comes first: an unknown path (a trailing slash too) is 404
   ``{"code": "02001", "message": "Invalid route"}``; a wrong method on a known path is 405
   with an ``Allow`` header. Then auth: ``Authorization: Bearer <token>`` (any non-empty
@@ -43,11 +42,24 @@ current form only (the client must be tolerant; this must be strict):
   ``linux`` when left out; an explicit null is rejected). Unknown keys,
   bad JSON and bad fields are 400 code ``03001`` and change nothing. Creates are never
   deduplicated. Success is 201 ``{"snapshot": {...}}`` with status ``creating``.
+* Clone: ``POST /snapshots/{id}/clone`` takes exactly ``{"name", "region"}`` (both required,
+  name as for create, region one of the seven) and answers 201 ``{"snapshot": ...}``,
+  ``creating``, with the source's ``size`` and ``os_type`` and ``source_snapshot_id`` = the
+  source (no ``source_instance_id``, even from an instance snapshot).
+* Rename: ``PATCH /snapshots/{id}`` takes exactly ``{"name"?}`` and answers 200
+  ``{"snapshot": ...}``. Reading: ``updated_at`` moves only when the name changes, so ``{}``
+  or the same name is a 200 that changes nothing; an explicit null name is 400.
+* Order and readings shared by clone and rename (undocumented): an unknown or non-UUID
+  snapshot is 404 code ``04001``, then a bad body is 400, then the state: clone is 409
+  code ``05001`` while the source is ``creating``, ``pending_delete``, ``deleting`` or
+  ``error``; rename while ``creating``, ``pending_delete`` or ``deleting`` (an ``error`` or
+  legacy ``active`` snapshot can be renamed). A create that is due ends before that check,
+  as for delete. Names follow the create rule everywhere and need not be unique.
 * Lifecycle, advanced lazily on reads (a GET of the snapshot or its presence on a listed
-  page; POST/DELETE are not reads): ``creating`` is shown for ``create_polls`` reads, then
+  page; POST/PATCH/DELETE are not reads): ``creating`` is shown for ``create_polls`` reads, then
   ``created`` (``error`` for names in ``fail_create_names``); with ``create_seconds`` the
-  injectable ``clock`` decides instead. ``add_snapshot(status="creating")`` (seed included)
-  follows the same lifecycle; any other added status is static until deleted.
+  injectable ``clock`` decides instead. Clones, instance snapshots and replicas follow it,
+  as does ``add_snapshot(status="creating")`` (seed included); any other added status is static until deleted.
 * Delete: unknown or non-UUID id is 404 code ``04001`` "Snapshot not found"; a snapshot
   still ``creating`` is 409 code ``05001``. Otherwise 204 with an empty body; it then reads
   ``pending_delete`` once, ``deleting`` after, for ``delete_polls`` reads in total, and is

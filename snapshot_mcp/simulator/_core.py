@@ -45,12 +45,20 @@ class _Route:
 
 _ROUTES = (
     _Route("snapshots", re.compile(r"/compute/v1/snapshots"), ("GET", "POST")),
-    _Route("snapshot/", re.compile(r"/compute/v1/snapshots/([^/]+)"), ("GET", "DELETE")),
+    _Route("snapshot/", re.compile(r"/compute/v1/snapshots/([^/]+)"), ("GET", "PATCH", "DELETE")),
+    _Route("snapshot/clone", re.compile(r"/compute/v1/snapshots/([^/]+)/clone"), ("POST",)),
     _Route("instances", re.compile(r"/compute/v1/instances"), ("GET",)),
     _Route("instance/snapshots", re.compile(r"/compute/v1/instances/([^/]+)/snapshots"), ("GET", "POST")),
 )
 _SNAPSHOTTABLE = ("active", "stopped")
 """Instance statuses a snapshot may be taken in (reading: not while it changes state)."""
+_BUSY = {
+    "creating": "snapshot is being created",
+    "pending_delete": "snapshot is being deleted",
+    "deleting": "snapshot is being deleted",
+    "error": "snapshot is in error",
+}
+"""Snapshot statuses that refuse a clone (all four) or a rename (all but ``error``): 409."""
 
 
 def _not_found() -> Reply:
@@ -245,8 +253,12 @@ class Simulator:
                 return self._create(req.body)
             case "snapshot/", "GET":
                 return json_reply(200, {"snapshot": self._observe(rid)})
+            case "snapshot/", "PATCH":
+                return self._rename(rid, req.body)
             case "snapshot/", _:
                 return self._delete(rid)
+            case "snapshot/clone", _:
+                return self._clone(rid, req.body)
             case "instances", _:
                 return self._list("instances", self.instances.values(), req.query, self.instances.__getitem__)
             case "instance/snapshots", "GET":
@@ -324,21 +336,56 @@ class Simulator:
             self.add_snapshot(**made, region=replica, source_snapshot_id=snap["id"])
         return json_reply(201, {"snapshot": snap})
 
-    def _delete(self, sid: str) -> Reply:
-        snap = self.snapshots[sid]
-        life = self._life.get(sid)
-        if life is not None and not life.deleting:
-            if not self._create_due(life):
-                return error(409, "05001", "snapshot is being created")
+    def _settle(self, sid: str) -> str:
+        """The status a write meets: a create that is due ends first (a write is not a read)."""
+        snap, life = self.snapshots[sid], self._life.get(sid)
+        if life is not None and not life.deleting and self._create_due(life):
             self._set_status(snap, life.final)
-            life = None
-        if life is None:
-            if self._delete_polls <= 0:
-                del self.snapshots[sid]
-                self._life.pop(sid, None)
-            else:
-                self._set_status(snap, "pending_delete")
-                self._life[sid] = _Life(True)
+            del self._life[sid]
+        status: str = snap["status"]
+        return status
+
+    def _rename(self, sid: str, body: bytes) -> Reply:
+        """PATCH: ``{"name"?}``; ``updated_at`` moves only when the name changes."""
+        data = json_object(body, (), ("name",))
+        if isinstance(data, str):
+            return bad(data)
+        if "name" in data and (problem := name_problem(data["name"])):
+            return bad(problem)
+        status = self._settle(sid)
+        if status in _BUSY and status != "error":
+            return error(409, "05001", _BUSY[status])
+        snap = self.snapshots[sid]
+        if data.get("name", snap["name"]) != snap["name"]:
+            snap["name"] = data["name"]
+            snap["updated_at"] = iso(self._now())
+        return json_reply(200, {"snapshot": snap})
+
+    def _clone(self, sid: str, body: bytes) -> Reply:
+        """POST .../clone: ``{"name", "region"}``; the copy keeps the source's size and os_type."""
+        data = json_object(body, ("name", "region"))
+        if isinstance(data, str):
+            return bad(data)
+        if problem := name_problem(data["name"]) or region_problem(data["region"]):
+            return bad(problem)
+        status = self._settle(sid)
+        if status in _BUSY:
+            return error(409, "05001", _BUSY[status])
+        source = self.snapshots[sid]
+        copied = {"size": source["size"], "os_type": source["os_type"], "source_snapshot_id": sid}
+        snap = self.add_snapshot(name=data["name"], region=data["region"], status="creating", **copied)
+        return json_reply(201, {"snapshot": snap})
+
+    def _delete(self, sid: str) -> Reply:
+        if self._settle(sid) == "creating":
+            return error(409, "05001", _BUSY["creating"])
+        if sid in self._life:  # already pending_delete/deleting: 204 again, same countdown
+            return 204, {}, b""
+        if self._delete_polls <= 0:
+            del self.snapshots[sid]
+        else:
+            self._set_status(self.snapshots[sid], "pending_delete")
+            self._life[sid] = _Life(True)
         return 204, {}, b""
 
     # ----------------------------------------------------------------- adapters
