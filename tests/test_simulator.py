@@ -29,17 +29,13 @@ from snapshot_mcp.simulator import (
 BASE = "https://api.genesiscloud.com/compute/v1"
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-SNAPSHOT_KEYS = {
-    "id",
-    "name",
-    "size",
-    "region",
-    "status",
-    "os_type",
-    "resource_id",
-    "created_at",
-    "updated_at",
-}
+SNAPSHOT_KEYS = {"id", "name", "size", "region", "status", "os_type", "created_at", "updated_at"}
+"""The keys every snapshot carries (the API's required fields since 2025-02)."""
+SOURCE_KEYS = {"source_instance_id", "source_snapshot_id"}
+"""Optional keys: present only when they apply, never null."""
+CURRENT_STATUSES = {"creating", "created", "pending_delete", "deleting", "error"}
+LEGACY_ID = "8fdc4100-0a26-4948-8e7f-53df5b440339"
+"""The seed's one legacy snapshot: status `active`, in the dropped region ARC-IS-HAF-1."""
 GOOD_BODY: dict[str, Any] = {
     "name": "my-image",
     "size": 20,
@@ -90,6 +86,39 @@ def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> 
     return body
 
 
+def page_of(resp: httpx.Response, key: str, *, total: int, page: int = 1, per_page: int = 50) -> list[Any]:
+    """The items of a 200 list page, after checking its keys, counts and created_at/id order."""
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/json"
+    body = resp.json()
+    assert set(body) == {key, "total_count", "page", "per_page"}
+    assert (body["total_count"], body["page"], body["per_page"]) == (total, page, per_page)
+    items: list[Any] = body[key]
+    order = [(item["created_at"], item["id"]) for item in items]
+    assert order == sorted(order)
+    return items
+
+
+def assert_current_shape(snap: dict[str, Any]) -> None:
+    """One snapshot in today's shape: the eight required keys typed, sources only when set."""
+    assert SNAPSHOT_KEYS <= set(snap) <= SNAPSHOT_KEYS | SOURCE_KEYS, sorted(snap)
+    assert "resource_id" not in snap
+    assert isinstance(snap["id"], str)
+    assert str(uuid.UUID(snap["id"])) == snap["id"]
+    assert isinstance(snap["name"], str)
+    assert snap["name"]
+    assert type(snap["size"]) is int
+    assert snap["size"] >= 1
+    assert isinstance(snap["region"], str)
+    assert snap["status"] in CURRENT_STATUSES or (snap["id"] == LEGACY_ID and snap["status"] == "active")
+    assert snap["os_type"] in ("linux", "windows")
+    assert ISO_MS.fullmatch(snap["created_at"])
+    assert ISO_MS.fullmatch(snap["updated_at"])
+    for key in SOURCE_KEYS & set(snap):
+        assert isinstance(snap[key], str)
+        assert str(uuid.UUID(snap[key])) == snap[key]
+
+
 async def create(c: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     """Create a snapshot and return its JSON."""
     resp = await c.post("/snapshots", json={**GOOD_BODY, **overrides})
@@ -128,36 +157,41 @@ def test_seed_is_twelve_fixed_snapshots() -> None:
     assert statuses.count("created") >= 7
     assert {"creating", "error", "pending_delete"} <= set(statuses)
     for snap in snaps:
-        assert set(snap) == SNAPSHOT_KEYS
+        assert_current_shape(snap)
         assert uuid.UUID(snap["id"]).version == 4
-        assert ISO_MS.fullmatch(snap["created_at"])
-        assert ISO_MS.fullmatch(snap["updated_at"])
         assert "2025-04-01" < snap["created_at"] < "2026-11-01"
         assert snap["updated_at"] >= snap["created_at"]
-        assert snap["region"] in KNOWN_REGIONS
+        assert snap["region"] in KNOWN_REGIONS or snap["id"] == LEGACY_ID
     assert Simulator().snapshots == sim.snapshots
     assert Simulator(seed=False).snapshots == {}
 
 
 def test_module_imports_are_light() -> None:
-    """Top-level imports are only stdlib, httpx and anyio (uvicorn only inside serve)."""
-    tree = ast.parse(Path(simulator_module.__file__).read_text())
+    """Top-level imports are stdlib, httpx, anyio and the package's own modules (uvicorn only in serve)."""
+    files = sorted(Path(simulator_module.__file__).parent.glob("*.py"))
+    assert len(files) >= 2
     top: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            top.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            top.add(node.module.split(".")[0])
+    for file in files:
+        for node in ast.parse(file.read_text()).body:
+            if isinstance(node, ast.Import):
+                top.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 1, "relative imports stay inside the simulator package"
     assert "snapshot_mcp" not in top
     assert {"httpx", "anyio"} <= top
     assert not top & {"uvicorn", "starlette", "pydantic", "mcp"}
 
 
 def test_regions_match_the_clients() -> None:
-    """The simulated API accepts exactly the regions the client's models know."""
+    """The simulated API accepts exactly the regions the client's models know, less the dropped one."""
     from snapshot_mcp import models
 
-    assert simulator_module.KNOWN_REGIONS == models.KNOWN_REGIONS
+    client_current = tuple(r for r in models.KNOWN_REGIONS if r != "ARC-IS-HAF-1")
+    assert client_current == simulator_module.KNOWN_REGIONS
+    assert len(KNOWN_REGIONS) == 7
+    assert "ARC-IS-HAF-1" not in KNOWN_REGIONS
 
 
 # ---------------------------------------------------------------- auth and routing
@@ -198,8 +232,12 @@ async def test_auth_with_token_set() -> None:
     [
         f"{BASE}/snapshot",
         f"{BASE}/snapshots/",
-        f"{BASE}/instances",
-        f"{BASE}/snapshots/{uuid.uuid4()}/clone",
+        f"{BASE}/instances/",
+        f"{BASE}/instances/{uuid.uuid4()}",
+        f"{BASE}/instances/{uuid.uuid4()}/snapshots/",
+        f"{BASE}/snapshots/{uuid.uuid4()}/clone/",
+        f"{BASE}/snapshots/{uuid.uuid4()}/copy",
+        f"{BASE}/snapshots//clone",
         "https://api.genesiscloud.com/snapshots",
         "https://api.genesiscloud.com/compute/v2/snapshots",
     ],
@@ -217,8 +255,11 @@ async def test_unknown_route(url: str) -> None:
     [
         ("PUT", "/snapshots", "GET, POST"),
         ("DELETE", "/snapshots", "GET, POST"),
-        ("POST", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, DELETE"),
-        ("PATCH", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, DELETE"),
+        ("POST", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, PATCH, DELETE"),
+        ("PUT", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, PATCH, DELETE"),
+        ("GET", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
+        ("PATCH", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
+        ("DELETE", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
     ],
 )
 async def test_wrong_method(method: str, path: str, allow: str) -> None:
@@ -253,17 +294,12 @@ async def test_list_shape_and_order() -> None:
     sim.add_snapshot(name="twin-a", size=1, region="EUC-DE-MUC-1", id="00000000-0000-4000-8000-000000000000")
     sim.snapshots["00000000-0000-4000-8000-000000000000"]["created_at"] = twin
     async with client(sim) as c:
-        resp = await c.get("/snapshots")
-    assert resp.status_code == 200
-    assert resp.headers["content-type"] == "application/json"
-    body = resp.json()
-    assert set(body) == {"snapshots", "total_count", "page", "per_page"}
-    assert (body["total_count"], body["page"], body["per_page"]) == (14, 1, 50)
-    keys = [(s["created_at"], s["id"]) for s in body["snapshots"]]
-    assert keys == sorted(keys)
-    assert len(keys) == 14
-    assert [s["name"] for s in body["snapshots"][-2:]] == ["twin-a", "twin-b"]
-    assert all(set(s) == SNAPSHOT_KEYS for s in body["snapshots"])
+        snapshots = page_of(await c.get("/snapshots"), "snapshots", total=14)
+    assert len(snapshots) == 14
+    assert [s["name"] for s in snapshots[-2:]] == ["twin-a", "twin-b"]
+    for snap in snapshots:
+        assert_current_shape(snap)
+        assert snap == sim.snapshots[snap["id"]]
 
 
 @pytest.mark.anyio
@@ -357,6 +393,7 @@ BAD_BODIES: list[tuple[str, Any]] = [
     ("url empty host", {**GOOD_BODY, "url": "https://"}),
     ("region unknown", {**GOOD_BODY, "region": "MARS-1"}),
     ("region lowercase", {**GOOD_BODY, "region": "nord-no-krs-1"}),
+    ("region dropped", {**GOOD_BODY, "region": "ARC-IS-HAF-1"}),
     ("os_type mac", {**GOOD_BODY, "os_type": "macos"}),
     ("os_type null", {**GOOD_BODY, "os_type": None}),
     ("extra key", {**GOOD_BODY, "description": "x"}),
@@ -399,12 +436,12 @@ async def test_create_success_and_no_dedupe() -> None:
     snap = resp.json()["snapshot"]
     assert set(snap) == SNAPSHOT_KEYS
     assert snap["id"] == "11111111-1111-4111-8111-111111111111"
-    assert (snap["status"], snap["os_type"], snap["resource_id"]) == ("creating", "windows", "")
+    assert (snap["status"], snap["os_type"]) == ("creating", "windows")
     assert (snap["name"], snap["size"], snap["region"]) == ("my-image", 20, "NORD-NO-KRS-1")
     assert ISO_MS.fullmatch(snap["created_at"])
     assert snap["updated_at"] == snap["created_at"]
     assert again["id"] == "22222222-2222-4222-8222-222222222222"
-    assert again["os_type"] is None
+    assert again["os_type"] == "linux"
     assert len(sim.snapshots) == 2
 
 
