@@ -41,9 +41,9 @@ KNOWN_REGIONS: tuple[str, ...] = (
     "NA-CA-MNZ-1",
     "NA-CA-PRG-1",
     "NORD-NO-KRS-1",
-    "ARC-IS-HAF-1",
 )
-"""Regions known when this version was released; a new region of the same shape is accepted."""
+"""Regions known when this version was released (offered as completions and in messages); a region of the
+same shape is accepted too, so a new region, or the dropped ARC-IS-HAF-1 of older snapshots, still reads."""
 
 StatusFilter = Literal["creating", "created", "active", "pending_delete", "deleting", "error"]
 """Statuses the API is known to report (`active` is the legacy name of `created`)."""

@@ -204,7 +204,7 @@ class FuzzApi(Simulator):
         """Back to the twelve seed snapshots and the pool, no requests seen."""
         Simulator.__init__(self, delete_polls=0, create_polls=1)
         for k, sid in enumerate(POOL):
-            self.add_snapshot(id=sid, name=f"pool-{k:02d}", size=10 + k, region=KNOWN_REGIONS[k % 8])
+            self.add_snapshot(id=sid, name=f"pool-{k:02d}", size=10 + k, region=KNOWN_REGIONS[k % len(KNOWN_REGIONS)])
         self.urls.clear()
 
 
