@@ -1,0 +1,278 @@
+"""The whole snapshot lifecycle through the protocol: instances, instance snapshots, copies, renames.
+
+Each test asserts the exact requests the simulator received (method, path, body) and
+what the result tells the model next. Both protocol eras.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from server_support import (
+    MODES,
+    OTHER_SEED_ID,
+    PREFIX,
+    READING_TOOLS,
+    SEED_ID,
+    UNKNOWN_ID,
+    connect,
+    fast,
+    text_of,
+)
+
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Faults, SimRequest, Simulator
+
+API = "/compute/v1"
+GPU_WORKER = "0c73d690-b461-423f-9f78-7f1290151773"
+"""gpu-worker-1, NORD-NO-KRS-1, active; made llama-3-70b-serving."""
+TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
+"""training-box, NORD-NO-KRS-1, stopped."""
+STOPPING = "1975d15c-0c98-4ea6-b06d-7cf4d997a8a7"
+CREATING_SNAPSHOT = "187c7755-36f9-4e16-92f0-41acedfc3cfb"
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def writes(sim: Simulator) -> list[tuple[str, str, Any]]:
+    """(method, path, JSON body) of every request that was not a GET."""
+    return [(r.method, r.path, json.loads(r.body) if r.body else None) for r in sim.requests if r.method != "GET"]
+
+
+def data(result: Any) -> dict[str, Any]:
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None, text_of(result)
+    return content
+
+
+def fail_first_post(sim: Simulator, status: int = 500) -> None:
+    left = {"n": 1}
+
+    def once(request: SimRequest) -> int | None:
+        if request.method == "POST" and left["n"]:
+            left["n"] -= 1
+            return status
+        return None
+
+    sim.faults.fail_when = once
+
+
+# -- list_instances ---------------------------------------------------------------------------
+
+
+async def test_list_instances_finds_an_instance_by_name(settings: Settings, sim: Simulator, mode: str) -> None:
+    """name_contains resolves "my instance gpu-worker-1" to its id: one compact row, the full data."""
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("list_instances", {"name_contains": "GPU-WORKER-1"})
+    assert [(r.method, r.path, r.query) for r in sim.requests] == [
+        ("GET", f"{API}/instances", {"page": "1", "per_page": "100"})
+    ]
+    assert [(i["id"], i["name"], i["status"]) for i in data(result)["instances"]] == [
+        (GPU_WORKER, "gpu-worker-1", "active")
+    ]
+    lines = text_of(result).splitlines()
+    assert lines[1] == "id\tname\tregion\tstatus\ttype"
+    assert lines[2].startswith(f"{GPU_WORKER}\tgpu-worker-1\tNORD-NO-KRS-1\tactive\t")
+
+
+async def test_list_instances_by_region(settings: Settings, sim: Simulator, mode: str) -> None:
+    """region keeps only that region's instances; no filter lists all, complete."""
+    async with connect(settings, sim, mode=mode) as client:
+        norway = await client.call_tool("list_instances", {"region": "nord-no-krs-1"})
+        every = await client.call_tool("list_instances", {})
+    assert {i["region"] for i in data(norway)["instances"]} == {"NORD-NO-KRS-1"}
+    assert len(data(norway)["instances"]) == 3
+    assert (len(data(every)["instances"]), data(every)["complete"]) == (len(sim.instances), True)
+
+
+# -- snapshot_instance ------------------------------------------------------------------------
+
+
+async def test_snapshot_instance_sends_exactly_the_documented_request(
+    settings: Settings, sim: Simulator, mode: str
+) -> None:
+    """POST /instances/{id}/snapshots with {"name"}; the snapshot names its instance; next step said."""
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("snapshot_instance", {"instance_id": GPU_WORKER, "name": "before-upgrade"})
+    assert writes(sim) == [("POST", f"{API}/instances/{GPU_WORKER}/snapshots", {"name": "before-upgrade"})]
+    snapshot = data(result)["snapshot"]
+    assert (snapshot["status"], snapshot["source"], snapshot["region"]) == ("creating", GPU_WORKER, "NORD-NO-KRS-1")
+    assert text_of(result).startswith("Snapshot started")
+    assert "get_snapshot" in data(result)["next"]
+
+
+async def test_snapshot_instance_with_a_replica_and_a_wait(settings: Settings, sim: Simulator, mode: str) -> None:
+    """replicated_region goes in the body; wait=true polls until created."""
+    args = {"instance_id": TRAINING_BOX, "name": "pre-change", "replicated_region": "EUC-DE-MUC-1", "wait": True}
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("snapshot_instance", args)
+    assert writes(sim) == [
+        (
+            "POST",
+            f"{API}/instances/{TRAINING_BOX}/snapshots",
+            {"name": "pre-change", "replicated_region": "EUC-DE-MUC-1"},
+        )
+    ]
+    assert (data(result)["snapshot"]["status"], data(result)["settled"]) == ("created", True)
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "words"),
+    [(STOPPING, "[409]"), (UNKNOWN_ID, "list_instances")],
+    ids=["instance-stopping", "unknown-instance"],
+)
+async def test_snapshot_instance_errors_say_what_to_do(
+    settings: Settings, sim: Simulator, mode: str, instance_id: str, words: str
+) -> None:
+    """An instance in the wrong state or unknown: an error result, one POST at most, nothing made."""
+    before = len(sim.snapshots)
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("snapshot_instance", {"instance_id": instance_id, "name": "x"})
+    assert result.is_error
+    assert words in text_of(result)
+    assert len(sim.snapshots) == before
+
+
+async def test_a_retried_instance_snapshot_after_a_lost_answer_makes_one(settings: Settings, mode: str) -> None:
+    """The answer of the POST was lost: the retry looks in the instance's snapshots and finds it; one POST."""
+    sim = Simulator(faults=Faults(read_timeout_first=1, fail_methods=frozenset({"POST"})))
+    args = {"instance_id": GPU_WORKER, "name": "nightly"}
+    async with connect(settings, sim, mode=mode) as client:
+        failed = await client.call_tool("snapshot_instance", args)
+        retried = await client.call_tool("snapshot_instance", args)
+        again = await client.call_tool("snapshot_instance", args)
+    assert failed.is_error
+    assert "may have started" in text_of(failed)
+    assert (data(retried)["reused"], data(retried)["probable"]) == (True, True)
+    assert data(again)["snapshot"]["id"] == data(retried)["snapshot"]["id"]
+    assert [m for m, _, _ in writes(sim)] == ["POST"]
+    assert any(r.path == f"{API}/instances/{GPU_WORKER}/snapshots" and r.method == "GET" for r in sim.requests)
+
+
+async def test_a_retried_instance_snapshot_after_a_500_makes_exactly_one(settings: Settings, mode: str) -> None:
+    """A 500 and nothing made: the retry looks, finds none, and posts once more; one snapshot in all."""
+    sim = Simulator()
+    fail_first_post(sim)
+    args = {"instance_id": GPU_WORKER, "name": "nightly"}
+    async with connect(settings, sim, mode=mode) as client:
+        await client.call_tool("snapshot_instance", args)
+        retried = await client.call_tool("snapshot_instance", args)
+    assert data(retried)["reused"] is False
+    assert [s["name"] for s in sim.snapshots.values()].count("nightly") == 1
+
+
+# -- copy_snapshot ----------------------------------------------------------------------------
+
+
+async def test_copy_sends_the_source_name_and_the_region(settings: Settings, sim: Simulator, mode: str) -> None:
+    """POST /snapshots/{id}/clone with {"name": the source's name, "region"}; the copy names its source."""
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("copy_snapshot", {"snapshot_id": SEED_ID, "region": "NA-CA-FTS-1"})
+        again = await client.call_tool("copy_snapshot", {"snapshot_id": SEED_ID, "region": "NA-CA-FTS-1"})
+    assert writes(sim) == [
+        ("POST", f"{PREFIX}/{SEED_ID}/clone", {"name": "ubuntu-22.04-cuda-12.4", "region": "NA-CA-FTS-1"})
+    ]
+    snapshot = data(result)["snapshot"]
+    assert (snapshot["region"], snapshot["source"], snapshot["status"]) == ("NA-CA-FTS-1", SEED_ID, "creating")
+    assert text_of(result).startswith("Copy started")
+    assert (data(again)["reused"], data(again)["snapshot"]["id"]) == (True, snapshot["id"])
+
+
+async def test_copy_with_a_new_name(settings: Settings, sim: Simulator, mode: str) -> None:
+    """An explicit name is sent as given; the source is not read."""
+    async with connect(settings, sim, mode=mode) as client:
+        await client.call_tool("copy_snapshot", {"snapshot_id": SEED_ID, "region": "EUC-DE-MUC-1", "name": "de"})
+    assert writes(sim) == [("POST", f"{PREFIX}/{SEED_ID}/clone", {"name": "de", "region": "EUC-DE-MUC-1"})]
+    assert [r.method for r in sim.requests] == ["POST"]
+
+
+@pytest.mark.parametrize(
+    ("source", "region", "words"),
+    [
+        (CREATING_SNAPSHOT, "EUC-DE-MUC-1", "[409]"),
+        (UNKNOWN_ID, "EUC-DE-MUC-1", "Not found"),
+        (SEED_ID, "ARC-IS-HAF-1", "[400]"),
+    ],
+    ids=["source-creating", "unknown-source", "dropped-region"],
+)
+async def test_copy_errors_say_what_to_do(
+    settings: Settings, sim: Simulator, mode: str, source: str, region: str, words: str
+) -> None:
+    """A source still creating, unknown, or a region the API no longer offers: an error, nothing made."""
+    before = len(sim.snapshots)
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("copy_snapshot", {"snapshot_id": source, "region": region, "name": "c"})
+    assert result.is_error
+    assert words in text_of(result)
+    assert len(sim.snapshots) == before
+
+
+# -- rename_snapshot ---------------------------------------------------------------------------
+
+
+async def test_rename_sends_a_patch_with_the_name(settings: Settings, sim: Simulator, mode: str) -> None:
+    """PATCH /snapshots/{id} with {"name"}; the result shows the new name."""
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("rename_snapshot", {"snapshot_id": SEED_ID, "name": "ubuntu-golden"})
+    assert writes(sim) == [("PATCH", f"{PREFIX}/{SEED_ID}", {"name": "ubuntu-golden"})]
+    assert data(result)["name"] == "ubuntu-golden"
+    assert text_of(result).startswith(f"Renamed: {SEED_ID} name=ubuntu-golden")
+
+
+@pytest.mark.parametrize(
+    ("snapshot_id", "name", "words"),
+    [(CREATING_SNAPSHOT, "x", "[409]"), (UNKNOWN_ID, "x", "Not found"), (SEED_ID, "  ", "name")],
+    ids=["creating", "unknown", "blank-name"],
+)
+async def test_rename_errors(
+    settings: Settings, sim: Simulator, mode: str, snapshot_id: str, name: str, words: str
+) -> None:
+    """A snapshot still creating, an unknown one, or a blank name: an error; a blank name sends nothing."""
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("rename_snapshot", {"snapshot_id": snapshot_id, "name": name})
+    assert result.is_error
+    assert words in text_of(result)
+    if not name.strip():
+        assert sim.requests == []
+
+
+# -- list_snapshots(instance_id) ---------------------------------------------------------------
+
+
+async def test_list_snapshots_of_an_instance(settings: Settings, sim: Simulator, mode: str) -> None:
+    """instance_id lists GET /instances/{id}/snapshots, with the same page rules; filters scan it."""
+    async with connect(settings, sim, mode=mode) as client:
+        page = await client.call_tool("list_snapshots", {"instance_id": GPU_WORKER})
+        filtered = await client.call_tool("list_snapshots", {"instance_id": GPU_WORKER, "status": "created"})
+    assert [(r.path, r.query) for r in sim.requests] == [
+        (f"{API}/instances/{GPU_WORKER}/snapshots", {"page": "1", "per_page": "50"}),
+        (f"{API}/instances/{GPU_WORKER}/snapshots", {"page": "1", "per_page": "100"}),
+    ]
+    assert [s["name"] for s in data(page)["snapshots"]] == ["llama-3-70b-serving"]
+    assert [s["source"] for s in data(filtered)["snapshots"]] == [GPU_WORKER]
+
+
+# -- which tools are offered ------------------------------------------------------------------
+
+
+async def test_read_only_offers_no_writing_tool(settings: Settings, sim: Simulator) -> None:
+    """--read-only: only the reading tools, new ones included."""
+    async with connect(fast(settings, read_only=True), sim) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert names == READING_TOOLS
+
+
+async def test_the_operator_can_offer_only_some_tools(settings: Settings, sim: Simulator) -> None:
+    """--tools list_snapshots,get_snapshot,delete_snapshots: exactly those; others are unknown."""
+    chosen = ("list_snapshots", "get_snapshot", "delete_snapshots")
+    async with connect(fast(settings, tools=chosen), sim) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        refused = await client.call_tool("rename_snapshot", {"snapshot_id": OTHER_SEED_ID, "name": "x"})
+    assert names == set(chosen)
+    assert refused.is_error
+    assert sim.requests == []
