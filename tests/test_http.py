@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -26,7 +26,6 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
 
-from snapshot_mcp import cli
 from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, make_uvicorn_server, transport_security
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
@@ -155,25 +154,10 @@ def deletes(sim: Simulator) -> list[str]:
     return [r.path for r in sim.requests if r.method == "DELETE"]
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """`cli.main` reconfigures the root logger; put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    names = ("httpx", "httpcore", "mcp", "uvicorn.access", "snapshot_mcp")
-    levels = {name: logging.getLogger(name).level for name in names}
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, value in levels.items():
-            logging.getLogger(name).setLevel(value)
-
-
 # --------------------------------------------------------------------------- the client
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 async def test_official_client_lists_tools_and_snapshots(mode: str) -> None:
     """Client("http://127.0.0.1:PORT/mcp") sees the four tools and a listing from the simulator."""
@@ -187,6 +171,7 @@ async def test_official_client_lists_tools_and_snapshots(mode: str) -> None:
         assert len(result.structured_content["snapshots"]) == 5
 
 
+@pytest.mark.slow
 async def test_healthz_answers_without_running_a_tool(sim: Simulator) -> None:
     """GET /healthz is {"status":"ok"}, needs no token and never reaches the API."""
     async with serving(sim_settings(http_token=SecretStr(HTTP_TOKEN)), sim) as base, httpx.AsyncClient() as http:
@@ -200,6 +185,7 @@ async def test_healthz_answers_without_running_a_tool(sim: Simulator) -> None:
 # --------------------------------------------------------------------------- Host / Origin
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "headers"), [(INITIALIZE, MCP_HEADERS), (MODERN_CALL, MODERN_HEADERS)], ids=["2025", "2026"]
 )
@@ -254,6 +240,7 @@ def test_wildcard_bind_without_allowed_hosts_warns(
     assert HTTP_TOKEN not in caplog.text
 
 
+@pytest.mark.slow
 async def test_non_loopback_bind_keeps_the_checks(sim: Simulator) -> None:
     """An app configured for 10.1.2.3 refuses loopback and foreign Hosts, and unlisted Origins."""
     settings = sim_settings(
@@ -281,6 +268,7 @@ async def test_non_loopback_bind_keeps_the_checks(sim: Simulator) -> None:
 # --------------------------------------------------------------------------- bearer auth
 
 
+@pytest.mark.slow
 async def test_bearer_token_required(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
     """No or a wrong token: 401 + WWW-Authenticate, no tool runs; the right one works; never logged."""
     caplog.set_level(logging.DEBUG)
@@ -315,6 +303,7 @@ async def test_bearer_token_required(sim: Simulator, caplog: pytest.LogCaptureFi
     assert "wrong-token" not in logged
 
 
+@pytest.mark.slow
 async def test_client_without_token_is_refused(sim: Simulator) -> None:
     """The official client without the token cannot connect at all."""
     async with serving(sim_settings(http_token=SecretStr(HTTP_TOKEN)), sim) as base:
@@ -328,6 +317,7 @@ async def test_client_without_token_is_refused(sim: Simulator) -> None:
 # --------------------------------------------------------------------------- limits
 
 
+@pytest.mark.slow
 async def test_oversized_body_is_413(sim: Simulator) -> None:
     """A body over 1 MiB is refused with 413, declared or streamed; just under is parsed."""
     big = b'{"jsonrpc":"2.0","id":1,"method":"ping","pad":"' + b"x" * MAX_BODY_BYTES + b'"}'
@@ -345,6 +335,7 @@ async def test_oversized_body_is_413(sim: Simulator) -> None:
         assert small.status_code == 200
 
 
+@pytest.mark.slow
 async def test_session_limit(sim: Simulator) -> None:
     """With max_sessions=2, a third session is refused (503); closing one frees room."""
     async with serving(sim_settings(), sim, max_sessions=2) as base, httpx.AsyncClient() as http:
@@ -360,6 +351,7 @@ async def test_session_limit(sim: Simulator) -> None:
 # --------------------------------------------------------------------------- deletes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("action", "content", "deleted"),
@@ -381,6 +373,7 @@ async def test_delete_asks_over_http(
     assert deletes(sim) == ([f"/compute/v1/snapshots/{SNAPSHOT}"] if deleted else [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 async def test_delete_without_elicitation_is_refused(sim: Simulator, mode: str) -> None:
     """A client that cannot be asked gets an error result and nothing is deleted."""
@@ -420,6 +413,7 @@ async def second_round(url: str, first: InputRequiredResult) -> CallToolResult |
             return exc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 async def test_stateless_lists_in_both_eras(mode: str) -> None:
     """--stateless serves the official client in both eras (no session id needed)."""
@@ -430,6 +424,7 @@ async def test_stateless_lists_in_both_eras(mode: str) -> None:
         assert not result.is_error
 
 
+@pytest.mark.slow
 async def test_stateless_legacy_delete_fails_closed(sim: Simulator) -> None:
     """2025 era on --stateless: no back channel to ask on, so nothing is deleted."""
     settings = sim_settings(stateless=True, state_key=SecretStr("shared-request-state-key-0123456789"))
@@ -444,6 +439,7 @@ async def test_stateless_legacy_delete_fails_closed(sim: Simulator) -> None:
     assert deletes(sim) == []
 
 
+@pytest.mark.slow
 async def test_stateless_round_trip_across_instances(sim: Simulator) -> None:
     """2026-07-28: the confirmation asked by instance A is redeemed on B (shared key), once."""
     key = SecretStr("shared-request-state-key-0123456789")
@@ -460,6 +456,7 @@ async def test_stateless_round_trip_across_instances(sim: Simulator) -> None:
     assert deletes(sim) == [f"/compute/v1/snapshots/{SNAPSHOT}"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("other_key", ["another-request-state-key-9876543210", None], ids=["other-key", "no-key"])
 async def test_stateless_round_trip_with_a_foreign_key_is_refused(sim: Simulator, other_key: str | None) -> None:
     """A request state sealed by A is refused by an instance with another (or no) key: nothing deleted."""
@@ -473,6 +470,7 @@ async def test_stateless_round_trip_with_a_foreign_key_is_refused(sim: Simulator
     assert deletes(sim) == []
 
 
+@pytest.mark.slow
 async def test_stateless_tampered_state_is_refused(sim: Simulator) -> None:
     """A modified request state is refused even by an instance holding the right key."""
     settings = sim_settings(stateless=True, state_key=SecretStr("shared-request-state-key-0123456789"))
@@ -487,33 +485,7 @@ async def test_stateless_tampered_state_is_refused(sim: Simulator) -> None:
     assert deletes(sim) == []
 
 
-# --------------------------------------------------------------------------- start-up refusal
-
-
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::"])  # noqa: S104 - never bound: main exits first
-def test_non_loopback_bind_without_token_refuses_to_start(host: str, restore_logging: None) -> None:
-    """`--host` off loopback without --http-token exits before binding, naming the fix."""
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["--transport", "http", "--simulate", "--host", host], environ={})
-    message = str(exit_info.value.code)
-    assert "--http-token" in message
-    assert "--allow-unauthenticated" in message
-
-
-def test_non_loopback_bind_from_environment_refuses_too(restore_logging: None) -> None:
-    """The same refusal when the bind comes from SNAPSHOT_MCP_HOST."""
-    env = {"SNAPSHOT_MCP_TRANSPORT": "http", "SNAPSHOT_MCP_HOST": "0.0.0.0", "SNAPSHOT_MCP_SIMULATE": "1"}  # noqa: S104
-    with pytest.raises(SystemExit, match="http-token"):
-        cli.main([], environ=env)
-
-
-@pytest.mark.parametrize(
-    "extra", [["--http-token", HTTP_TOKEN], ["--allow-unauthenticated"]], ids=["token", "allow-unauthenticated"]
-)
-def test_non_loopback_bind_is_allowed_with_token_or_explicit_opt_out(extra: list[str], restore_logging: None) -> None:
-    """check_startup accepts a non-loopback bind with a token, or with --allow-unauthenticated."""
-    args = cli._parser({}).parse_args(["--transport", "http", "--host", "0.0.0.0", *extra])  # noqa: S104
-    cli.check_startup(cli.settings_from(args, {}))  # does not raise
+# --------------------------------------------------------------------------- settings
 
 
 def test_token_is_not_in_settings_repr() -> None:
