@@ -26,9 +26,14 @@ from pydantic import ValidationError
 from pydantic_settings import CliSettingsSource
 
 from . import __version__
-from .settings import ENV_ONLY, Settings, env_name, is_loopback_host
+from .settings import ENV_ONLY, TOKEN_ENV, Settings, env_name, is_loopback_host
 
 logger = logging.getLogger("snapshot_mcp")
+startup_logger = logging.getLogger("snapshot_mcp.startup")
+"""Warnings about a safety the operator switched off: printed whatever `--log-level` says."""
+
+MIN_TOKEN_LENGTH = 8
+"""A shorter API token is a paste gone wrong, and too short for the log and answer redaction to look for."""
 
 _METAVARS = {"SecretStr": "SECRET", "float": "NUMBER", "int": "N", "str": "TEXT"}
 
@@ -135,13 +140,21 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
 
 
 def configure_logging(level: str) -> None:
-    """Everything to stderr; httpx's per-request lines only at DEBUG."""
+    """Everything to stderr; httpx's per-request lines only at DEBUG, httpcore's never.
+
+    httpcore (and the SDK's httpcore2) log every request's and response's headers at
+    DEBUG; the request's carry the API token. They stay at WARNING whatever the level.
+    """
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for transport in ("httpcore", "httpcore2"):
+        logging.getLogger(transport).setLevel(quiet)
     if level != "DEBUG":
-        for noisy in ("httpx", "httpcore", "mcp", "uvicorn.access"):
-            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        for noisy in ("httpx", "mcp", "uvicorn.access"):
+            logging.getLogger(noisy).setLevel(quiet)
+    startup_logger.setLevel(logging.WARNING)  # below the root's level too: see startup_logger
 
 
 def protect_logs(secrets: Sequence[str]) -> None:
@@ -151,6 +164,17 @@ def protect_logs(secrets: Sequence[str]) -> None:
     guard = RedactingFilter(secrets)
     for handler in [*logging.getLogger().handlers, *logging.getLogger("snapshot_mcp.audit").handlers]:
         handler.addFilter(guard)
+
+
+def check_token(settings: Settings) -> None:
+    """Refuse an API token too short to be one, unless the simulator stands in for the API."""
+    if settings.simulate or settings.token is None:
+        return
+    if len(settings.token.get_secret_value()) < MIN_TOKEN_LENGTH:
+        raise SystemExit(
+            f"snapshot-mcp: {TOKEN_ENV} is shorter than {MIN_TOKEN_LENGTH} characters, so it cannot be an API "
+            "token: paste the whole token (or pass --simulate to try the server without one)"
+        )
 
 
 def check_startup(settings: Settings) -> None:
@@ -165,9 +189,11 @@ def check_startup(settings: Settings) -> None:
     if settings.stateless and settings.state_key is None:
         logger.warning("--stateless without --state-key: a confirmation must return to this same instance")
     if settings.delete_confirmation == "none" and not settings.read_only:
-        logger.warning("delete confirmation is OFF (--delete-confirmation none): deletes happen without asking")
+        startup_logger.warning("delete confirmation is OFF (--delete-confirmation none): deletes happen without asking")
     if settings.endpoint_is_insecure and not settings.simulate:
-        logger.warning("GENESISCLOUD_ENDPOINT uses plain http to a non-local host: the token travels unencrypted")
+        startup_logger.warning(
+            "GENESISCLOUD_ENDPOINT uses plain http to a non-local host: the token travels unencrypted"
+        )
     if settings.token is None and not settings.simulate:
         logger.warning("GENESISCLOUD_TOKEN is not set: tools will answer with an error until it is")
 
@@ -188,6 +214,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         raise SystemExit(run_demo(assume_yes=args.yes))
 
     settings = settings_from(args, env)
+    check_token(settings)
     configure_logging(settings.log_level)
     check_startup(settings)
     from .server import build_server

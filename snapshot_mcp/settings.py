@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices(TOKEN_ENV),
-        description="the Genesis Cloud API token",
+        description="the Genesis Cloud API token (at least 8 characters)",
     )
     endpoint: str = Field(
         default=DEFAULT_ENDPOINT,

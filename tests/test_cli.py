@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
+import anyio
+import httpx
 import pytest
+from anyio.abc import SocketAttribute, SocketStream
 from pydantic import SecretStr
 
-from snapshot_mcp import __version__, cli
+from snapshot_mcp import __version__, cli, redact
 from snapshot_mcp.catalog import ROOT
 from snapshot_mcp.settings import ENV_ONLY, TOKEN_ENV, Settings, env_name
 
@@ -249,6 +253,113 @@ def test_non_loopback_bind_from_environment_refuses_too(restore_logging: None, n
 def test_non_loopback_bind_is_allowed_with_token_or_explicit_opt_out(extra: list[str]) -> None:
     """check_startup accepts a non-loopback bind with a token, or with --allow-unauthenticated."""
     cli.check_startup(settings_of(["--transport", "http", "--host", "0.0.0.0", *extra]))  # noqa: S104
+
+
+@pytest.mark.parametrize("token", ["Q", "zq9", "Xy7#kQ7", "  Jw3!  "])
+def test_issue12_item9_short_api_token_is_refused_at_start(
+    token: str, restore_logging: None, no_server: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12 item 9: a GENESISCLOUD_TOKEN under 8 characters stops start-up with one line that does not echo it."""
+    with pytest.raises(SystemExit) as caught:
+        cli.main([], environ={TOKEN_ENV: token})
+    message = str(caught.value.code)
+    assert message.startswith(f"snapshot-mcp: {TOKEN_ENV} is shorter than 8 characters")
+    assert "\n" not in message
+    assert token.strip() not in message.removeprefix("snapshot-mcp:")
+    assert token.strip() not in capsys.readouterr().err
+
+
+def test_short_token_is_allowed_with_simulate_and_eight_characters_suffice() -> None:
+    """--simulate needs no real token; eight characters pass."""
+    cli.check_token(Settings(token=SecretStr("abc"), simulate=True))
+    cli.check_token(Settings(token=SecretStr("12345678")))
+    cli.check_token(Settings())  # no token: a warning at start-up, and an error from each tool
+
+
+def test_minimum_token_length_is_what_redaction_looks_for() -> None:
+    """A token the redaction would skip (shorter than its minimum) is one the server refuses."""
+    assert cli.MIN_TOKEN_LENGTH == redact.MIN_LENGTH
+
+
+@pytest.mark.parametrize("level", ["WARNING", "ERROR", "CRITICAL"])
+@pytest.mark.parametrize(
+    ("settings", "warning"),
+    [
+        (Settings(delete_confirmation="none"), "delete confirmation is OFF"),
+        (Settings(endpoint="http://api.example.com/v1", token=SecretStr(CANARY)), "plain http"),
+    ],
+    ids=["delete-confirmation-none", "insecure-endpoint"],
+)
+def test_issue12_item10_weakened_safety_warning_shows_at_every_log_level(
+    level: str, settings: Settings, warning: str, restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12 item 10: the start-up warning for a safety switched off reaches stderr even at ERROR and CRITICAL."""
+    cli.configure_logging(level)
+    cli.check_startup(settings)
+    captured = capsys.readouterr()
+    assert warning in captured.err
+    assert captured.out == ""
+    assert CANARY not in captured.err
+
+
+def test_ordinary_warnings_still_follow_the_log_level(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At ERROR a missing token is not announced: only switched-off safety is unconditional."""
+    cli.configure_logging("ERROR")
+    cli.check_startup(Settings())
+    assert "GENESISCLOUD_TOKEN is not set" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- logging
+
+
+def test_configure_logging_keeps_httpcore_quiet_at_debug(restore_logging: None) -> None:
+    """At DEBUG, httpx's request lines are on, httpcore's header dumps (both stacks) off."""
+    cli.configure_logging("DEBUG")
+    assert logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    for name in ("httpcore", "httpcore.http11", "httpcore2.http11", "httpcore.connection"):
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+
+
+@asynccontextmanager
+async def api_on_loopback(header_value: str) -> AsyncIterator[str]:
+    """A one-answer HTTP server on 127.0.0.1 whose response carries `X-Canary: <header_value>`; yields its URL."""
+
+    async def answer(stream: SocketStream) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += await stream.receive()
+        body = b'{"snapshots":[]}'
+        head = f"HTTP/1.1 200 OK\r\nX-Canary: {header_value}\r\nContent-Length: {len(body)}\r\n\r\n"
+        await stream.send(head.encode() + body)
+        await stream.aclose()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, answer)
+        port = listener.extra(SocketAttribute.local_port)  # noqa: S610 - anyio's typed attributes, not Django
+        yield f"http://127.0.0.1:{port}/compute/v1/snapshots"
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.slow
+async def test_issue12_item9_debug_logging_never_shows_api_headers(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12 item 9: at --log-level DEBUG a real request (httpx over httpcore, on loopback) logs its line,
+    but neither the response's headers nor the request's Authorization reach stderr."""
+    response_canary = "resp-header-canary-77f1"
+    cli.configure_logging("DEBUG")
+    cli.protect_logs([])  # as main does: redaction is not what keeps these out
+    async with api_on_loopback(response_canary) as url, httpx.AsyncClient() as http:
+        response = await http.get(url, headers={"Authorization": f"Bearer {CANARY}"})
+    assert response.headers["x-canary"] == response_canary  # the header was there to be logged
+    err = capsys.readouterr().err
+    assert "HTTP Request: GET" in err  # DEBUG logging is on, httpx's line included
+    assert response_canary not in err
+    assert CANARY not in err
+    assert "x-canary" not in err.lower()
 
 
 def test_parse_args_returns_only_given_flags() -> None:
