@@ -195,6 +195,15 @@ class Settings(BaseSettings):
     simulate_latency: float = Field(
         default=0.0, ge=0, le=10, description="with --simulate: seconds each simulated API answer takes"
     )
+    http_read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds an HTTP client has to send a whole request (headers and body) before it is dropped",
+    )
+    http_max_connections: int = Field(
+        default=1000, ge=1, description="open HTTP connections at most; requests beyond are answered 503"
+    )
 
     @classmethod
     def settings_customise_sources(

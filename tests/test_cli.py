@@ -75,6 +75,8 @@ OPTIONS: list[tuple[list[str], str, str, object]] = [
     (["--host", "10.0.0.1"], "10.0.0.1", "host", "10.0.0.1"),
     (["--port", "9000"], "9000", "port", 9000),
     (["--confirm-channels", "form,token"], "form,token", "confirm_channels", ("form", "token")),
+    (["--http-read-timeout", "2.5"], "2.5", "http_read_timeout", 2.5),
+    (["--http-max-connections", "64"], "64", "http_max_connections", 64),
 ]
 SECRETS: list[tuple[list[str], str, str]] = [
     (["--http-token", CANARY], CANARY, "http_token"),

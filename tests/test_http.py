@@ -19,6 +19,7 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from anyio.abc import SocketStream
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
@@ -346,6 +347,88 @@ async def test_session_limit(sim: Simulator) -> None:
             assert refused.status_code == 503
         async with Client(f"{base}/mcp", mode="legacy") as client:  # the two closed sessions were released
             assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+
+
+async def _stall(port: int, first_bytes: bytes) -> SocketStream:
+    """A connection that sends `first_bytes` and then nothing, as a slowloris client does."""
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    await stream.send(first_bytes)
+    return stream
+
+
+async def _closed_by_server(stream: SocketStream) -> None:
+    """Returns once the server has closed `stream` without answering it."""
+    with pytest.raises(anyio.EndOfStream):
+        await stream.receive()
+    await stream.aclose()
+
+
+HALF_REQUEST_LINE = b"POST /mcp HT"
+HEADERS_WITHOUT_BODY = (
+    b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}"
+)
+
+
+@pytest.mark.slow
+async def test_half_sent_requests_are_dropped_within_the_read_timeout(sim: Simulator) -> None:
+    """Issue 12 item 11: stalled requests (half a request line, headers without the body) are closed
+    by the server within `http_read_timeout`, and meanwhile a normal client is answered at once."""
+    read_timeout = 0.5
+    settings = sim_settings(http_read_timeout=read_timeout, http_max_connections=100)
+    async with serving(settings, sim) as base, httpx.AsyncClient() as http:
+        port = int(base.rsplit(":", 1)[1])
+        stalled = [await _stall(port, HALF_REQUEST_LINE) for _ in range(30)]
+        stalled += [await _stall(port, HEADERS_WITHOUT_BODY) for _ in range(5)]
+        stalled.append(await anyio.connect_tcp("127.0.0.1", port))  # connects, sends nothing
+        with anyio.fail_after(read_timeout):  # well inside the bound the stalled ones get
+            answered = await http.get(f"{base}/healthz")
+        assert answered.status_code == 200
+        with anyio.fail_after(read_timeout + 5):  # the bound, plus room for a loaded machine
+            async with anyio.create_task_group() as tg:
+                for stream in stalled:
+                    tg.start_soon(_closed_by_server, stream)
+    assert sim.requests == []
+
+
+@pytest.mark.slow
+async def test_a_trickling_request_is_dropped_at_the_read_timeout(sim: Simulator) -> None:
+    """Issue 12 item 11: the bound is for the whole request, so a header line every tenth of the
+    time-out (the classic slowloris, never idle for long) is still closed at `http_read_timeout`."""
+    read_timeout = 0.5
+    async with serving(sim_settings(http_read_timeout=read_timeout), sim) as base:
+        trickle = await _stall(int(base.rsplit(":", 1)[1]), b"GET /healthz HTTP/1.1\r\n")
+        sent = 0
+        with anyio.fail_after(read_timeout + 5):
+            try:
+                while True:
+                    await anyio.sleep(read_timeout / 10)  # the client's pace, not a wait for the server
+                    await trickle.send(b"X-Pad: 1\r\n")
+                    sent += 1
+            except anyio.BrokenResourceError:  # the server closed it: the next write is refused
+                pass
+        await trickle.aclose()
+    assert sent >= 5  # it kept sending well past half the time-out before it was cut off
+
+
+@pytest.mark.slow
+async def test_connections_beyond_the_limit_get_503_until_stalled_ones_are_dropped(sim: Simulator) -> None:
+    """Issue 12 item 11: with `http_max_connections` stalled connections open, a request is answered 503 at once
+    (not left to time out); once the stalled ones are dropped, the same request succeeds."""
+    read_timeout, limit = 0.5, 5
+    settings = sim_settings(http_read_timeout=read_timeout, http_max_connections=limit)
+    async with serving(settings, sim) as base:
+        port = int(base.rsplit(":", 1)[1])
+        stalled = [await _stall(port, HALF_REQUEST_LINE) for _ in range(limit)]
+        async with httpx.AsyncClient() as http:  # a fresh connection each time: the count is of connections
+            with anyio.fail_after(read_timeout):
+                refused = await http.get(f"{base}/healthz")
+            assert refused.status_code == 503
+        with anyio.fail_after(read_timeout + 5):
+            async with anyio.create_task_group() as tg:
+                for stream in stalled:
+                    tg.start_soon(_closed_by_server, stream)
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{base}/healthz")).status_code == 200
 
 
 # --------------------------------------------------------------------------- deletes

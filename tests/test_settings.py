@@ -184,6 +184,9 @@ def test_token_never_in_repr_or_str() -> None:
         pytest.param({"rate_limit": 0}, "rate_limit", id="rate-limit-zero"),
         pytest.param({"wait_timeout": 3600}, "wait_timeout", id="wait-timeout-too-long"),
         pytest.param({"surprise": 1}, "surprise", id="extra-key"),
+        pytest.param({"http_read_timeout": 0}, "http_read_timeout", id="read-timeout-zero"),
+        pytest.param({"http_read_timeout": 3600}, "http_read_timeout", id="read-timeout-too-long"),
+        pytest.param({"http_max_connections": 0}, "http_max_connections", id="no-connections"),
     ],
 )
 def test_other_settings_are_validated(changes: dict[str, object], field: str) -> None:
