@@ -126,7 +126,7 @@ def _describe(exc: ValidationError) -> str:
             where = env_name(name)
         else:
             where = f"{flag_name(name)} ({env_name(name)})"
-        problems.append(f"{where}: {error['msg']}")
+        problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)
 
 

@@ -168,7 +168,7 @@ def test_other_switch_values_are_a_clear_error(word: str) -> None:
     with pytest.raises(SystemExit) as caught:
         settings_of([], {"SNAPSHOT_MCP_STATELESS": word})
     message = str(caught.value.code)
-    assert message.startswith("snapshot-mcp: invalid configuration: --stateless (SNAPSHOT_MCP_STATELESS): ")
+    assert message.startswith("snapshot-mcp: invalid configuration: --stateless (SNAPSHOT_MCP_STATELESS): must be")
     assert "true or false" in message
     assert "\n" not in message
 
