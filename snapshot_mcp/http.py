@@ -9,6 +9,11 @@ What a request meets, outside in::
                     Host not allowed -> 421, Origin not allowed -> 403 (DNS rebinding)
                     too many open sessions -> 503
 
+Below the app, each connection gets `Settings.http_read_timeout` seconds to deliver a
+whole request (headers and body); one that trickles or stalls is closed, so half-sent
+requests cannot pile up (uvicorn itself never times out a request being read). Beyond
+`Settings.http_max_connections` open connections, requests are answered 503 at once.
+
 DNS-rebinding protection is always on: on a loopback bind only loopback Host and
 Origin values pass; on any other bind ``<host>:<port>`` plus ``--allowed-hosts``, and
 only ``--allowed-origins`` (a request without an Origin, i.e. not from a browser,
@@ -18,17 +23,20 @@ logged. Starlette and uvicorn are imported here only: stdio never loads them.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+import h11
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .settings import Settings, is_loopback_host
 
@@ -39,6 +47,7 @@ __all__ = [
     "MCP_PATH",
     "SESSION_IDLE_TIMEOUT",
     "BearerAuth",
+    "ReadDeadlineProtocol",
     "build_http_app",
     "make_uvicorn_server",
     "run_http",
@@ -206,6 +215,65 @@ def build_http_app(
     return app
 
 
+class ReadDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline for receiving each request in full.
+
+    uvicorn bounds only the idle time between requests (`timeout_keep_alive`, armed after
+    a response): a connection that sends half a request line, or headers without the
+    promised body, is held forever, and enough of them exhaust the process's sockets
+    before any authentication runs. Here the clock starts when the connection opens, or
+    when the first byte of a further request arrives, and stops once h11 has the whole
+    request; at `read_timeout` the connection is closed (an app waiting for the body
+    sees `http.disconnect`). Responses, however long they stream, are not bounded.
+    """
+
+    read_timeout: ClassVar[float] = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        self._arm()
+        super().data_received(data)
+        if not self._reading():
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _reading(self) -> bool:
+        """A request is under way (or awaited on a fresh connection) and not yet complete."""
+        return self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.read_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self._reading() and not self.transport.is_closing():
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+            logger.info("closed the connection from %s: no complete request within %gs", client, self.read_timeout)
+            self.transport.close()
+
+
+def read_deadline_protocol(seconds: float) -> type[ReadDeadlineProtocol]:
+    """`ReadDeadlineProtocol` with its `read_timeout` set (uvicorn builds one per connection)."""
+
+    class Protocol(ReadDeadlineProtocol):
+        read_timeout = seconds
+
+    return Protocol
+
+
 class _Server(uvicorn.Server):
     """uvicorn, plus a callback with the bound (host, port) pairs once it listens."""
 
@@ -235,11 +303,18 @@ def make_uvicorn_server(
 
     Logs go through the standard logging set up by the CLI (stderr); uvicorn's own
     logging config is not applied, and the access log is on only at DEBUG.
+
+    Limits: uvicorn's `limit_concurrency` answers 503 beyond `http_max_connections` open
+    connections (or running requests); it has no time-out for reading a request, so the
+    protocol is ours: `ReadDeadlineProtocol` (always h11, never httptools).
     """
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=read_deadline_protocol(settings.http_read_timeout),
+        limit_concurrency=settings.http_max_connections,
+        timeout_keep_alive=5,
         log_config=None,
         log_level=settings.log_level.lower(),
         access_log=settings.log_level == "DEBUG",

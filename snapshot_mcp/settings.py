@@ -1,21 +1,39 @@
 """Settings: what the operator chose, from the environment and the command line.
 
-The API token is a `SecretStr`: it shows as `**********` in every repr and is read
-with `get_secret_value()` only where the `Authorization` header is built.
+One `Settings` model (pydantic-settings) holds every option. Each field reads
+`SNAPSHOT_MCP_<FIELD>` (e.g. `SNAPSHOT_MCP_LOG_LEVEL`), except the API token and
+endpoint, which keep Genesis Cloud's own names, `GENESISCLOUD_TOKEN` and
+`GENESISCLOUD_ENDPOINT`. The command line (`cli.py`) is generated from the same
+fields: a field's description is its `--help` text and its README line.
+
+The secrets (API token, HTTP client token, state key) are `SecretStr`: they show as
+`**********` in every repr and validation error, and are read with
+`get_secret_value()` only where they are used.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_ENDPOINT = "https://api.genesiscloud.com/compute/v1"
 TOKEN_ENV = "GENESISCLOUD_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENDPOINT_ENV = "GENESISCLOUD_ENDPOINT"
+ENV_PREFIX = "SNAPSHOT_MCP_"
+ENV_ONLY = ("token", "endpoint")
+"""Fields without a command-line flag: a token on the command line would show in `ps`."""
 
 DeletePolicy = Literal["elicit", "token", "none"]
 ChannelName = Literal["card", "form", "token"]
@@ -24,6 +42,34 @@ FORM_IGNORED_CLIENTS: tuple[str, ...] = ("claude-ai", "anthropic/claudeai", "loc
 """Clients that declare form elicitation but do not show it (Claude Desktop, claude.ai) or auto-decline it
 (Cowork), as field reports name them in `initialize`; matched case-insensitively, `*` as a wildcard."""
 Transport = Literal["stdio", "http"]
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _flag(value: object) -> object:
+    """Text booleans: true/false, 1/0, yes/no, on/off (any case); anything else is refused."""
+    if not isinstance(value, str):
+        return value
+    word = value.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ValueError("must be true or false (or 1/0, yes/no, on/off)")
+
+
+def _comma_separated(value: object) -> object:
+    """``"a, b"`` and ``["a,b", "c"]`` (a repeated flag) both become ``("a", "b", ...)``."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
+        return tuple(part.strip() for item in value for part in item.split(",") if part.strip())
+    return value
+
+
+T = TypeVar("T")
+Flag = Annotated[bool, BeforeValidator(_flag)]
+CommaList = Annotated[tuple[T, ...], NoDecode, BeforeValidator(_comma_separated)]
+"""A list given as comma-separated text (NoDecode: not as JSON)."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -37,44 +83,151 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-class Settings(BaseModel):
-    """Everything the server needs to run, validated once at start-up."""
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("snapshot_mcp_environ", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of `os.environ`.
+
+    A blank value counts as unset: bundles pass empty strings for optional settings.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = {
+            key if self.case_sensitive else key.lower(): value for key, value in environ.items() if value.strip()
+        }
+
+
+class Settings(BaseSettings):
+    """Everything the server needs to run, validated once at start-up; frozen and hashable.
+
+    Where values come from:
+    - ``Settings(**values)`` (and ``model_validate``): the values given and the defaults,
+      nothing else. No environment is read, so tests and embedding code never pick up
+      the developer's own ``SNAPSHOT_MCP_*`` variables.
+    - ``Settings.from_env(environ, **overrides)``: the mapping `environ` (``SNAPSHOT_MCP_*``,
+      ``GENESISCLOUD_TOKEN``, ``GENESISCLOUD_ENDPOINT``; blank values count as unset),
+      with `overrides` winning. The CLI passes ``os.environ`` and the flags it was given;
+      tests pass a plain dict.
+
+    Unknown keyword arguments are refused (``extra="forbid"``); unknown ``SNAPSHOT_MCP_*``
+    variables are ignored.
+    """
 
     # hide_input_in_errors: a rejected endpoint may carry a password, a token field a secret.
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        validate_by_name=True,
+    )
 
-    token: SecretStr | None = None
-    endpoint: str = DEFAULT_ENDPOINT
-    simulate: bool = False
-    transport: Transport = "stdio"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    read_only: bool = False
-    tools: tuple[str, ...] = ()
-    """Offer only these tools (empty: all that the other options allow)."""
-    allow_private_image_urls: bool = False
-    """Let image URLs name loopback, private, link-local or internal hosts (the API fetches them, not us)."""
-    delete_confirmation: DeletePolicy = "elicit"
-    log_level: str = "WARNING"
-    http_token: SecretStr | None = None
-    allow_unauthenticated: bool = False
-    allowed_hosts: tuple[str, ...] = ()
-    allowed_origins: tuple[str, ...] = ()
-    stateless: bool = False
-    state_key: SecretStr | None = None
-    confirm_channels: tuple[ChannelName, ...] = ("card", "form")
-    """How a human is asked before a delete, in order of preference; the first the client can show is used."""
-    form_ignored_clients: tuple[str, ...] = FORM_IGNORED_CLIENTS
-    card_ignored_clients: tuple[str, ...] = ()
-    elicitation_timeout: float = Field(default=40.0, gt=0, allow_inf_nan=False)
-    call_timeout: float = Field(default=55.0, gt=0, le=3600)
-    """The longest a tool call may take end to end, the user's answer and any wait included."""
-    card_timeout: float = Field(default=300.0, gt=0, le=3600)
-    """How long a confirmation card's deletion request stays open."""
-    wait_timeout: float = Field(default=45.0, gt=0, le=600)
-    rate_limit: float = Field(default=10.0, gt=0)
-    simulate_latency: float = Field(default=0.0, ge=0, le=10)
-    """Seconds the embedded simulator (`simulate`) waits before each answer, like a real API."""
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(TOKEN_ENV),
+        description="the Genesis Cloud API token (at least 8 characters)",
+    )
+    endpoint: str = Field(
+        default=DEFAULT_ENDPOINT,
+        validation_alias=AliasChoices(ENDPOINT_ENV),
+        description="the API's base URL",
+    )
+    simulate: Flag = Field(default=False, description="use the embedded simulator instead of the API (no token needed)")
+    transport: Transport = Field(default="stdio", description="stdio, or streamable HTTP at /mcp")
+    host: str = Field(default="127.0.0.1", description="HTTP bind address")
+    port: int = Field(default=8000, ge=0, le=65535, description="HTTP port (0: any free port)")
+    read_only: Flag = Field(
+        default=False, description="offer only the reading tools (no create, copy, rename or delete)"
+    )
+    tools: CommaList[str] = Field(
+        default=(), description="comma-separated tool names: offer only these (default: every tool the rest allows)"
+    )
+    allow_private_image_urls: Flag = Field(
+        default=False,
+        description="let image URLs name loopback, private, link-local or internal hosts (the API fetches them)",
+    )
+    delete_confirmation: DeletePolicy = Field(
+        default="elicit",
+        description="elicit: ask the person; token: a preview and a single-use token; none: delete without asking",
+    )
+    log_level: str = Field(
+        default="WARNING",
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL; logs go to stderr, stdout carries only JSON-RPC",
+    )
+    http_token: SecretStr | None = Field(
+        default=None, description="bearer token HTTP clients must send; required for a non-loopback bind"
+    )
+    allow_unauthenticated: Flag = Field(
+        default=False, description="allow a non-loopback HTTP bind without --http-token (a proxy authenticates)"
+    )
+    allowed_hosts: CommaList[str] = Field(
+        default=(), description="comma-separated extra Host values accepted over HTTP"
+    )
+    allowed_origins: CommaList[str] = Field(default=(), description="comma-separated Origin values accepted over HTTP")
+    stateless: Flag = Field(default=False, description="stateless HTTP, for several instances behind a balancer")
+    state_key: SecretStr | None = Field(
+        default=None, description="shared secret (>= 32 bytes) sealing confirmations across --stateless instances"
+    )
+    confirm_channels: CommaList[ChannelName] = Field(
+        default=("card", "form"),
+        description="how a person is asked before a delete, in order of preference (card, form, token)",
+    )
+    form_ignored_clients: CommaList[str] = Field(
+        default=FORM_IGNORED_CLIENTS,
+        description="client names (* wildcards) whose confirmation form is not trusted to be shown",
+    )
+    card_ignored_clients: CommaList[str] = Field(
+        default=(), description="client names (* wildcards) whose confirmation card is not trusted to be shown"
+    )
+    elicitation_timeout: float = Field(
+        default=40.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a delete confirmation may stay unanswered; a later answer deletes nothing",
+    )
+    call_timeout: float = Field(
+        default=55.0,
+        gt=0,
+        le=3600,
+        description="seconds a tool call may take end to end, the person's answer and any wait included",
+    )
+    card_timeout: float = Field(
+        default=300.0, gt=0, le=3600, description="seconds a confirmation card's deletion request stays open"
+    )
+    wait_timeout: float = Field(default=45.0, gt=0, le=600, description="seconds a wait=true call polls at most")
+    rate_limit: float = Field(
+        default=10.0, gt=0, description="API requests per second the server sends at most, shared by all calls"
+    )
+    simulate_latency: float = Field(
+        default=0.0, ge=0, le=10, description="with --simulate: seconds each simulated API answer takes"
+    )
+    http_read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds an HTTP client has to send a whole request (headers and body) before it is dropped",
+    )
+    http_max_connections: int = Field(
+        default=1000, ge=1, description="open HTTP connections at most; requests beyond are answered 503"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments; then, inside `from_env` only, the mapping it was given."""
+        environ = _ENVIRON.get()
+        if environ is None:
+            return (init_settings,)
+        return (init_settings, _MappingEnvSource(settings_cls, environ))
 
     @field_validator("endpoint")
     @classmethod
@@ -139,12 +292,15 @@ class Settings(BaseModel):
         return parts.scheme == "http" and not is_loopback_host(parts.hostname or "")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
-        """Read `GENESISCLOUD_TOKEN` and `GENESISCLOUD_ENDPOINT`; `overrides` win."""
-        values: dict[str, object] = {}
-        if environ.get(TOKEN_ENV):
-            values["token"] = environ[TOKEN_ENV]
-        if environ.get(ENDPOINT_ENV):
-            values["endpoint"] = environ[ENDPOINT_ENV]
-        values.update(overrides)
-        return cls.model_validate(values)
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from the variables in `environ` (not `os.environ`, unless passed); `overrides` win."""
+        reset = _ENVIRON.set(environ)
+        try:
+            return cls(**overrides)
+        finally:
+            _ENVIRON.reset(reset)
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    return {"token": TOKEN_ENV, "endpoint": ENDPOINT_ENV}.get(field, ENV_PREFIX + field.upper())

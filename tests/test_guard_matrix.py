@@ -770,7 +770,7 @@ async def test_a_name_written_as_instructions_cannot_forge_the_question(era: str
 @pytest.mark.parametrize(
     ("argv", "environ", "expected"),
     [
-        ([], {}, (120.0, 10.0, 0.0)),
+        ([], {}, (40.0, 10.0, 0.0)),
         (["--elicitation-timeout", "0.5", "--rate-limit", "50", "--simulate-latency", "0.05"], {}, (0.5, 50.0, 0.05)),
         (
             [],
@@ -788,7 +788,7 @@ def test_timeout_rate_and_latency_options(
     argv: list[str], environ: dict[str, str], expected: tuple[float, ...]
 ) -> None:
     """--elicitation-timeout, --rate-limit and --simulate-latency reach Settings, from flags or the environment."""
-    settings = cli.settings_from(cli._parser(environ).parse_args(argv), environ)
+    settings = cli.settings_from(cli.parse_args(argv), environ)
     assert (settings.elicitation_timeout, settings.rate_limit, settings.simulate_latency) == expected
 
 
@@ -804,7 +804,7 @@ def test_timeout_rate_and_latency_options(
 def test_out_of_range_options_are_refused(argv: list[str]) -> None:
     """No zero or endless confirmation wait, no negative rate, no minute-long simulated latency."""
     with pytest.raises(SystemExit, match="invalid configuration"):
-        cli.settings_from(cli._parser({}).parse_args(argv), {})
+        cli.settings_from(cli.parse_args(argv), {})
 
 
 async def test_request_state_lives_as_long_as_the_elicitation_timeout() -> None:

@@ -184,6 +184,9 @@ def test_token_never_in_repr_or_str() -> None:
         pytest.param({"rate_limit": 0}, "rate_limit", id="rate-limit-zero"),
         pytest.param({"wait_timeout": 3600}, "wait_timeout", id="wait-timeout-too-long"),
         pytest.param({"surprise": 1}, "surprise", id="extra-key"),
+        pytest.param({"http_read_timeout": 0}, "http_read_timeout", id="read-timeout-zero"),
+        pytest.param({"http_read_timeout": 3600}, "http_read_timeout", id="read-timeout-too-long"),
+        pytest.param({"http_max_connections": 0}, "http_max_connections", id="no-connections"),
     ],
 )
 def test_other_settings_are_validated(changes: dict[str, object], field: str) -> None:
@@ -203,3 +206,60 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError):
         settings.endpoint = "https://other.example.com"
+
+
+def test_settings_are_hashable() -> None:
+    """Equal settings hash alike, so they can key a dict (tests cache servers by them)."""
+    first = Settings(token=SecretStr(CANARY), allowed_hosts=("a.example",))
+    second = Settings.from_env({TOKEN_ENV: CANARY, "SNAPSHOT_MCP_ALLOWED_HOSTS": "a.example"})
+    assert first == second
+    assert hash(first) == hash(second)
+    assert {first: "server"}[second] == "server"
+    assert hash(first.model_copy(update={"read_only": True})) != hash(first)
+
+
+def test_only_from_env_reads_an_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Settings(...)` never reads os.environ, and `from_env` reads only the mapping it is given."""
+    monkeypatch.setenv(TOKEN_ENV, CANARY)
+    monkeypatch.setenv("SNAPSHOT_MCP_READ_ONLY", "1")
+    monkeypatch.setenv("SNAPSHOT_MCP_PORT", "9999")
+    for settings in (Settings(), Settings(host="127.0.0.2"), Settings.from_env({})):
+        assert settings.token is None
+        assert settings.read_only is False
+        assert settings.port == 8000
+    assert Settings.from_env({"SNAPSHOT_MCP_READ_ONLY": "1"}).read_only is True
+
+
+def test_overrides_and_environment_do_not_leak_into_later_settings() -> None:
+    """The mapping given to one `from_env` call is not seen by the next construction."""
+    Settings.from_env({"SNAPSHOT_MCP_PORT": "9001"})
+    assert Settings().port == 8000
+
+
+def test_unknown_keyword_is_refused() -> None:
+    """A misspelt keyword is an error (extra="forbid"), however the settings are built."""
+    with pytest.raises(ValidationError) as by_constructor:
+        Settings(read_onyl=True)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError) as by_from_env:
+        Settings.from_env({}, read_onyl=True)
+    for info in (by_constructor, by_from_env):
+        assert [str(error["loc"][0]) for error in info.value.errors()] == ["read_onyl"]
+
+
+def test_unknown_prefixed_variable_is_ignored() -> None:
+    """SNAPSHOT_MCP_* variables of other versions or tools do not stop the server."""
+    assert Settings.from_env({"SNAPSHOT_MCP_STATE_URL": "redis://localhost", "SNAPSHOT_MCP_X": "1"}) == Settings()
+
+
+def test_list_settings_from_the_environment_are_comma_separated() -> None:
+    """Lists are plain comma-separated text, not JSON; blanks between commas are dropped."""
+    settings = Settings.from_env(
+        {
+            "SNAPSHOT_MCP_ALLOWED_ORIGINS": " https://a.example ,, https://b.example ",
+            "SNAPSHOT_MCP_CONFIRM_CHANNELS": "token",
+        }
+    )
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.confirm_channels == ("token",)
+    with pytest.raises(ValidationError, match="confirm_channels"):
+        Settings.from_env({"SNAPSHOT_MCP_CONFIRM_CHANNELS": "card,pigeon"})
