@@ -14,6 +14,7 @@ Every error the package raises on purpose is a `SnapshotMCPError`:
     │   ├── RateLimited       429
     │   ├── ServerError       5xx
     │   └── BadResponse       a success status with a body that is not the API's JSON
+    │       └── UnusableResponse  an answer too large or too slow to read
     ├── WaitTimeout           a wait ended before the snapshot reached its goal
     └── CreateMayHaveStarted  a create failed in a way that leaves open whether it was made
 
@@ -83,13 +84,9 @@ class ApiUnreachable(SnapshotMCPError):
 
 
 class WaitTimeout(SnapshotMCPError):
-    """A wait ended before the snapshot reached the awaited state."""
+    """A wait ended before the API said where the snapshot stands."""
 
     retryable = True
-
-    def __init__(self, message: str, last_status: str | None) -> None:
-        super().__init__(message)
-        self.last_status = last_status
 
 
 class CreateMayHaveStarted(SnapshotMCPError):
@@ -164,6 +161,16 @@ class BadResponse(ApiError):
     retryable = True
 
 
+class UnusableResponse(BadResponse):
+    """An answer too large or too slow to read: retrying would meet the same answer."""
+
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, None, message)
+        self.message = message
+
+
 def _status_class(status: int) -> type[ApiError]:
     if status in (400, 422):
         return BadRequest
@@ -180,18 +187,26 @@ def _status_class(status: int) -> type[ApiError]:
     return ApiError
 
 
+MIN_REDACTED = 4
+"""A token this short or shorter is not searched for: its letters would match ordinary words."""
+
+
 def parse_error_body(body: bytes, content_type: str = "", secret: str | None = None) -> tuple[str | None, str]:
     """Read `{"code", "message"}` from an error body; cope with anything else.
 
     `code` may be a string or a number in the wild; it comes back as a string. A body
     that is not the documented JSON (an HTML page from a proxy, a truncated answer)
     yields no code and a short, single-line description instead of the raw page, so
-    only `code` and `message` can carry the body's text: `secret` is replaced in both,
-    after JSON decoding (whatever escapes the body used) and before shortening.
+    only `code` and `message` can carry the body's text. Each is made one printable
+    line first (control, bidi and zero-width characters removed), then `secret` is
+    replaced — so a token split by control characters is found too — then shortened.
     """
 
-    def clean(text: str) -> str:
-        return text.replace(secret, "[redacted]") if secret else text
+    def clean(text: str, limit: int) -> str:
+        text = _one_line(text)
+        if secret and len(secret) >= MIN_REDACTED:
+            text = text.replace(secret, "[redacted]")
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
     try:
         data = json.loads(body)
@@ -201,9 +216,9 @@ def parse_error_body(body: bytes, content_type: str = "", secret: str | None = N
         raw_code = data.get("code")
         code = None
         if isinstance(raw_code, str | int) and not isinstance(raw_code, bool):
-            code = _one_line(clean(str(raw_code)), _MAX_CODE) or None
+            code = clean(str(raw_code), _MAX_CODE) or None
         raw_message = data.get("message")
-        message = _one_line(clean(raw_message)) if isinstance(raw_message, str) else ""
+        message = clean(raw_message, _MAX_DETAIL) if isinstance(raw_message, str) else ""
         return code, message or "no error message in the response"
     if not body.strip():
         return None, "empty response body"
@@ -212,10 +227,13 @@ def parse_error_body(body: bytes, content_type: str = "", secret: str | None = N
     return None, "the response body was not the API's JSON"
 
 
-def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
-    """One line of printable text (no terminal escapes), at most `limit` characters."""
-    text = " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch.isspace()).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+_INVISIBLE = frozenset(("Cc", "Cf", "Co", "Cs"))
+
+
+def _one_line(text: str) -> str:
+    """One line of printable text: no terminal escapes, bidi overrides, zero-width characters or BOMs."""
+    kept = "".join(ch if not (unicodedata.category(ch) in _INVISIBLE and not ch.isspace()) else "" for ch in text)
+    return " ".join(kept.split())
 
 
 def error_from_response(

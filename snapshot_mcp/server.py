@@ -8,8 +8,10 @@ words in `messages`.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -66,6 +68,26 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity:
     return RequestStateSecurity(keys=[settings.state_key.get_secret_value()], ttl=ttl)
 
 
+@contextmanager
+def _logging_left_alone() -> Iterator[None]:
+    """Keep `MCPServer()` from configuring the host program's logging.
+
+    The SDK calls `logging.basicConfig` with a Rich handler at INFO when the root logger
+    has no handler yet: an embedding program (or a test run) would then have every INFO
+    line of every library rendered to stderr. A placeholder handler makes that call a
+    no-op; the CLI sets up stderr logging itself (`cli.configure_logging`).
+    """
+    root = logging.getLogger()
+    placeholder = logging.NullHandler() if not root.handlers else None
+    if placeholder is not None:
+        root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        if placeholder is not None:
+            root.removeHandler(placeholder)
+
+
 def build_server(
     settings: Settings,
     *,
@@ -83,15 +105,16 @@ def build_server(
     install_audit_handler()
     seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock)
     card = "card" in settings.ladder and not settings.read_only
-    server = _Server(
-        "snapshot-mcp",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lambda _: open_state(settings, seams),
-        request_state_security=_request_state_security(settings),
-        extensions=[card_extension()] if card else [],
-        middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
-    )
+    with _logging_left_alone():
+        server = _Server(
+            "snapshot-mcp",
+            instructions=INSTRUCTIONS,
+            version=__version__,
+            lifespan=lambda _: open_state(settings, seams),
+            request_state_security=_request_state_security(settings),
+            extensions=[card_extension()] if card else [],
+            middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
+        )
     tools.register(server, settings, Words.of(settings))
     register_catalog(server)
     return server

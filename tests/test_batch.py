@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp.types import ElicitResult
-from server_support import (
+from support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,
@@ -25,7 +25,7 @@ from server_support import (
     fast,
     sent,
 )
-from server_support import text_of as text
+from support import text_of as text
 
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, SimRequest, Simulator
@@ -90,6 +90,7 @@ async def test_anything_but_a_yes_deletes_none_of_them(
     assert set(outcomes(result)) == set(PAIR)
 
 
+@pytest.mark.slow  # waits on real time by design
 async def test_an_unanswered_batch_question_times_out(settings: Settings, sim: Simulator) -> None:
     """2025 era: no answer within the time-out deletes nothing."""
     never = anyio.Event()

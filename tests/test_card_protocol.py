@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitResult, TextResourceContents
-from server_support import (
+from support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,
     SEED_ID,
     Asker,
     AuditLines,
+    WallClock,
     audit_lines,
     connect,
     sent,
@@ -40,16 +40,6 @@ META = "snapshot-mcp/confirmation"
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-class Wall:
-    """A wall clock the test moves (deletion requests expire by it)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 def deletes(sim: Simulator) -> list[str]:
@@ -212,7 +202,7 @@ async def test_three_bad_nonces_void_the_request(settings: Settings, sim: Simula
 
 async def test_an_expired_request_deletes_nothing(settings: Settings, sim: Simulator, mode: str) -> None:
     """Past its 5 minutes (on the injected clock) the request is expired; one second before, it still works."""
-    clock = Wall()
+    clock = WallClock()
     async with connect(settings, sim, mode=mode, apps=True, clock=clock) as client:
         _, late = await card(client, SEED_ID)
         _, in_time = await card(client, OTHER_SEED_ID)
@@ -242,7 +232,7 @@ async def test_deletion_request_shows_the_facts_and_reveals_the_nonce_once(
     settings: Settings, sim: Simulator, mode: str
 ) -> None:
     """For hosts that strip _meta: the app-only read gives the facts, and the nonce once within two minutes."""
-    clock = Wall()
+    clock = WallClock()
     async with connect(settings, sim, mode=mode, apps=True, clock=clock) as client:
         _, meta = await card(client)
         first = await client.call_tool("deletion_request", {"request_id": meta["request_id"]})

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult, TextResourceContents
-from server_support import SEED_ID, connect, sent
+from support import SEED_ID, connect, sent
 
 from snapshot_mcp.apps import CARD_URI
 from snapshot_mcp.settings import Settings

@@ -1,15 +1,14 @@
 """GenesisCloudClient through the transport seam: endpoints, pages, retries, waits, secrets.
 
-No real sleeps: every client gets a `FakeClock` whose `sleep` advances virtual time (the
+No real sleeps: every client gets a `VirtualClock` whose `sleep` advances virtual time (the
 earliest sleeper wakes first) and records the delay asked for.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -24,13 +23,13 @@ import httpx
 import pytest
 from anyio.abc import SocketAttribute
 from pydantic import SecretStr
+from support import VirtualClock, most_in_any_window
 
 from snapshot_mcp import __version__
 from snapshot_mcp.client import (
     DEFAULT_TIMEOUT,
     USER_AGENT,
     GenesisCloudClient,
-    RateLimiter,
     RetryPolicy,
     build_http_client,
     parse_retry_after,
@@ -66,43 +65,11 @@ GOOD: dict[str, Any] = {
 }
 
 
-class FakeClock:
-    """Virtual time: `sleep` records the delay, and sleepers wake in order of their deadline."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.start = start
-        self.now = start
-        self.sleeps: list[float] = []
-        self._sleepers: list[tuple[float, int]] = []
-        self._seq = 0
-
-    def __call__(self) -> float:
-        return self.now
-
-    @property
-    def elapsed(self) -> float:
-        return self.now - self.start
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        entry = (self.now + max(0.0, seconds), self._seq)
-        self._seq += 1
-        heapq.heappush(self._sleepers, entry)
-        try:
-            await anyio.lowlevel.checkpoint()
-            while self._sleepers[0] != entry:
-                await anyio.lowlevel.checkpoint()
-        finally:
-            self._sleepers.remove(entry)
-            heapq.heapify(self._sleepers)
-        self.now = max(self.now, entry[0])
-
-
 class Recorder(httpx.AsyncBaseTransport):
     """Wraps a transport: records every attempt (even those that never reach the API),
     the virtual time it started and how many were in flight at once."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, clock: FakeClock, latency: float = 0.0) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, clock: VirtualClock, latency: float = 0.0) -> None:
         self.inner = inner
         self.clock = clock
         self.latency = latency
@@ -125,7 +92,7 @@ class Recorder(httpx.AsyncBaseTransport):
 
 
 def make_client(
-    http: httpx.AsyncClient, clock: FakeClock, *, token: str | None = DEFAULT_TOKEN, **kwargs: Any
+    http: httpx.AsyncClient, clock: VirtualClock, *, token: str | None = DEFAULT_TOKEN, **kwargs: Any
 ) -> GenesisCloudClient:
     """A client on virtual time; rng=1.0 makes the backoff its ceiling: 0.5, 1, 2, 4 …"""
     kwargs.setdefault("rng", lambda: 1.0)
@@ -140,7 +107,7 @@ def make_client(
 
 @asynccontextmanager
 async def connected(
-    sim: Simulator, clock: FakeClock, *, latency: float = 0.0, **kwargs: Any
+    sim: Simulator, clock: VirtualClock, *, latency: float = 0.0, **kwargs: Any
 ) -> AsyncIterator[tuple[GenesisCloudClient, Recorder]]:
     """A client wired to `sim` through a `Recorder`."""
     recorder = Recorder(sim.transport(), clock, latency)
@@ -150,7 +117,7 @@ async def connected(
 
 @asynccontextmanager
 async def mocked(
-    handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock, **kwargs: Any
+    handler: Callable[[httpx.Request], httpx.Response], clock: VirtualClock, **kwargs: Any
 ) -> AsyncIterator[GenesisCloudClient]:
     """A client whose API is an `httpx.MockTransport`."""
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
@@ -162,12 +129,12 @@ def methods(sim: Simulator) -> list[str]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> VirtualClock:
+    return VirtualClock()
 
 
 @pytest.fixture
-def client(sim_http: httpx.AsyncClient, clock: FakeClock) -> GenesisCloudClient:
+def client(sim_http: httpx.AsyncClient, clock: VirtualClock) -> GenesisCloudClient:
     return make_client(sim_http, clock)
 
 
@@ -216,7 +183,7 @@ async def test_iter_snapshots_reads_every_page_once(client: GenesisCloudClient, 
     assert [r.query["page"] for r in sim.requests] == ["1", "2", "3"]
 
 
-async def test_iter_snapshots_stops_on_an_exact_multiple(clock: FakeClock) -> None:
+async def test_iter_snapshots_stops_on_an_exact_multiple(clock: VirtualClock) -> None:
     """200 snapshots in pages of 100: two requests, no empty third page."""
     sim = Simulator(seed=False)
     sim.add_many(200)
@@ -226,7 +193,7 @@ async def test_iter_snapshots_stops_on_an_exact_multiple(clock: FakeClock) -> No
     assert len(sim.requests) == 2
 
 
-async def test_iter_snapshots_of_nothing(clock: FakeClock) -> None:
+async def test_iter_snapshots_of_nothing(clock: VirtualClock) -> None:
     """An empty account: one request, nothing yielded."""
     sim = Simulator(seed=False)
     async with connected(sim, clock) as (client, _):
@@ -284,7 +251,7 @@ async def test_scan_rejects_bad_per_page_before_sending(client: GenesisCloudClie
 
 
 @pytest.mark.parametrize("max_concurrency", [1, 3])
-async def test_scan_concurrency_is_bounded(clock: FakeClock, max_concurrency: int) -> None:
+async def test_scan_concurrency_is_bounded(clock: VirtualClock, max_concurrency: int) -> None:
     """With 0.5 s of latency per request, never more than max_concurrency in flight — and that many."""
     sim = Simulator(seed=False)
     sim.add_many(1000)
@@ -294,63 +261,40 @@ async def test_scan_concurrency_is_bounded(clock: FakeClock, max_concurrency: in
     assert recorder.max_in_flight == max_concurrency
 
 
-async def test_scan_concurrency_is_also_bounded_by_the_rate(clock: FakeClock) -> None:
-    """At 10 requests/s and 0.45 s latency, at most 5 are in flight even with 8 allowed."""
+async def test_scan_concurrency_is_also_bounded_by_the_rate(clock: VirtualClock) -> None:
+    """At 10 requests/s and 0.45 s latency with 8 allowed: never more than 8 in flight, nor 10 in any second."""
     sim = Simulator(seed=False)
     sim.add_many(2000)
     async with connected(sim, clock, latency=0.45, max_concurrency=8) as (client, recorder):
         await client.scan(per_page=100)
-    assert recorder.max_in_flight == 5
+    assert recorder.max_in_flight == 8
+    assert most_in_any_window(recorder.started, 1.0) <= 10
 
 
-@pytest.mark.parametrize("rate", [10.0, 4.0, 25.0])
-async def test_scan_respects_the_rate_limit(clock: FakeClock, rate: float) -> None:
-    """Every request of a concurrent scan starts at least 1/rate after the one before."""
+@pytest.mark.parametrize("rate", [10.0, 4.0, 25.0, 2.5])
+async def test_scan_respects_the_rate_limit(clock: VirtualClock, rate: float) -> None:
+    """No 1-second window (sliding over every start) holds more than the rate; and no slower than that."""
     sim = Simulator(seed=False)
     sim.add_many(1500)
     async with connected(sim, clock, rate_limit=rate, max_concurrency=4) as (client, recorder):
         await client.scan(per_page=100)
     starts = recorder.started
+    limit = math.floor(rate)
     assert len(starts) == 15
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 1 / rate - 1e-9
-    assert starts[-1] - starts[0] == pytest.approx(14 / rate)  # and no slower than needed
+    assert most_in_any_window(starts, 1.0) <= limit
+    assert starts[-1] - starts[0] == pytest.approx(math.ceil(15 / limit) - 1)  # whole windows, none wasted
 
 
-async def test_rate_limit_spaces_sequential_calls(client: GenesisCloudClient, clock: FakeClock) -> None:
-    """Back-to-back calls wait 0.1 s each at the default 10 requests/s."""
-    for _ in range(4):
+async def test_sequential_calls_under_the_rate_never_wait(client: GenesisCloudClient, clock: VirtualClock) -> None:
+    """Ten back-to-back calls at the default 10 requests/s cost no wait; the eleventh waits for the window."""
+    for _ in range(10):
         await client.list_page()
-    assert clock.sleeps == pytest.approx([0.1, 0.1, 0.1])
+    assert clock.sleeps == []
+    await client.list_page()
+    assert clock.sleeps == pytest.approx([1.0])
 
 
-async def test_rate_limiter_reserves_distinct_slots(clock: FakeClock) -> None:
-    """Concurrent acquirers get slots 1/rate apart; after idle time there is no wait."""
-    limiter = RateLimiter(5.0, clock=clock, sleep=clock.sleep)
-    times: list[float] = []
-
-    async def take() -> None:
-        await limiter.acquire()
-        times.append(clock.now)
-
-    async with anyio.create_task_group() as group:
-        for _ in range(4):
-            group.start_soon(take)
-    assert sorted(times) == pytest.approx([1000.0, 1000.2, 1000.4, 1000.6])
-    clock.now += 60
-    before = len(clock.sleeps)
-    await limiter.acquire()
-    assert len(clock.sleeps) == before
-
-
-@pytest.mark.parametrize("rate", [0.0, -1.0])
-def test_rate_limiter_rejects_non_positive_rate(rate: float) -> None:
-    """A rate must be positive."""
-    with pytest.raises(ValueError, match="positive"):
-        RateLimiter(rate)
-
-
-async def test_max_concurrency_below_one_is_refused(sim_http: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_max_concurrency_below_one_is_refused(sim_http: httpx.AsyncClient, clock: VirtualClock) -> None:
     """max_concurrency=0 would deadlock a scan: refused at construction."""
     with pytest.raises(ValueError, match="max_concurrency"):
         make_client(sim_http, clock, max_concurrency=0)
@@ -501,7 +445,7 @@ async def test_every_request_carries_bearer_and_user_agent(client: GenesisCloudC
         assert "x-auth-token" not in request.headers
 
 
-async def test_user_agent_with_the_production_http_client(sim: Simulator, clock: FakeClock) -> None:
+async def test_user_agent_with_the_production_http_client(sim: Simulator, clock: VirtualClock) -> None:
     """build_http_client: the same User-Agent, no redirects followed, the documented time-outs."""
     async with build_http_client(sim.transport()) as http:
         assert http.follow_redirects is False
@@ -511,7 +455,7 @@ async def test_user_agent_with_the_production_http_client(sim: Simulator, clock:
     assert USER_AGENT.startswith(f"snapshot-mcp/{__version__} ")
 
 
-async def test_custom_endpoint_is_used(sim: Simulator, clock: FakeClock) -> None:
+async def test_custom_endpoint_is_used(sim: Simulator, clock: VirtualClock) -> None:
     """A trailing slash is dropped; requests go under the configured base."""
     async with httpx.AsyncClient(transport=sim.transport()) as http:
         client = make_client(http, clock, endpoint="http://127.0.0.1:8089/compute/v1/")
@@ -532,7 +476,10 @@ CALLS: list[Any] = [
 
 @pytest.mark.parametrize("call", CALLS)
 async def test_no_token_is_missing_token_and_nothing_sent(
-    sim: Simulator, sim_http: httpx.AsyncClient, clock: FakeClock, call: Callable[[GenesisCloudClient], Awaitable[Any]]
+    sim: Simulator,
+    sim_http: httpx.AsyncClient,
+    clock: VirtualClock,
+    call: Callable[[GenesisCloudClient], Awaitable[Any]],
 ) -> None:
     """Without a token every call fails with MissingToken before sending anything."""
     with pytest.raises(MissingToken) as info:
@@ -552,7 +499,7 @@ async def test_no_token_is_missing_token_and_nothing_sent(
     ],
 )
 async def test_unusable_token_is_refused_without_echo(
-    sim: Simulator, sim_http: httpx.AsyncClient, clock: FakeClock, token: str
+    sim: Simulator, sim_http: httpx.AsyncClient, clock: VirtualClock, token: str
 ) -> None:
     """A token no header can carry is an operator error that never repeats the token."""
     with pytest.raises(SnapshotMCPError) as info:
@@ -564,7 +511,7 @@ async def test_unusable_token_is_refused_without_echo(
     assert sim.requests == []
 
 
-async def test_wrong_token_is_auth_error_not_retried(clock: FakeClock) -> None:
+async def test_wrong_token_is_auth_error_not_retried(clock: VirtualClock) -> None:
     """401 from the API: AuthError for the operator, asked once."""
     sim = Simulator(tokens={"the-right-one"})
     async with connected(sim, clock) as (client, _):
@@ -580,7 +527,7 @@ async def test_wrong_token_is_auth_error_not_retried(clock: FakeClock) -> None:
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 @pytest.mark.parametrize("failures", [1, 2, 4])
 async def test_get_retries_transient_statuses(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock, status: int, failures: int
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock, status: int, failures: int
 ) -> None:
     """GET retries 429/502/503/504 with exponential backoff until it succeeds."""
     sim.faults = Faults(fail_first=failures, fail_status=status)
@@ -592,7 +539,7 @@ async def test_get_retries_transient_statuses(
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 async def test_delete_retries_transient_statuses(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock, status: int
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock, status: int
 ) -> None:
     """DELETE retries the same statuses (an injected fault acts before the delete)."""
     sim.faults = Faults(fail_first=2, fail_status=status, fail_methods=frozenset({"DELETE"}))
@@ -604,7 +551,7 @@ async def test_delete_retries_transient_statuses(
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 async def test_get_gives_up_after_max_attempts(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock, status: int
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock, status: int
 ) -> None:
     """Five attempts, four backoffs, then the last error."""
     sim.faults = Faults(fail_first=100, fail_status=status)
@@ -616,7 +563,7 @@ async def test_get_gives_up_after_max_attempts(
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0]
 
 
-async def test_max_attempts_is_configurable(sim_http: httpx.AsyncClient, sim: Simulator, clock: FakeClock) -> None:
+async def test_max_attempts_is_configurable(sim_http: httpx.AsyncClient, sim: Simulator, clock: VirtualClock) -> None:
     """max_attempts=2: two requests, one backoff."""
     client = make_client(sim_http, clock, retry=RetryPolicy(max_attempts=2))
     sim.faults = Faults(fail_first=100)
@@ -626,7 +573,7 @@ async def test_max_attempts_is_configurable(sim_http: httpx.AsyncClient, sim: Si
     assert clock.sleeps == [0.5]
 
 
-async def test_backoff_is_capped_at_max_delay(sim_http: httpx.AsyncClient, sim: Simulator, clock: FakeClock) -> None:
+async def test_backoff_is_capped_at_max_delay(sim_http: httpx.AsyncClient, sim: Simulator, clock: VirtualClock) -> None:
     """The backoff doubles up to max_delay and stays there."""
     policy = RetryPolicy(max_attempts=8, base_delay=1.0, max_delay=5.0, total_timeout=1000.0)
     client = make_client(sim_http, clock, retry=policy)
@@ -645,7 +592,7 @@ async def test_backoff_is_capped_at_max_delay(sim_http: httpx.AsyncClient, sim: 
     ],
 )
 async def test_backoff_jitter(
-    sim_http: httpx.AsyncClient, sim: Simulator, clock: FakeClock, draws: list[float], expected: list[float]
+    sim_http: httpx.AsyncClient, sim: Simulator, clock: VirtualClock, draws: list[float], expected: list[float]
 ) -> None:
     """Jitter keeps each delay between half and all of its exponential ceiling."""
     values = iter(draws)
@@ -670,7 +617,7 @@ def test_default_policy_gives_up_well_under_30_seconds() -> None:
     assert sum(policy.backoff(n, lambda: 1.0) for n in range(1, policy.max_attempts)) <= policy.total_timeout
 
 
-async def test_two_503_then_success(client: GenesisCloudClient, sim: Simulator, clock: FakeClock) -> None:
+async def test_two_503_then_success(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """Two 503s then 200: success, three requests, two backoffs."""
     sim.faults = Faults(fail_first=2, fail_status=503)
     snapshot = await client.get(SEED_CREATED)
@@ -681,7 +628,7 @@ async def test_two_503_then_success(client: GenesisCloudClient, sim: Simulator, 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 422, 500, 501])
 async def test_get_does_not_retry_other_statuses(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock, status: int
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock, status: int
 ) -> None:
     """Only 429/502/503/504 are retried: a 500 (or any 4xx) is raised after one request."""
     sim.faults = Faults(fail_first=1, fail_status=status)
@@ -692,7 +639,7 @@ async def test_get_does_not_retry_other_statuses(
     assert clock.sleeps == []
 
 
-async def test_retry_after_seconds_is_honoured(client: GenesisCloudClient, sim: Simulator, clock: FakeClock) -> None:
+async def test_retry_after_seconds_is_honoured(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A 429 with Retry-After: 7 waits 7 s, not the backoff."""
     sim.faults = Faults(fail_first=1, fail_status=429, retry_after=7)
     await client.list_page()
@@ -700,14 +647,14 @@ async def test_retry_after_seconds_is_honoured(client: GenesisCloudClient, sim: 
     assert len(sim.requests) == 2
 
 
-async def test_retry_after_on_503_is_honoured(client: GenesisCloudClient, sim: Simulator, clock: FakeClock) -> None:
+async def test_retry_after_on_503_is_honoured(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A 503 with Retry-After: 2.5 waits 2.5 s."""
     sim.faults = Faults(fail_first=2, fail_status=503, retry_after=2.5)
     await client.get(SEED_CREATED)
     assert clock.sleeps == [2.5, 2.5]
 
 
-async def test_retry_after_http_date_is_honoured(clock: FakeClock) -> None:
+async def test_retry_after_http_date_is_honoured(clock: VirtualClock) -> None:
     """Retry-After as an HTTP-date waits until that moment."""
     answers = iter([15, None])
 
@@ -725,7 +672,7 @@ async def test_retry_after_http_date_is_honoured(clock: FakeClock) -> None:
 
 
 async def test_retry_after_beyond_the_budget_gives_up_at_once(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock
 ) -> None:
     """A Retry-After longer than total_timeout is not waited for: RateLimited says how long."""
     sim.faults = Faults(fail_first=1, fail_status=429, retry_after=3600)
@@ -737,7 +684,7 @@ async def test_retry_after_beyond_the_budget_gives_up_at_once(
 
 
 async def test_total_timeout_stops_retries_with_the_last_error(
-    sim_http: httpx.AsyncClient, sim: Simulator, clock: FakeClock
+    sim_http: httpx.AsyncClient, sim: Simulator, clock: VirtualClock
 ) -> None:
     """Retries stop before total_timeout would be exceeded; the last error is raised."""
     statuses = iter([502, 503, 504, 502, 503])
@@ -751,7 +698,7 @@ async def test_total_timeout_stops_retries_with_the_last_error(
     assert info.value.status == 504
 
 
-async def test_total_timeout_counts_time_spent_in_requests(clock: FakeClock) -> None:
+async def test_total_timeout_counts_time_spent_in_requests(clock: VirtualClock) -> None:
     """Slow failing requests use up the budget too: no retry starts after total_timeout."""
     sim = Simulator(faults=Faults(fail_first=100))
     policy = RetryPolicy(max_attempts=10, base_delay=0.5, total_timeout=10.0)
@@ -763,7 +710,7 @@ async def test_total_timeout_counts_time_spent_in_requests(clock: FakeClock) -> 
 
 
 @pytest.mark.parametrize("failures", [1, 3])
-async def test_get_retries_connect_errors(clock: FakeClock, failures: int) -> None:
+async def test_get_retries_connect_errors(clock: VirtualClock, failures: int) -> None:
     """A connection that could not be made is retried for a GET."""
     sim = Simulator(faults=Faults(connect_error_first=failures))
     async with connected(sim, clock) as (client, recorder):
@@ -774,7 +721,7 @@ async def test_get_retries_connect_errors(clock: FakeClock, failures: int) -> No
     assert clock.sleeps == [0.5, 1.0, 2.0][:failures]
 
 
-async def test_connect_errors_give_up_as_unreachable(clock: FakeClock) -> None:
+async def test_connect_errors_give_up_as_unreachable(clock: VirtualClock) -> None:
     """After max_attempts connect errors: ApiUnreachable, raised from the httpx error."""
     sim = Simulator(faults=Faults(connect_error_first=100))
     async with connected(sim, clock) as (client, recorder):
@@ -787,7 +734,7 @@ async def test_connect_errors_give_up_as_unreachable(clock: FakeClock) -> None:
     assert info.value.retryable
 
 
-async def test_get_retries_read_timeouts(clock: FakeClock) -> None:
+async def test_get_retries_read_timeouts(clock: VirtualClock) -> None:
     """A GET that timed out is asked again."""
     sim = Simulator(faults=Faults(read_timeout_first=2))
     async with connected(sim, clock) as (client, _):
@@ -796,7 +743,7 @@ async def test_get_retries_read_timeouts(clock: FakeClock) -> None:
     assert len(sim.requests) == 3
 
 
-async def test_post_retries_429(client: GenesisCloudClient, sim: Simulator, clock: FakeClock) -> None:
+async def test_post_retries_429(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A 429 means the API did not act: the create is sent again, and made once."""
     sim.faults = Faults(fail_first=2, fail_status=429, fail_methods=frozenset({"POST"}))
     snapshot = await client.create(CreateSnapshotRequest.model_validate(GOOD))
@@ -806,14 +753,14 @@ async def test_post_retries_429(client: GenesisCloudClient, sim: Simulator, cloc
     assert clock.sleeps == [0.5, 1.0]
 
 
-async def test_post_honours_retry_after(client: GenesisCloudClient, sim: Simulator, clock: FakeClock) -> None:
+async def test_post_honours_retry_after(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A 429 on a create waits the Retry-After."""
     sim.faults = Faults(fail_first=1, fail_status=429, retry_after=3, fail_methods=frozenset({"POST"}))
     await client.create(CreateSnapshotRequest.model_validate(GOOD))
     assert clock.sleeps == [3.0]
 
 
-async def test_post_retries_a_connection_never_made(clock: FakeClock) -> None:
+async def test_post_retries_a_connection_never_made(clock: VirtualClock) -> None:
     """A connect error means nothing was sent: the create is retried and made once."""
     sim = Simulator(faults=Faults(connect_error_first=2, fail_methods=frozenset({"POST"})))
     async with connected(sim, clock) as (client, recorder):
@@ -825,7 +772,7 @@ async def test_post_retries_a_connection_never_made(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_post_never_retries_a_5xx(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock, status: int
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock, status: int
 ) -> None:
     """After a 5xx the API may have acted: exactly one POST, and the ServerError."""
     sim.faults = Faults(fail_first=5, fail_status=status, retry_after=1)
@@ -846,7 +793,7 @@ async def test_post_never_retries_an_html_gateway_page(client: GenesisCloudClien
     assert "<" not in str(info.value)
 
 
-async def test_post_never_retries_a_read_timeout(clock: FakeClock) -> None:
+async def test_post_never_retries_a_read_timeout(clock: VirtualClock) -> None:
     """A read time-out after sending: one POST, an error saying the API may have acted (it did)."""
     sim = Simulator(faults=Faults(read_timeout_first=3))
     async with connected(sim, clock) as (client, recorder):
@@ -869,7 +816,7 @@ async def test_post_never_retries_a_garbled_success(client: GenesisCloudClient, 
 
 
 async def test_get_retries_a_malformed_body_then_succeeds(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock
 ) -> None:
     """A truncated 200 on GET is asked again."""
     sim.faults = Faults(malformed_first=2)
@@ -880,7 +827,7 @@ async def test_get_retries_a_malformed_body_then_succeeds(
 
 
 async def test_get_malformed_body_for_good_is_bad_response(
-    client: GenesisCloudClient, sim: Simulator, clock: FakeClock
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock
 ) -> None:
     """A body that stays garbled: BadResponse after max_attempts."""
     sim.faults = Faults(malformed_first=100)
@@ -899,21 +846,21 @@ async def test_get_malformed_body_for_good_is_bad_response(
         pytest.param("text", id="a-string"),
     ],
 )
-async def test_valid_json_of_the_wrong_shape_is_bad_response(clock: FakeClock, payload: object) -> None:
+async def test_valid_json_of_the_wrong_shape_is_bad_response(clock: VirtualClock, payload: object) -> None:
     """JSON that is not the documented shape is BadResponse naming the model."""
     async with mocked(lambda _: httpx.Response(200, json=payload), clock) as client:
         with pytest.raises(BadResponse, match="Snapshot"):
             await client.get(SEED_CREATED)
 
 
-async def test_empty_success_body_on_get_is_bad_response(clock: FakeClock) -> None:
+async def test_empty_success_body_on_get_is_bad_response(clock: VirtualClock) -> None:
     """A 200 with no body where a page was expected is BadResponse, not a crash."""
     async with mocked(lambda _: httpx.Response(200), clock) as client:
         with pytest.raises(BadResponse, match="SnapshotPage"):
             await client.list_page()
 
 
-async def test_undecodable_body_is_an_error_of_the_tree(clock: FakeClock) -> None:
+async def test_undecodable_body_is_an_error_of_the_tree(clock: VirtualClock) -> None:
     """A body whose content-encoding cannot be decoded is retried for GET, then ApiUnreachable."""
     attempts: list[str] = []
 
@@ -936,7 +883,7 @@ async def test_undecodable_body_is_an_error_of_the_tree(clock: FakeClock) -> Non
     assert isinstance(info.value.__cause__, httpx.DecodingError)
 
 
-async def test_delete_lost_answer_then_404_is_success(clock: FakeClock) -> None:
+async def test_delete_lost_answer_then_404_is_success(clock: VirtualClock) -> None:
     """The first DELETE acts but its answer is lost; the retry's 404 means it worked."""
     sim = Simulator(delete_polls=0, faults=Faults(read_timeout_first=1, fail_methods=frozenset({"DELETE"})))
     async with connected(sim, clock) as (client, _):
@@ -945,7 +892,7 @@ async def test_delete_lost_answer_then_404_is_success(clock: FakeClock) -> None:
     assert SEED_CREATED not in sim.snapshots
 
 
-async def test_delete_after_a_5xx_then_404_is_success(clock: FakeClock) -> None:
+async def test_delete_after_a_5xx_then_404_is_success(clock: VirtualClock) -> None:
     """A 502 may hide a deletion that happened: the retry's 404 is success."""
 
     answers = iter([httpx.Response(502, json={"code": "x", "message": "gateway"}), httpx.Response(404, json={})])
@@ -953,7 +900,7 @@ async def test_delete_after_a_5xx_then_404_is_success(clock: FakeClock) -> None:
         await client.delete(SEED_CREATED)
 
 
-async def test_delete_after_a_connect_error_then_404_is_not_found(clock: FakeClock) -> None:
+async def test_delete_after_a_connect_error_then_404_is_not_found(clock: VirtualClock) -> None:
     """A connection never made cannot have deleted anything: a 404 after it is NotFound."""
     sim = Simulator(faults=Faults(connect_error_first=1))
     async with connected(sim, clock) as (client, _):
@@ -961,7 +908,7 @@ async def test_delete_after_a_connect_error_then_404_is_not_found(clock: FakeClo
             await client.delete(UNKNOWN)
 
 
-async def test_delete_after_a_429_then_404_is_not_found(clock: FakeClock) -> None:
+async def test_delete_after_a_429_then_404_is_not_found(clock: VirtualClock) -> None:
     """A 429 means the API did not act: a 404 after it is NotFound."""
     sim = Simulator(faults=Faults(fail_first=1, fail_status=429))
     async with connected(sim, clock) as (client, _):
@@ -1023,7 +970,7 @@ def test_zone_less_http_date_is_gmt_in_any_local_zone(value: str) -> None:
 # =========================================================================== wait
 
 
-async def test_wait_until_created(client: GenesisCloudClient, clock: FakeClock) -> None:
+async def test_wait_until_created(client: GenesisCloudClient, clock: VirtualClock) -> None:
     """A new import: creating, creating, created — three polls, backing off 1 s then 1.5 s."""
     created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
     clock.now += 1  # a moment later: the rate limiter has nothing to wait for
@@ -1043,7 +990,7 @@ async def test_wait_until_created(client: GenesisCloudClient, clock: FakeClock) 
     assert clock.sleeps[-2:] == [1.0, 1.5]
 
 
-async def test_wait_settles_on_error(clock: FakeClock) -> None:
+async def test_wait_settles_on_error(clock: VirtualClock) -> None:
     """A failed import settles as error: the default goal includes it."""
     sim = Simulator(fail_create_names={"my-image"})
     async with connected(sim, clock) as (client, _):
@@ -1054,7 +1001,7 @@ async def test_wait_settles_on_error(clock: FakeClock) -> None:
     assert result.snapshot.status == "error"
 
 
-async def test_wait_until_gone_after_delete(client: GenesisCloudClient, clock: FakeClock) -> None:
+async def test_wait_until_gone_after_delete(client: GenesisCloudClient, clock: VirtualClock) -> None:
     """After a delete: pending_delete, deleting, then 404 — reached with no snapshot."""
     await client.delete(SEED_CREATED)
     statuses: list[str | None] = []
@@ -1073,7 +1020,7 @@ async def test_wait_for_a_status_of_a_vanished_snapshot_raises(client: GenesisCl
         await client.wait(UNKNOWN, until={"created"})
 
 
-async def test_wait_timeout_returns_not_reached_on_time(clock: FakeClock) -> None:
+async def test_wait_timeout_returns_not_reached_on_time(clock: VirtualClock) -> None:
     """A wait that cannot finish returns reached=False exactly at the time-out, never after."""
     sim = Simulator(create_polls=10_000)
     async with connected(sim, clock) as (client, _):
@@ -1090,7 +1037,7 @@ async def test_wait_timeout_returns_not_reached_on_time(clock: FakeClock) -> Non
 
 
 @pytest.mark.parametrize("budget", [0.5, 7.3, 45.0])
-async def test_wait_never_overruns(clock: FakeClock, budget: float) -> None:
+async def test_wait_never_overruns(clock: VirtualClock, budget: float) -> None:
     """Whatever the time-out, the wait ends at or before it."""
     sim = Simulator(create_polls=10_000)
     async with connected(sim, clock) as (client, _):
@@ -1102,14 +1049,14 @@ async def test_wait_never_overruns(clock: FakeClock, budget: float) -> None:
     assert clock.now - start <= budget + 1e-9
 
 
-async def test_wait_with_zero_timeout_polls_once(client: GenesisCloudClient, clock: FakeClock) -> None:
+async def test_wait_with_zero_timeout_polls_once(client: GenesisCloudClient, clock: VirtualClock) -> None:
     """timeout=0: one look, no sleep."""
     result = await client.wait(SEED_CREATING, until={"created"}, timeout=0)
     assert (result.reached, result.polls, result.elapsed) == (False, 1, 0.0)
     assert clock.sleeps == []
 
 
-async def test_wait_backoff_grows_to_max_interval(clock: FakeClock) -> None:
+async def test_wait_backoff_grows_to_max_interval(clock: VirtualClock) -> None:
     """Poll intervals grow by 1.5x from interval up to max_interval, then stay."""
     sim = Simulator(create_polls=10_000)
     async with connected(sim, clock) as (client, _):
@@ -1211,7 +1158,7 @@ SCENARIOS: list[Any] = [
 @pytest.mark.parametrize(("make_sim", "call", "error"), SCENARIOS)
 async def test_canary_token_never_in_errors_or_logs(
     caplog: pytest.LogCaptureFixture,
-    clock: FakeClock,
+    clock: VirtualClock,
     make_sim: Callable[[], Simulator],
     call: Callable[[GenesisCloudClient], Awaitable[Any]],
     error: type[SnapshotMCPError],
@@ -1240,7 +1187,7 @@ async def test_canary_token_never_in_errors_or_logs(
         pytest.param('canary-"TOKEN"-\\1234567890', id="json-escaped"),
     ],
 )
-async def test_token_echoed_by_the_api_is_redacted(clock: FakeClock, token: str) -> None:
+async def test_token_echoed_by_the_api_is_redacted(clock: VirtualClock, token: str) -> None:
     """If a proxy repeats the Authorization header in its body, the error still hides the token."""
     async with mocked(echo_handler, clock, token=token) as client:
         with pytest.raises(AuthError) as info:
@@ -1250,7 +1197,7 @@ async def test_token_echoed_by_the_api_is_redacted(clock: FakeClock, token: str)
     assert "[redacted]" in str(info.value)
 
 
-async def test_token_echoed_in_an_html_page_is_not_shown(clock: FakeClock) -> None:
+async def test_token_echoed_in_an_html_page_is_not_shown(clock: VirtualClock) -> None:
     """An HTML page is described, never quoted — with or without the token in it."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -1263,6 +1210,7 @@ async def test_token_echoed_in_an_html_page_is_not_shown(clock: FakeClock) -> No
     assert_no_canary(info.value)
 
 
+@pytest.mark.slow  # a real HTTP server on loopback
 async def test_canary_never_in_logs_over_a_real_socket(caplog: pytest.LogCaptureFixture) -> None:
     """Through the production HTTP client and httpcore on a loopback socket, DEBUG logs hold no token."""
     for name in SECRET_LOGGERS:
@@ -1288,7 +1236,7 @@ async def test_canary_never_in_logs_over_a_real_socket(caplog: pytest.LogCapture
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
-    clock = FakeClock()
+    clock = VirtualClock()
     async with listener, anyio.create_task_group() as group:
         group.start_soon(listener.serve, serve)
         async with build_http_client() as http:

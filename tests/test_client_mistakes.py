@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from mcp.shared.exceptions import MCPError
-from server_support import MODES, UNKNOWN_ID, connect
+from support import MODES, UNKNOWN_ID, connect
 
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator

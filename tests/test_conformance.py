@@ -31,6 +31,8 @@ from test_e2e import SCRIPT, base_env
 
 from stress.load import unexpected_tracebacks
 
+pytestmark = pytest.mark.slow  # the MCP conformance suite through npx, against a real HTTP server
+
 CONFORMANCE = "@modelcontextprotocol/conformance@0.1.13"
 SCENARIOS = {
     "server-initialize": ["server-initialize"],

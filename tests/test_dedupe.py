@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from server_support import MODES, PREFIX, connect, sent, text_of
+from support import MODES, PREFIX, connect, sent, text_of
 
 from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
 from snapshot_mcp.dedupe import LOOKUP_PAGES, Dedupe, Intent

@@ -18,7 +18,7 @@ from mcp.client import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
 from pydantic import SecretStr
-from server_support import (
+from support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,
@@ -26,6 +26,7 @@ from server_support import (
     UNKNOWN_ID,
     Asker,
     AuditLines,
+    VirtualClock,
     accept,
     audit_lines,
     connect,
@@ -262,6 +263,7 @@ async def test_accept_with_wait_until_gone(settings: Settings, mode: str) -> Non
     assert seen[-1] == fast(settings).wait_timeout
 
 
+@pytest.mark.slow  # waits on real time by design
 async def test_legacy_elicitation_times_out(settings: Settings, audit: AuditLines) -> None:
     """2025 era: a user who never answers → timed_out within the bound, nothing deleted."""
     sim = Simulator()
@@ -436,14 +438,6 @@ async def test_overlong_token_is_rejected_before_any_request(settings: Settings,
 # -- confirmation tokens, unit -----------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _snapshot(**changes: Any) -> Snapshot:
     return Snapshot.model_validate(
         {"id": SEED_ID, "name": "n", "size": 1, "region": "NORD-NO-KRS-1", "status": "created", **changes}
@@ -455,7 +449,7 @@ def _snapshot(**changes: Any) -> Snapshot:
 )
 async def test_tokens_expire(elapsed: float, accepted: bool) -> None:
     """A token is accepted until its time-to-live has passed, never after."""
-    clock = FakeClock()
+    clock = VirtualClock(start=1_000_000.0)
     tokens = ConfirmationTokens(MemoryStore(), b"k", clock=clock)
     token = tokens.issue([_snapshot()], "s")
     clock.now += elapsed

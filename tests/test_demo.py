@@ -8,6 +8,8 @@ import pytest
 from snapshot_mcp.cli import main
 from snapshot_mcp.demo import _demo
 
+pytestmark = pytest.mark.slow  # the whole guided tour, with the simulator's real-time import
+
 
 def test_demo_runs_every_step_and_answers_itself_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     """`snapshot-mcp demo --yes` answers the prompt itself, says so, ends with the snapshot gone, exits 0."""

@@ -28,7 +28,9 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
-from server_support import MODEL_TOOLS
+from support import MODEL_TOOLS
+
+pytestmark = pytest.mark.slow  # the installed console script, in subprocesses
 
 SCRIPT = Path(sys.executable).parent / "snapshot-mcp"
 TOOLS = MODEL_TOOLS

@@ -46,11 +46,13 @@ from mcp.client import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Request
 from pydantic import BaseModel, ConfigDict, SecretStr
-from server_support import FAST_RETRY, MODES, OTHER_SEED_ID, SEED_ID, UNKNOWN_ID, fast, text_of
+from support import FAST_RETRY, MODES, OTHER_SEED_ID, SEED_ID, UNKNOWN_ID, fast, text_of
 
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, KNOWN_REGIONS, Simulator
+
+pytestmark = pytest.mark.slow  # hypothesis: hundreds of examples per property
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 settings.register_profile(
@@ -280,7 +282,7 @@ async def _fuzz(errors: _Errors, mode: str, *, accept: bool = False, policy: str
         wait_timeout=2.0,
         elicitation_timeout=5.0,
     )
-    # A server of its own over this simulator (not server_support.connect, whose simulator is picked
+    # A server of its own over this simulator (not support.connect, whose simulator is picked
     # per context: with several module-scoped clients alive, a call would reach the wrong one).
     async with httpx.AsyncClient(transport=api.transport()) as http:
         server = build_server(fast(chosen), http=http, retry=FAST_RETRY, poll_interval=0.001)

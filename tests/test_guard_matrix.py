@@ -50,7 +50,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
-from server_support import audit_lines, connect, text_of
+from support import WallClock, audit_lines, connect, text_of
 from test_e2e import SCRIPT, base_env
 from test_http import serving, sim_settings
 
@@ -217,16 +217,6 @@ class Switchboard:
         return self.answer
 
 
-class FakeClock:
-    """Wall time plus an offset: moves the confirmation tokens of in-process servers forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 class Background(Generic[T]):
     """Holds an async context manager open in a task of its own, so several open at once."""
 
@@ -274,7 +264,7 @@ class Group:
     switch: Switchboard
     cap: Callable[[], Awaitable[Client]]
     nocap: Callable[[], Awaitable[Client]]
-    clock: FakeClock | None
+    clock: WallClock | None
     count_deletes: Callable[[], int]
     audit_sources: Callable[[], list[list[str]]]
 
@@ -335,7 +325,7 @@ def _ready(client: Client) -> Callable[[], Awaitable[Client]]:
 
 
 @asynccontextmanager
-async def _memory_group(policy: str, era: str, clock: FakeClock | None) -> AsyncIterator[Group]:
+async def _memory_group(policy: str, era: str, clock: WallClock | None) -> AsyncIterator[Group]:
     # In memory the server runs in the caller's task (`connect` points it at `sim` there): no Background.
     sim, switch = Simulator(), Switchboard()
     settings = Settings(token=SecretStr(DEFAULT_TOKEN), **_settings(policy))
@@ -358,7 +348,7 @@ async def _memory_group(policy: str, era: str, clock: FakeClock | None) -> Async
 
 
 @asynccontextmanager
-async def _http_group(policy: str, era: str, clock: FakeClock | None) -> AsyncIterator[Group]:
+async def _http_group(policy: str, era: str, clock: WallClock | None) -> AsyncIterator[Group]:
     sim, switch = Simulator(), Switchboard()
     with audit_lines() as audit:
         async with (
@@ -575,7 +565,7 @@ async def concurrent_deletes(g: Group) -> tuple[int, list[str]]:
 
 
 @asynccontextmanager
-async def open_group(transport: str, policy: str, era: str, tmp: Path, clock: FakeClock | None) -> AsyncIterator[Group]:
+async def open_group(transport: str, policy: str, era: str, tmp: Path, clock: WallClock | None) -> AsyncIterator[Group]:
     opener: AbstractAsyncContextManager[Group]
     if transport == "memory":
         opener = _memory_group(policy, era, clock)
@@ -587,10 +577,11 @@ async def open_group(transport: str, policy: str, era: str, tmp: Path, clock: Fa
         yield group
 
 
-GROUPS = [(t, p, e) for t in TRANSPORTS for p in POLICIES for e in ERAS]
+GROUPS = [pytest.param(t, p, e, id=f"{t}-{p}-{e}") for t in TRANSPORTS for p in POLICIES for e in ERAS]
 
 
-@pytest.mark.parametrize(("transport", "policy", "era"), GROUPS, ids=["-".join(group) for group in GROUPS])
+@pytest.mark.slow  # 168 cells: subprocesses (stdio), real servers (http), and time-outs that must pass in real time
+@pytest.mark.parametrize(("transport", "policy", "era"), GROUPS)
 async def test_guard_matrix(
     transport: str,
     policy: str,
@@ -601,7 +592,7 @@ async def test_guard_matrix(
     """Each answer's cell as TABLE says; then two concurrent deletes send at most one DELETE."""
     clock = None
     if transport in IN_PROCESS:  # in-process servers' confirmation tokens run on a clock we can move
-        clock = FakeClock()
+        clock = WallClock()
     expected_deletes = 0
     with anyio.fail_after(120):
         async with open_group(transport, policy, era, tmp_path, clock) as group:
@@ -632,6 +623,7 @@ async def test_guard_matrix(
 
 
 @pytest.mark.parametrize("era", ERAS)
+@pytest.mark.slow  # real HTTP servers on loopback
 async def test_token_reuse_and_changed_snapshot_over_http(era: str) -> None:
     """Over HTTP: a used token is refused, and so is a token for a snapshot that changed since."""
     sim = Simulator()
@@ -654,6 +646,7 @@ async def test_token_reuse_and_changed_snapshot_over_http(era: str) -> None:
     assert [r.path.rsplit("/", 1)[1] for r in sim.requests if r.method == "DELETE"] == [target]
 
 
+@pytest.mark.slow  # a real HTTP server on loopback
 async def test_token_from_another_session_is_refused_over_http() -> None:
     """2025 era over HTTP: a token issued to one MCP session is refused in another."""
     sim = Simulator()
@@ -671,6 +664,7 @@ async def test_token_from_another_session_is_refused_over_http() -> None:
     assert sum(r.method == "DELETE" for r in sim.requests) == 1
 
 
+@pytest.mark.slow  # a real HTTP server on loopback
 async def test_token_across_connections_in_the_2026_era_is_not_session_bound() -> None:
     """2026-07-28 has no sessions: a token works from another connection (a documented limit, SECURITY.md).
 
@@ -695,7 +689,7 @@ async def test_token_across_connections_in_the_2026_era_is_not_session_bound() -
 @pytest.mark.parametrize("era", ERAS)
 async def test_token_expires_through_the_protocol(era: str) -> None:
     """A token presented one second before its end deletes; one presented at its end does not."""
-    clock = FakeClock()
+    clock = WallClock()
     sim = Simulator()
     settings = Settings(token=SecretStr(DEFAULT_TOKEN), **_settings("token"))
     async with connect(settings, sim, mode=era, clock=clock) as client:
@@ -712,6 +706,7 @@ async def test_token_expires_through_the_protocol(era: str) -> None:
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["shared-key", "foreign-key"])
+@pytest.mark.slow  # real HTTP servers on loopback
 async def test_token_across_stateless_instances(shared: bool) -> None:
     """--stateless: a token from instance A deletes on B when both share --state-key; with another key, refused."""
     sim = Simulator()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mcp.types import ElicitResult
 from pydantic import SecretStr
-from server_support import SEED_ID, Asker, connect, text_of
+from support import SEED_ID, Asker, connect, text_of
 
 from snapshot_mcp.models import MAX_SHOWN_NAME, Snapshot
 from snapshot_mcp.settings import Settings
@@ -42,6 +42,7 @@ async def test_a_token_echoed_in_a_name_never_reaches_the_question(mode: str) ->
     assert CANARY not in text_of(result) + json.dumps(result.structured_content)
 
 
+@pytest.mark.slow  # waits on real time by design
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_a_token_echoed_in_a_status_never_reaches_a_progress_notification(mode: str) -> None:
     """Item 1: progress notifications of a wait carry the snapshot's status: never an echoed token."""
@@ -88,6 +89,7 @@ async def test_hostile_characters_reach_neither_list_nor_error_text(settings: Se
         assert all(ch not in text for ch in "\x1b\x00\x07\x08\u202e\u200b\ufeff\u2066")
 
 
+@pytest.mark.slow  # a 200,000-character name through every layer
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_a_huge_name_cannot_push_the_id_out_of_sight(sim: Simulator, mode: str) -> None:
     """Item 6: a 200,000-character name is cut where parsed; the question's id line comes before it."""

@@ -26,7 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
-from server_support import MODEL_TOOLS
+from support import MODEL_TOOLS
 
 from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, make_uvicorn_server, transport_security
 from snapshot_mcp.server import build_server

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp.types import ElicitResult
-from server_support import (
+from support import (
     MODES,
     OTHER_SEED_ID,
     SEED_ID,
@@ -191,6 +191,7 @@ async def test_the_form_carries_its_title_and_description_in_both_eras(
         assert "cannot be undone" in schema["description"]
 
 
+@pytest.mark.slow  # waits on real time by design
 async def test_an_unanswered_question_ends_within_the_call_budget(settings: Settings, sim: Simulator) -> None:
     """2025 era: the client never answers; the call says timed_out before its budget, leaving room to delete."""
     never = anyio.Event()
@@ -206,6 +207,7 @@ async def test_an_unanswered_question_ends_within_the_call_budget(settings: Sett
     assert sent(sim, "DELETE") == []
 
 
+@pytest.mark.slow  # waits on real time by design
 async def test_a_wait_after_the_delete_gets_only_what_is_left_of_the_budget(settings: Settings, mode: str) -> None:
     """A snapshot that never disappears: wait=true returns deleting within the call's budget, not the wait's."""
     sim = Simulator(delete_polls=10_000)

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from server_support import (
+from support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,

@@ -5,7 +5,11 @@ foreign-key one is refused). The full run (50 × 20) is `python stress/load.py`.
 
 from __future__ import annotations
 
+import pytest
+
 from stress.load import DELETE_ACROSS, DELETE_FOREIGN, parse_args, run, unexpected_tracebacks
+
+pytestmark = pytest.mark.slow  # HTTP instances in subprocesses
 
 
 async def test_load_ci_sized() -> None:

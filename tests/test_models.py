@@ -307,6 +307,7 @@ def test_create_request_is_frozen() -> None:
 
 
 @settings(max_examples=300, deadline=None)
+@pytest.mark.slow  # hypothesis: a hundred examples
 @given(st.text(max_size=300))
 def test_accepted_names_are_clean(name: str) -> None:
     """Any accepted name is trimmed, non-empty and free of control characters."""
@@ -319,6 +320,7 @@ def test_accepted_names_are_clean(name: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
+@pytest.mark.slow  # hypothesis: a hundred examples
 @given(st.text(max_size=60))
 def test_accepted_regions_have_the_region_shape(region: str) -> None:
     """Any accepted region is upper-case ASCII letters and digits joined by dashes."""
@@ -396,6 +398,7 @@ def test_snapshot_id_type_rejects(value: object) -> None:
 
 
 @settings(max_examples=500, deadline=None)
+@pytest.mark.slow  # hypothesis: a hundred examples
 @given(st.one_of(st.text(max_size=60), st.uuids().map(str).map(lambda u: u + "\x00"), st.uuids().map(str)))
 def test_check_snapshot_id_only_ever_returns_a_canonical_uuid(value: str) -> None:
     """Whatever goes in, what comes out is a canonical UUID or a ValueError."""

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 from pydantic import SecretStr
-from server_support import FAST_RETRY, MODES, SEED_ID, connect, text_of
+from support import FAST_RETRY, MODES, SEED_ID, connect, text_of
 
 from snapshot_mcp import client as client_module
 from snapshot_mcp.client import GenesisCloudClient

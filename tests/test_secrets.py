@@ -44,7 +44,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, TextContent
 from pydantic import SecretStr
-from server_support import FAST_RETRY, audit_lines
+from support import FAST_RETRY, audit_lines
 from test_e2e import SCRIPT, base_env
 
 from snapshot_mcp import cli
@@ -283,6 +283,7 @@ def _settings(**changes: Any) -> Settings:
     return Settings(**{**values, **changes})
 
 
+@pytest.mark.slow  # a campaign: every log level x era x error path
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("level", LEVELS)
 async def test_no_secret_in_results_logs_or_audit_in_process(
@@ -467,6 +468,7 @@ async def _http_refusals(url: str) -> list[httpx.Response]:
 
 
 @pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.slow  # the console script over HTTP, in a subprocess
 async def test_no_secret_leaves_the_http_console_script(level: str) -> None:
     """The installed script at `level`: HTTP refusals, every API error path, both eras; stdout/stderr clean."""
     dumps: list[str] = []

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+from support import (
+    AUTH,
+    BASE,
+    GOOD_BODY,
+    ISO_MS,
+    LEGACY_ID,
+    SEED_IDS,
+    SNAPSHOT_KEYS,
+    VirtualClock,
+    assert_current_shape,
+    assert_error,
+    client,
+    create,
+    page_of,
+    status_of,
+)
 
 from snapshot_mcp import simulator as simulator_module
 from snapshot_mcp.simulator import (
@@ -25,124 +39,6 @@ from snapshot_mcp.simulator import (
     Simulator,
     serve,
 )
-
-BASE = "https://api.genesiscloud.com/compute/v1"
-AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
-ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-SNAPSHOT_KEYS = {"id", "name", "size", "region", "status", "os_type", "created_at", "updated_at"}
-"""The keys every snapshot carries (the API's required fields since 2025-02)."""
-SOURCE_KEYS = {"source_instance_id", "source_snapshot_id"}
-"""Optional keys: present only when they apply, never null."""
-CURRENT_STATUSES = {"creating", "created", "pending_delete", "deleting", "error"}
-LEGACY_ID = "8fdc4100-0a26-4948-8e7f-53df5b440339"
-"""The seed's one legacy snapshot: status `active`, in the dropped region ARC-IS-HAF-1."""
-GOOD_BODY: dict[str, Any] = {
-    "name": "my-image",
-    "size": 20,
-    "url": "https://example.com/image.raw.zst",
-    "region": "NORD-NO-KRS-1",
-}
-SEED_IDS = {
-    "8fdc4100-0a26-4948-8e7f-53df5b440339",
-    "ebc879bb-2363-4326-bf38-eca0be7b7921",
-    "9607c382-cdbd-42ad-b42e-38298191bb45",
-    "f8b41b73-3e62-42ab-8c3d-1c419e4c85df",
-    "2e49aa33-1927-428a-9f33-a29ef0149069",
-    "6efe4b2d-d265-47ce-ab96-80bc40f17639",
-    "a52b3f26-7a60-4c50-9f21-fba2e5ab02ce",
-    "de988491-9bf9-4bf5-a737-e4caacfd83ae",
-    "09c01ea7-a09b-42a1-a2ec-12e0022fff8c",
-    "3f2ac9b3-dd02-4487-b890-1a86378cb101",
-    "3d22a6ab-324c-4da8-ad61-383bedf8deb9",
-    "187c7755-36f9-4e16-92f0-41acedfc3cfb",
-}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@asynccontextmanager
-async def client(sim: Simulator, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client wired to the simulator's in-process transport."""
-    hdrs = AUTH if headers is None else headers
-    async with httpx.AsyncClient(transport=sim.transport(), base_url=BASE, headers=hdrs) as c:
-        yield c
-
-
-def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """Check a documented error body and return it."""
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    body: dict[str, Any] = resp.json()
-    assert set(body) == {"code", "message"}
-    assert isinstance(body["code"], str)
-    assert body["code"]
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    if code is not None:
-        assert body["code"] == code
-    return body
-
-
-def page_of(resp: httpx.Response, key: str, *, total: int, page: int = 1, per_page: int = 50) -> list[Any]:
-    """The items of a 200 list page, after checking its keys, counts and created_at/id order."""
-    assert resp.status_code == 200, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    body = resp.json()
-    assert set(body) == {key, "total_count", "page", "per_page"}
-    assert (body["total_count"], body["page"], body["per_page"]) == (total, page, per_page)
-    items: list[Any] = body[key]
-    order = [(item["created_at"], item["id"]) for item in items]
-    assert order == sorted(order)
-    return items
-
-
-def assert_current_shape(snap: dict[str, Any]) -> None:
-    """One snapshot in today's shape: the eight required keys typed, sources only when set."""
-    assert SNAPSHOT_KEYS <= set(snap) <= SNAPSHOT_KEYS | SOURCE_KEYS, sorted(snap)
-    assert "resource_id" not in snap
-    assert isinstance(snap["id"], str)
-    assert str(uuid.UUID(snap["id"])) == snap["id"]
-    assert isinstance(snap["name"], str)
-    assert snap["name"]
-    assert type(snap["size"]) is int
-    assert snap["size"] >= 1
-    assert isinstance(snap["region"], str)
-    assert snap["status"] in CURRENT_STATUSES or (snap["id"] == LEGACY_ID and snap["status"] == "active")
-    assert snap["os_type"] in ("linux", "windows")
-    assert ISO_MS.fullmatch(snap["created_at"])
-    assert ISO_MS.fullmatch(snap["updated_at"])
-    for key in SOURCE_KEYS & set(snap):
-        assert isinstance(snap[key], str)
-        assert str(uuid.UUID(snap[key])) == snap[key]
-
-
-async def create(c: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
-    """Create a snapshot and return its JSON."""
-    resp = await c.post("/snapshots", json={**GOOD_BODY, **overrides})
-    assert resp.status_code == 201, resp.text
-    snap: dict[str, Any] = resp.json()["snapshot"]
-    return snap
-
-
-async def status_of(c: httpx.AsyncClient, sid: str) -> str | int:
-    """The status a GET shows, or the HTTP status when it is not 200."""
-    resp = await c.get(f"/snapshots/{sid}")
-    if resp.status_code != 200:
-        return resp.status_code
-    status: str = resp.json()["snapshot"]["status"]
-    return status
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 # ---------------------------------------------------------------- seed and module
 
@@ -206,9 +102,13 @@ AUTH_CASES = [
 ]
 
 
+UNKNOWN_UUID = "5b0c3f0e-8d59-4f6e-9d55-2f3f8a4c7e11"
+"""An id no seed snapshot or instance has (fixed: parallel workers must collect the same tests)."""
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(("headers", "tokens"), AUTH_CASES)
-@pytest.mark.parametrize(("method", "path"), [("GET", "/snapshots"), ("DELETE", f"/snapshots/{uuid.uuid4()}")])
+@pytest.mark.parametrize(("method", "path"), [("GET", "/snapshots"), ("DELETE", f"/snapshots/{UNKNOWN_UUID}")])
 async def test_auth_rejected(headers: dict[str, str], tokens: list[str] | None, method: str, path: str) -> None:
     """Missing, non-Bearer, empty, X-Auth-Token-only or unknown tokens are 401 code 01001."""
     sim = Simulator(tokens=tokens)
@@ -233,10 +133,10 @@ async def test_auth_with_token_set() -> None:
         f"{BASE}/snapshot",
         f"{BASE}/snapshots/",
         f"{BASE}/instances/",
-        f"{BASE}/instances/{uuid.uuid4()}",
-        f"{BASE}/instances/{uuid.uuid4()}/snapshots/",
-        f"{BASE}/snapshots/{uuid.uuid4()}/clone/",
-        f"{BASE}/snapshots/{uuid.uuid4()}/copy",
+        f"{BASE}/instances/{UNKNOWN_UUID}",
+        f"{BASE}/instances/{UNKNOWN_UUID}/snapshots/",
+        f"{BASE}/snapshots/{UNKNOWN_UUID}/clone/",
+        f"{BASE}/snapshots/{UNKNOWN_UUID}/copy",
         f"{BASE}/snapshots//clone",
         "https://api.genesiscloud.com/snapshots",
         "https://api.genesiscloud.com/compute/v2/snapshots",
@@ -272,7 +172,7 @@ async def test_wrong_method(method: str, path: str, allow: str) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
-@pytest.mark.parametrize("sid", [str(uuid.uuid4()), "not-a-uuid", "EBC879BB-2363-4326-BF38-ECA0BE7B7921", "12345"])
+@pytest.mark.parametrize("sid", [UNKNOWN_UUID, "not-a-uuid", "EBC879BB-2363-4326-BF38-ECA0BE7B7921", "12345"])
 async def test_unknown_or_malformed_id(method: str, sid: str) -> None:
     """Unknown or malformed ids are 404 'Snapshot not found'."""
     sim = Simulator()
@@ -344,6 +244,7 @@ async def test_list_pages_and_past_the_end() -> None:
     assert huge["total_count"] == 12
 
 
+@pytest.mark.slow  # fills the simulator with thousands of snapshots
 @pytest.mark.anyio
 async def test_add_many_is_fast_and_pages() -> None:
     """add_many(10_000) is fast and pages through cleanly, 100 per page, in order."""
@@ -484,7 +385,7 @@ async def test_list_read_only_counts_on_its_page() -> None:
 @pytest.mark.anyio
 async def test_create_lifecycle_by_clock() -> None:
     """With create_seconds, the injected clock decides when 'creating' ends, not the reads."""
-    clock = FakeClock()
+    clock = VirtualClock()
     sim = Simulator(create_seconds=30, clock=clock, fail_create_names={"doomed"})
     async with client(sim) as c:
         ok, bad = (await create(c))["id"], (await create(c, name="doomed"))["id"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_simulator import AUTH, assert_error, client
+from support import AUTH, assert_error, client
 
 from snapshot_mcp.models import Snapshot, SnapshotPage
 from snapshot_mcp.simulator import Faults, SimRequest, Simulator

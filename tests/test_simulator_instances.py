@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from test_simulator import ISO_MS, assert_current_shape, assert_error, client, page_of
+from support import ISO_MS, assert_current_shape, assert_error, client, page_of
 
 from snapshot_mcp.simulator import KNOWN_REGIONS, Simulator
 
@@ -242,7 +242,7 @@ async def test_instance_snapshots_pages() -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize("iid", [str(uuid.uuid4()), "not-a-uuid", GPU_WORKER_1.upper(), LLAMA])
+@pytest.mark.parametrize("iid", ["5b0c3f0e-8d59-4f6e-9d55-2f3f8a4c7e11", "not-a-uuid", GPU_WORKER_1.upper(), LLAMA])
 async def test_instance_snapshots_unknown_instance(method: str, iid: str) -> None:
     """An unknown or malformed instance id (a snapshot id too) is 404 'Instance not found', before the body."""
     sim = Simulator()

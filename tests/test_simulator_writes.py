@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from test_simulator import FakeClock, assert_current_shape, assert_error, client, status_of
+from support import VirtualClock, assert_current_shape, assert_error, client, status_of
 
 from snapshot_mcp.simulator import Simulator
 
@@ -244,7 +243,7 @@ async def test_clone_and_rename_validation(method: str, path: str, body: Any) ->
 
 
 @pytest.mark.parametrize(("method", "suffix"), [("PATCH", ""), ("POST", "/clone")])
-@pytest.mark.parametrize("sid", [str(uuid.uuid4()), "not-a-uuid", UBUNTU.upper(), GPU_WORKER_1])
+@pytest.mark.parametrize("sid", ["5b0c3f0e-8d59-4f6e-9d55-2f3f8a4c7e11", "not-a-uuid", UBUNTU.upper(), GPU_WORKER_1])
 async def test_unknown_snapshot_on_rename_and_clone(method: str, suffix: str, sid: str) -> None:
     """Unknown, malformed or non-snapshot ids are 404 'Snapshot not found', before the body."""
     sim = Simulator()
@@ -315,7 +314,7 @@ async def test_made_copies_follow_the_create_lifecycle(make: Maker, name: str, f
 @pytest.mark.parametrize("make", MAKERS)
 async def test_made_copies_follow_the_clock(make: Maker) -> None:
     """With create_seconds the injected clock, not the reads, ends 'creating'."""
-    clock = FakeClock()
+    clock = VirtualClock()
     sim = Simulator(create_seconds=20, clock=clock)
     async with client(sim) as c:
         sid = await make(c, "n")

@@ -13,6 +13,8 @@ import pytest
 
 from bench.tokens import FIGURES_PATH, RATIO_TARGET, TOOLS_TARGET, figures_data
 
+pytestmark = pytest.mark.slow  # loads the tokenizer and counts every tool definition and a 100-snapshot listing
+
 
 @pytest.fixture(scope="module")
 def committed() -> dict[str, Any]:

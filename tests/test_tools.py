@@ -24,7 +24,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 from pydantic import SecretStr
-from server_support import (
+from support import (
     FAST_RETRY,
     MODEL_TOOLS,
     MODES,
@@ -832,6 +832,7 @@ async def _every_path(mode: str) -> tuple[list[str], list[Simulator]]:
     return outputs, sims
 
 
+@pytest.mark.slow  # a campaign: every tool and error path
 async def test_the_token_never_appears_in_any_output(mode: str, caplog: pytest.LogCaptureFixture) -> None:
     """A canary API token reaches the API in the header, and never a result, audit line or log record."""
     caplog.set_level(logging.DEBUG)

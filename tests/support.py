@@ -1,0 +1,338 @@
+"""What the tests share: fake clocks, the seed's ids, and in-memory servers driven through the protocol.
+
+`connect(...)` opens an in-process `mcp.Client` to the real server (`build_server`)
+whose API is a given simulator, in the given protocol mode:
+`"auto"` speaks 2026-07-28 (elicitation through an input-required result and a
+retry), `"legacy"` the 2025 handshake (`elicitation/create` mid-call). Passing an
+`elicitation_callback` is what declares the elicitation capability.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client
+from mcp.client import ClientRequestContext, advertise
+from mcp.client.session import ElicitationFnT
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
+
+from snapshot_mcp.client import RetryPolicy
+from snapshot_mcp.server import build_server
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, SimRequest, Simulator
+
+PREFIX = "/compute/v1/snapshots"
+APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+"""A client's declaration of MCP Apps support with the HTML view type (what Claude Desktop and VS Code send)."""
+MODES = ("auto", "legacy")
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.005, total_timeout=2.0)
+"""The real retry logic with millisecond pauses (4 attempts), so fault tests take no time."""
+
+SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
+"""A seed snapshot: ubuntu-22.04-cuda-12.4, 64 GiB, NORD-NO-KRS-1, created."""
+OTHER_SEED_ID = "9607c382-cdbd-42ad-b42e-38298191bb45"
+"""Another seed snapshot: win-server-2022-base, 80 GiB, EUW-NL-AMS-1, created."""
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+READING_TOOLS = {"list_snapshots", "get_snapshot", "list_instances"}
+WRITING_TOOLS = {
+    "create_snapshot_from_url",
+    "snapshot_instance",
+    "copy_snapshot",
+    "rename_snapshot",
+    "delete_snapshot",
+    "delete_snapshots",
+}
+MODEL_TOOLS = READING_TOOLS | WRITING_TOOLS
+"""Every tool a model is offered by default (the card's app-only tools are not among them)."""
+
+
+def fast(settings: Settings, **changes: Any) -> Settings:
+    """`settings` without the 10 requests/s rate limit (tests make many requests)."""
+    return settings.model_copy(update={"rate_limit": 100_000.0, **changes})
+
+
+class _ActiveApi(httpx.AsyncBaseTransport):
+    """Hands each request to the simulator of the connection that made it (see `connect`)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await _active_api.get().handle_async_request(request)
+
+
+_active_api: ContextVar[httpx.AsyncBaseTransport] = ContextVar("active_api")
+_servers: dict[tuple[Settings, RetryPolicy, Callable[[], float]], MCPServer[Any]] = {}
+
+
+def server_for(
+    settings: Settings, retry: RetryPolicy = FAST_RETRY, clock: Callable[[], float] = time.time
+) -> MCPServer[Any]:
+    """`build_server(settings)` over whichever simulator `connect` made active, built once per settings.
+
+    Building costs ~40 ms (the SDK derives every tool's schemas); each connection enters the
+    lifespan afresh, so nothing a call leaves behind (dedupe memory, confirmation tokens)
+    carries over to the next connection.
+    """
+    key = (settings, retry, clock)
+    if key not in _servers:
+        http = httpx.AsyncClient(transport=_ActiveApi())
+        _servers[key] = build_server(settings, http=http, retry=retry, poll_interval=0.001, clock=clock)
+    return _servers[key]
+
+
+@asynccontextmanager
+async def connect(
+    settings: Settings,
+    sim: Simulator,
+    *,
+    mode: str = "auto",
+    elicit: ElicitationFnT | None = None,
+    retry: RetryPolicy = FAST_RETRY,
+    clock: Callable[[], float] = time.time,
+    apps: bool = False,
+    name: str | None = None,
+) -> AsyncIterator[Client]:
+    """An in-memory MCP client of the server for `settings`, whose API is `sim`; `clock` drives its tokens.
+
+    `apps` declares the MCP Apps extension (the confirmation card); `name` is the `clientInfo.name` sent.
+    """
+    server = server_for(fast(settings), retry, clock)
+    reset = _active_api.set(sim.transport())
+    info = Implementation(name=name, version="1") if name is not None else None
+    try:
+        async with Client(
+            server, mode=mode, elicitation_callback=elicit, extensions=[APPS] if apps else None, client_info=info
+        ) as client:
+            yield client
+    finally:
+        _active_api.reset(reset)
+
+
+def text_of(result: CallToolResult) -> str:
+    """The text blocks of a result, joined."""
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+def everything_in(result: CallToolResult) -> str:
+    """All a client sees of a result: text and structured content."""
+    return text_of(result) + "\n" + json.dumps(result.structured_content)
+
+
+def sent(sim: Simulator, method: str) -> list[SimRequest]:
+    """The requests with `method` that reached the simulated API."""
+    return [request for request in sim.requests if request.method == method]
+
+
+class Asker:
+    """An elicitation callback: records each question and gives a fixed answer."""
+
+    def __init__(self, answer: ElicitResult | ErrorData | None = None, *, block: anyio.Event | None = None) -> None:
+        self.answer = answer if answer is not None else accept(confirm=True)
+        self.block = block
+        self.asked: list[ElicitRequestParams] = []
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        self.asked.append(params)
+        if self.block is not None:
+            await self.block.wait()
+        return self.answer
+
+
+def accept(**content: Any) -> ElicitResult:
+    return ElicitResult(action="accept", content=content)
+
+
+class AuditLines(logging.Handler):
+    """Collects the lines of the `snapshot_mcp.audit` logger (which does not propagate)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def audit_lines() -> Iterator[AuditLines]:
+    """Attach an `AuditLines` handler for the duration of the block."""
+    logger = logging.getLogger("snapshot_mcp.audit")
+    handler = AuditLines()
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+class VirtualClock:
+    """Virtual time: `sleep` records the delay, and sleepers wake in order of their deadline.
+
+    Call it for the time (`now`); move `now` by hand, or let `sleep` move it.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.start = start
+        self.now = start
+        self.sleeps: list[float] = []
+        self._sleepers: list[tuple[float, int]] = []
+        self._seq = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    @property
+    def elapsed(self) -> float:
+        return self.now - self.start
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        entry = (self.now + max(0.0, seconds), self._seq)
+        self._seq += 1
+        heapq.heappush(self._sleepers, entry)
+        try:
+            await anyio.lowlevel.checkpoint()
+            while self._sleepers[0] != entry:
+                await anyio.lowlevel.checkpoint()
+        finally:
+            self._sleepers.remove(entry)
+            heapq.heapify(self._sleepers)
+        self.now = max(self.now, entry[0])
+
+
+class WallClock:
+    """The real wall clock plus an offset a test moves (confirmation tokens and card requests expire by it)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def most_in_any_window(times: Iterable[float], window: float) -> int:
+    """The most of `times` inside any half-open interval of `window` seconds (sliding over every time)."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] >= window - 1e-9:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+# -- the simulator, spoken to directly (tests/test_simulator*.py) -------------------------------
+
+BASE = "https://api.genesiscloud.com/compute/v1"
+AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+SNAPSHOT_KEYS = {"id", "name", "size", "region", "status", "os_type", "created_at", "updated_at"}
+"""The keys every snapshot carries (the API's required fields since 2025-02)."""
+SOURCE_KEYS = {"source_instance_id", "source_snapshot_id"}
+"""Optional keys: present only when they apply, never null."""
+CURRENT_STATUSES = {"creating", "created", "pending_delete", "deleting", "error"}
+LEGACY_ID = "8fdc4100-0a26-4948-8e7f-53df5b440339"
+"""The seed's one legacy snapshot: status `active`, in the dropped region ARC-IS-HAF-1."""
+GOOD_BODY: dict[str, Any] = {
+    "name": "my-image",
+    "size": 20,
+    "url": "https://example.com/image.raw.zst",
+    "region": "NORD-NO-KRS-1",
+}
+SEED_IDS = {
+    "8fdc4100-0a26-4948-8e7f-53df5b440339",
+    "ebc879bb-2363-4326-bf38-eca0be7b7921",
+    "9607c382-cdbd-42ad-b42e-38298191bb45",
+    "f8b41b73-3e62-42ab-8c3d-1c419e4c85df",
+    "2e49aa33-1927-428a-9f33-a29ef0149069",
+    "6efe4b2d-d265-47ce-ab96-80bc40f17639",
+    "a52b3f26-7a60-4c50-9f21-fba2e5ab02ce",
+    "de988491-9bf9-4bf5-a737-e4caacfd83ae",
+    "09c01ea7-a09b-42a1-a2ec-12e0022fff8c",
+    "3f2ac9b3-dd02-4487-b890-1a86378cb101",
+    "3d22a6ab-324c-4da8-ad61-383bedf8deb9",
+    "187c7755-36f9-4e16-92f0-41acedfc3cfb",
+}
+
+
+@asynccontextmanager
+async def client(sim: Simulator, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client wired to the simulator's in-process transport."""
+    hdrs = AUTH if headers is None else headers
+    async with httpx.AsyncClient(transport=sim.transport(), base_url=BASE, headers=hdrs) as c:
+        yield c
+
+
+def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Check a documented error body and return it."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/json"
+    body: dict[str, Any] = resp.json()
+    assert set(body) == {"code", "message"}
+    assert isinstance(body["code"], str)
+    assert body["code"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    if code is not None:
+        assert body["code"] == code
+    return body
+
+
+def page_of(resp: httpx.Response, key: str, *, total: int, page: int = 1, per_page: int = 50) -> list[Any]:
+    """The items of a 200 list page, after checking its keys, counts and created_at/id order."""
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/json"
+    body = resp.json()
+    assert set(body) == {key, "total_count", "page", "per_page"}
+    assert (body["total_count"], body["page"], body["per_page"]) == (total, page, per_page)
+    items: list[Any] = body[key]
+    order = [(item["created_at"], item["id"]) for item in items]
+    assert order == sorted(order)
+    return items
+
+
+def assert_current_shape(snap: dict[str, Any]) -> None:
+    """One snapshot in today's shape: the eight required keys typed, sources only when set."""
+    assert SNAPSHOT_KEYS <= set(snap) <= SNAPSHOT_KEYS | SOURCE_KEYS, sorted(snap)
+    assert "resource_id" not in snap
+    assert isinstance(snap["id"], str)
+    assert str(uuid.UUID(snap["id"])) == snap["id"]
+    assert isinstance(snap["name"], str)
+    assert snap["name"]
+    assert type(snap["size"]) is int
+    assert snap["size"] >= 1
+    assert isinstance(snap["region"], str)
+    assert snap["status"] in CURRENT_STATUSES or (snap["id"] == LEGACY_ID and snap["status"] == "active")
+    assert snap["os_type"] in ("linux", "windows")
+    assert ISO_MS.fullmatch(snap["created_at"])
+    assert ISO_MS.fullmatch(snap["updated_at"])
+    for key in SOURCE_KEYS & set(snap):
+        assert isinstance(snap[key], str)
+        assert str(uuid.UUID(snap[key])) == snap[key]
+
+
+async def create(c: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    """Create a snapshot and return its JSON."""
+    resp = await c.post("/snapshots", json={**GOOD_BODY, **overrides})
+    assert resp.status_code == 201, resp.text
+    snap: dict[str, Any] = resp.json()["snapshot"]
+    return snap
+
+
+async def status_of(c: httpx.AsyncClient, sid: str) -> str | int:
+    """The status a GET shows, or the HTTP status when it is not 200."""
+    resp = await c.get(f"/snapshots/{sid}")
+    if resp.status_code != 200:
+        return resp.status_code
+    status: str = resp.json()["snapshot"]["status"]
+    return status
