@@ -189,6 +189,30 @@ def check_startup(settings: Settings) -> None:
         logger.warning("GENESISCLOUD_TOKEN is not set: tools will answer with an error until it is")
 
 
+def check_state(settings: Settings) -> None:
+    """With `--state-url`, refuse to start unless Redis answers: shared safety state is not optional once asked for."""
+    if settings.state_url is None:
+        return
+    import anyio
+
+    from .errors import StoreUnavailable
+    from .state import open_store
+
+    async def reach() -> None:
+        store, _ = await open_store(settings, settings.token)
+        await store.aclose()
+
+    try:
+        anyio.run(reach)
+    except ImportError as exc:
+        raise SystemExit(f"snapshot-mcp: {exc}") from None
+    except StoreUnavailable as exc:
+        raise SystemExit(
+            f"snapshot-mcp: {exc}: start Redis or fix --state-url (SNAPSHOT_MCP_STATE_URL); "
+            "the server keeps confirmations, creates and the rate limit there, and does not start without it"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     args = parse_args(argv)
@@ -208,6 +232,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     check_token(settings)
     configure_logging(settings.log_level)
     check_startup(settings)
+    check_state(settings)
     from .server import build_server
 
     server = build_server(settings)

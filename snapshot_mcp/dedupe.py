@@ -4,7 +4,9 @@ A model retries; an answer gets lost; two calls race. The rules, for every reque
 that makes a snapshot (an `Intent`):
 
 - Identical requests within the window (10 minutes) share one attempt: a per-key
-  lock, and the store remembers which snapshot the request made.
+  lock in this process, a claim in the store across instances (an identical request on
+  another instance waits for it, up to `BUSY_WAIT` seconds), and the store remembers
+  which snapshot the request made.
 - Asked again, a remembered snapshot is returned (`reused`), unless it failed or is
   being deleted (`error`, `pending_delete`, `deleting`, gone): then a new one is made.
 - When a create failed in a way that leaves open whether the API made it (a 5xx, a
@@ -13,21 +15,35 @@ that makes a snapshot (an `Intent`):
   does not echo an image URL, so such a find is `probable`, never claimed as identical)
   and that no other request made. The look-up reads a bounded number of pages (the
   first and the newest end), and says when it could not read them all.
+- Without the store (a shared one that went away) nothing is sent: `StoreUnavailable`.
+  A snapshot made just before the store failed is still reported as made.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
 
+from . import messages
 from .client import GenesisCloudClient
-from .errors import ApiUnreachable, BadResponse, CreateMayHaveStarted, NotFound, ServerError
+from .errors import (
+    ApiUnreachable,
+    BadResponse,
+    CreateBusy,
+    CreateMayHaveStarted,
+    NotFound,
+    ServerError,
+    StoreUnavailable,
+)
 from .models import Snapshot, SnapshotPage
 from .store import Store
 
@@ -37,6 +53,13 @@ LOOKUP_PAGES = 10
 LOOKUP_SLACK = timedelta(seconds=60)
 """How long before the failed call a matching snapshot may have been dated (clock skew)."""
 UNUSABLE = frozenset({"error", "pending_delete", "deleting"})
+BUSY_SECONDS = 180.0
+"""How long a claim on a create lasts at most (longer than any one create call), should its holder vanish."""
+BUSY_WAIT = 20.0
+"""Seconds a request waits for an identical create running on another instance."""
+BUSY_POLL = 0.25
+
+log = logging.getLogger(__name__)
 
 Pages = Callable[[int, int], Awaitable[SnapshotPage]]
 """(page, per_page) → one page of snapshots: where a look-up reads."""
@@ -89,21 +112,47 @@ class _Memory:
 class Dedupe:
     """Runs creates under the rules of the module docstring."""
 
-    def __init__(self, client: GenesisCloudClient, store: Store, *, window: float = DEDUPE_WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        client: GenesisCloudClient,
+        store: Store,
+        *,
+        window: float = DEDUPE_WINDOW_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
         self.client = client
         self.store = store
         self.window = window
+        self._sleep = sleep
         self._locks: dict[str, anyio.Lock] = {}
 
     async def run(self, intent: Intent, make: Callable[[], Awaitable[Snapshot]], pages: Pages | None = None) -> Outcome:
         key = intent.key
         lock = self._locks.setdefault(key, anyio.Lock())
         try:
-            async with lock:
+            async with lock, self._claim(intent):
                 return await self._once(intent, make, pages or self.client.list_page)
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(messages.STORE_DOWN_CREATE) from exc
         finally:
             if self._locks.get(key) is lock and not lock.locked() and lock.statistics().tasks_waiting == 0:
                 del self._locks[key]
+
+    @asynccontextmanager
+    async def _claim(self, intent: Intent) -> AsyncIterator[None]:
+        """Hold the claim on this create in the store; wait while another instance holds it (up to `BUSY_WAIT`)."""
+        key, mine = f"create-busy:{intent.key}", secrets.token_hex(8)
+        for _ in range(round(BUSY_WAIT / BUSY_POLL)):
+            if await self.store.put_once(key, mine, BUSY_SECONDS):
+                break
+            await self._sleep(BUSY_POLL)
+        else:
+            raise CreateBusy(messages.CREATE_BUSY)
+        try:
+            yield
+        finally:
+            with suppress(StoreUnavailable):  # else the claim lapses after BUSY_SECONDS
+                await self.store.swap(key, mine, "", 0.001)  # give it back, if still ours
 
     def idle(self) -> bool:
         """No create holds or waits for a lock (the lock map does not grow with every request)."""
@@ -151,7 +200,10 @@ class Dedupe:
             # The API may have acted: remember, so an identical retry looks first.
             await self.store.put(intent.key, _Memory(wall, None).dump(), self.window)
             raise CreateMayHaveStarted(intent.name, exc) from exc
-        await self._remember(intent, wall, snapshot.id)
+        try:
+            await self._remember(intent, wall, snapshot.id)
+        except StoreUnavailable:  # made all the same: say so; only a retry's dedupe is lost
+            log.warning("snapshot %s made, but the shared store could not record it", snapshot.id)
         return snapshot
 
     async def _remember(self, intent: Intent, wall: datetime, snapshot_id: str) -> None:

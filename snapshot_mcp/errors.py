@@ -16,7 +16,9 @@ Every error the package raises on purpose is a `SnapshotMCPError`:
     │   └── BadResponse       a success status with a body that is not the API's JSON
     │       └── UnusableResponse  an answer too large or too slow to read
     ├── WaitTimeout           a wait ended before the snapshot reached its goal
-    └── CreateMayHaveStarted  a create failed in a way that leaves open whether it was made
+    ├── CreateMayHaveStarted  a create failed in a way that leaves open whether it was made
+    ├── CreateBusy            an identical create is running on another instance
+    └── StoreUnavailable      the shared state store (Redis) cannot be reached
 
 Each error carries `retryable` (would the same call later likely succeed?) and `who`:
 "model" (fix the arguments), "user" (a human must decide or act), "operator" (the
@@ -101,6 +103,22 @@ class CreateMayHaveStarted(SnapshotMCPError):
     def __init__(self, name: str, cause: SnapshotMCPError) -> None:
         super().__init__(str(cause))
         self.name = name
+
+
+class CreateBusy(SnapshotMCPError):
+    """An identical create is running on another instance; asked again later, it returns that snapshot."""
+
+    retryable = True
+
+
+class StoreUnavailable(SnapshotMCPError):
+    """The shared state store cannot be reached; what needs it to stay safe fails closed.
+
+    Raised by the store with a plain message; the layer that knows what was refused
+    (a create, a delete decision) raises its own with the cause chained.
+    """
+
+    retryable = True
 
 
 class ApiError(SnapshotMCPError):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .errors import AuthError, CreateMayHaveStarted, NotFound, RateLimited, SnapshotMCPError
+from .errors import AuthError, CreateMayHaveStarted, NotFound, RateLimited, SnapshotMCPError, StoreUnavailable
 from .models import Snapshot
 from .settings import Settings
 
@@ -281,6 +281,24 @@ def wait_progress(state: str, elapsed: float, goal: str) -> str:
     return f"{state} after {elapsed:.0f}s (waiting for {goal})"
 
 
+STORE_DOWN_CREATE = (
+    "Nothing was created: the shared state store cannot be reached, and without it a retried create "
+    "could make a second snapshot"
+)
+STORE_DOWN_DELETE = (
+    "Nothing was deleted: the shared state store cannot be reached, and it keeps each confirmation "
+    "and each delete to one use"
+)
+STORE_DOWN_CARD = (
+    "The shared state store cannot be reached: this decision was not recorded, and nothing more is deleted "
+    "until it is back"
+)
+CREATE_BUSY = (
+    "An identical create is still running on another instance of this server: call again in a moment "
+    "and it returns that snapshot instead of making a second"
+)
+
+
 def create_maybe_started(name: str) -> str:
     """After a create whose answer was lost: the next step that makes no second import."""
     return (
@@ -299,6 +317,8 @@ def error_text(exc: SnapshotMCPError, subject: str = "", kind: str = "snapshot")
         text = f"{text}. {create_maybe_started(exc.name)}"
     if isinstance(exc, AuthError):
         text = f"The Genesis Cloud API rejected the token (GENESISCLOUD_TOKEN) or it lacks the permission: {text}"
+    if isinstance(exc, StoreUnavailable):
+        return f"{text}. Retry when it is back; the reading tools still work."
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
         # Rounded up: "Retry after 0s" would invite an immediate retry into the same limit.
         return f"{text}. Retry after {math.ceil(exc.retry_after)}s."

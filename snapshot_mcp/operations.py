@@ -8,6 +8,7 @@ tools turn what these return into words (`messages`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -20,6 +21,7 @@ import anyio
 from . import messages
 from .client import GenesisCloudClient, WaitResult
 from .dedupe import DEDUPE_WINDOW_SECONDS, Dedupe, Intent, Outcome, Pages
+from .errors import SnapshotMCPError, StoreUnavailable
 from .models import (
     SETTLED_STATUSES,
     CloneRequest,
@@ -277,13 +279,11 @@ class Operations:
     ) -> DeleteOutcome:
         """Delete a snapshot whose deletion was confirmed, exactly once; optionally wait until it is gone."""
         lock = self._delete_locks.setdefault(snapshot.id, anyio.Lock())
-        key = f"deleted:{snapshot.id}"
         try:
             async with lock:
-                already = snapshot.status in DELETING_STATUSES or await self.store.get(key) is not None
-                if not already:
-                    await self.client.delete(snapshot.id)
-                    await self.store.put(key, "1", self._window)
+                already = snapshot.status in DELETING_STATUSES or not await self._send_delete(snapshot.id)
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(messages.STORE_DOWN_DELETE) from exc
         finally:
             _forget_idle(self._delete_locks, snapshot.id, lock)
         if already:
@@ -291,6 +291,22 @@ class Operations:
         if wait and (await self.wait(snapshot.id, gone=True, progress=progress, limit=wait_timeout)).reached:
             return "deleted"
         return "deleting"
+
+    async def _send_delete(self, snapshot_id: str) -> bool:
+        """Claim the snapshot's deletion in the store (instances share it), then send the DELETE; False: claimed before.
+
+        A DELETE that fails gives the claim back, so a confirmed retry may send it again.
+        """
+        key = f"deleted:{snapshot_id}"
+        if not await self.store.put_once(key, "1", self._window):
+            return False
+        try:
+            await self.client.delete(snapshot_id)
+        except SnapshotMCPError:
+            with contextlib.suppress(StoreUnavailable):  # else the claim lapses with its time-to-live
+                await self.store.delete(key)
+            raise
+        return True
 
 
 _K = TypeVar("_K")

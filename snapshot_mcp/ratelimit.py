@@ -12,7 +12,8 @@ rate of 2.5 allows 2 in any second; 0.5 allows 1 in any two seconds).
 
 `pause(seconds)` holds every request until then (a 429 with `Retry-After` applies to
 the account, so to every later request, not only the one that got it). The `Limiter`
-protocol is what a limiter shared by several server instances implements too.
+protocol is what the limiter several instances share implements too
+(`store_redis.SharedWindow`, the same window kept in Redis).
 """
 
 from __future__ import annotations
@@ -41,15 +42,19 @@ class Limiter(Protocol):
         ...
 
 
+def window_of(rate: float) -> tuple[int, float]:
+    """(requests, seconds): the most requests any one-second window may hold at `rate`, and the window."""
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    return max(1, math.floor(rate)), max(1.0, 1.0 / rate)
+
+
 class SlidingWindow:
     """At most `limit` requests in any `window` seconds, in arrival order; no wait below that."""
 
     def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
         self.rate = rate
-        self.limit = max(1, math.floor(rate))
-        self.window = max(1.0, 1.0 / rate)
+        self.limit, self.window = window_of(rate)
         self._clock = clock
         self._sleep = sleep
         self._sent: deque[float] = deque()

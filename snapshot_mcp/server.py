@@ -29,6 +29,7 @@ from .resources import register_catalog
 from .schema import lean
 from .settings import Settings
 from .state import AppState, ExposeState, Seams, open_state
+from .store import Store
 
 
 class _Server(MCPServer[AppState]):
@@ -95,15 +96,16 @@ def build_server(
     retry: RetryPolicy | None = None,
     poll_interval: float = 1.0,
     clock: Callable[[], float] = time.time,
+    store: Store | None = None,
 ) -> MCPServer[AppState]:
     """A ready MCP server for `settings`.
 
     `http` replaces the API's HTTP client, `retry` the client's retry policy,
-    `poll_interval` the first pause between polls of a wait, and `clock` the wall clock
-    of confirmation tokens (tests shrink or move these).
+    `poll_interval` the first pause between polls of a wait, `clock` the wall clock
+    of confirmation tokens, and `store` the shared state (tests shrink, move or break these).
     """
     install_audit_handler()
-    seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock)
+    seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock, store=store)
     card = "card" in settings.ladder and not settings.read_only
     with _logging_left_alone():
         server = _Server(

@@ -32,7 +32,7 @@ DEFAULT_ENDPOINT = "https://api.genesiscloud.com/compute/v1"
 TOKEN_ENV = "GENESISCLOUD_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENDPOINT_ENV = "GENESISCLOUD_ENDPOINT"
 ENV_PREFIX = "SNAPSHOT_MCP_"
-ENV_ONLY = ("token", "endpoint")
+ENV_ONLY = ("token", "endpoint", "state_password")
 """Fields without a command-line flag: a token on the command line would show in `ps`."""
 
 DeletePolicy = Literal["elicit", "token", "none"]
@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     state_key: SecretStr | None = Field(
         default=None, description="shared secret (>= 32 bytes) sealing confirmations across --stateless instances"
     )
+    state_url: SecretStr | None = Field(
+        default=None,
+        description="redis://host:port/db (or rediss://): keep shared state in Redis for several instances",
+    )
+    state_password: SecretStr | None = Field(default=None, description="the Redis password, if not in --state-url")
     confirm_channels: CommaList[ChannelName] = Field(
         default=("card", "form"),
         description="how a person is asked before a delete, in order of preference (card, form, token)",
@@ -243,7 +248,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{ENDPOINT_ENV} must not carry credentials; use {TOKEN_ENV}")
         return url
 
-    @field_validator("token", "http_token", "state_key", mode="before")
+    @field_validator("token", "http_token", "state_key", "state_url", "state_password", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, SecretStr):  # the same rules, whether given as text or already wrapped
@@ -261,6 +266,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 "the state key must be at least 32 bytes, e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
             )
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value.get_secret_value())
+        except ValueError:
+            parts = urlsplit("")
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+            raise ValueError("the state URL must be redis://host:port/db, rediss://host:port/db or unix:///path")
         return value
 
     @field_validator("log_level")
@@ -282,8 +300,12 @@ class Settings(BaseSettings):
 
     @property
     def secret_values(self) -> tuple[str, ...]:
-        """The configured secrets in clear (API token, HTTP client token, state key), for redaction."""
-        return tuple(s.get_secret_value() for s in (self.token, self.http_token, self.state_key) if s is not None)
+        """The configured secrets in clear (API token, HTTP client token, state key, Redis password), for redaction."""
+        given = (self.token, self.http_token, self.state_key, self.state_password)
+        found = [s.get_secret_value() for s in given if s is not None]
+        if self.state_url is not None and (password := urlsplit(self.state_url.get_secret_value()).password):
+            found.append(password)
+        return tuple(found)
 
     @property
     def endpoint_is_insecure(self) -> bool:

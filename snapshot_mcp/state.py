@@ -2,7 +2,7 @@
 
 A tool reads it from its context (`app_state(ctx)`); nothing else holds settings or
 policies. `Seams` are what tests and the demo replace: the API's HTTP client, the
-retry policy, the first poll interval and the wall clock of confirmation tokens.
+retry policy, the first poll interval, the wall clock of confirmation tokens and the store.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unc
 from .confirm.card import CardChannel, DeletionRequests
 from .confirm.ladder import Ladder
 from .operations import Operations
+from .ratelimit import Limiter
 from .settings import Settings
 from .store import MemoryStore, Store
 
@@ -38,6 +39,8 @@ class Seams:
     retry: RetryPolicy | None = None
     poll_interval: float = 1.0
     wall_clock: Callable[[], float] = field(default=time.time)
+    store: Store | None = None
+    """A store to use instead of the configured one (left open: its owner closes it)."""
 
 
 @dataclass(frozen=True)
@@ -91,21 +94,43 @@ def _api_http(settings: Settings, seams: Seams) -> tuple[httpx.AsyncClient, Secr
     return build_http_client(simulator.transport()), SecretStr(DEFAULT_TOKEN)
 
 
+async def open_store(settings: Settings, token: SecretStr | None) -> tuple[Store, Limiter | None]:
+    """The in-memory store (and the client's own limiter), or with `state_url` Redis's store and shared window.
+
+    Raises `StoreUnavailable` when Redis does not answer now: the server does not start
+    without the state it was told to share.
+    """
+    if settings.state_url is None:
+        return MemoryStore(), None
+    from .store_redis import SharedWindow, namespace, open_redis
+
+    password = None if settings.state_password is None else settings.state_password.get_secret_value()
+    prefix = namespace(settings.endpoint, None if token is None else token.get_secret_value())
+    store = await open_redis(settings.state_url.get_secret_value(), password=password, prefix=prefix)
+    return store, SharedWindow(store, settings.rate_limit)
+
+
 @asynccontextmanager
 async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState]:
     """Open the API client's connection pool and the store; close them when the server stops."""
     http, token = _api_http(settings, seams)
+    store, limiter = (seams.store, None) if seams.store is not None else await open_store(settings, token)
     client = GenesisCloudClient(
-        http, token=token, endpoint=settings.endpoint, retry=seams.retry, rate_limit=settings.rate_limit
+        http,
+        token=token,
+        endpoint=settings.endpoint,
+        retry=seams.retry,
+        rate_limit=settings.rate_limit,
+        limiter=limiter,
     )
-    store = MemoryStore()
     ops = Operations(client, store, wait_timeout=settings.wait_timeout, poll_interval=seams.poll_interval)
     key = derived_key(settings, b"card nonces")
     requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
     try:
         yield AppState(settings, ops, build_ladder(settings, store, requests, seams.wall_clock), requests, store)
     finally:
-        await store.aclose()
+        if seams.store is None:
+            await store.aclose()
         if seams.http is None:
             await http.aclose()
 

@@ -18,13 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import StoreUnavailable
 
-class StoreUnavailable(Exception):
-    """The shared store cannot be reached; what needs it must fail closed."""
+__all__ = ["MemoryStore", "Store", "StoreUnavailable"]
 
 
 class Store(Protocol):
-    """Atomic text values with a time-to-live (seconds)."""
+    """Atomic text values with a time-to-live (seconds).
+
+    A store that cannot be reached raises `StoreUnavailable` from any operation.
+    """
 
     async def get(self, key: str) -> str | None:
         """The value, or None when absent or expired."""

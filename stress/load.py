@@ -2,6 +2,7 @@
 
     python stress/load.py [--sessions 50] [--calls 20] [--latency 0.05] [--rate-limit 1000]
                           [--mode legacy|auto] [--stateless-workers 10] [--json]
+    python stress/load.py --instances 2 --state-url redis://127.0.0.1:6379/0 [--shared-workers 8]
 
 Phase 1 — one `snapshot-mcp --transport http --simulate` subprocess on 127.0.0.1 whose
 embedded simulator waits `--latency` seconds before every answer (`--simulate-latency`,
@@ -20,6 +21,9 @@ replicas sit behind a balancer. Workers alternate their calls between the two in
 then a delete is asked on instance A and its confirmed retry (2026-07-28: the answer and
 the sealed request state) is sent to instance B — it must delete — and another delete's
 retry is sent to the foreign-key instance — it must be refused, with the snapshot intact.
+
+Phase 3 — with `--instances N --state-url URL`, instead of phases 1 and 2: N instances
+sharing one Redis at the real rate limit (`stress/shared.py` says what is measured).
 
 Exit status 0 only with zero errors and both cross-instance outcomes as expected. Every
 process is a child of this script, bound to 127.0.0.1, and stopped at the end; every
@@ -421,12 +425,39 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("legacy", "auto"), default="legacy", help="legacy: one session each")
     parser.add_argument("--stateless-workers", type=int, default=10, choices=range(1, 101), metavar="1..100")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--instances", type=int, default=0, choices=range(0, 9), metavar="0..8")
+    parser.add_argument("--state-url", default="", help="with --instances: the Redis every instance shares")
+    parser.add_argument("--shared-workers", type=int, default=8, choices=range(1, 101), metavar="1..100")
+    parser.add_argument("--shared-rate", type=float, default=10.0, help="with --instances: their rate limit")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser.parse_args(argv)
 
 
+@asynccontextmanager
+async def instance(args: list[str], env: dict[str, str]) -> AsyncIterator[str]:
+    """One `snapshot-mcp --transport http` with `args` and `env`; its MCP URL."""
+    async with child(server_command(*args), _env(**env), SERVING) as (url, _):
+        yield url
+
+
+def main_shared(options: argparse.Namespace) -> int:
+    from stress.shared import print_shared, run_shared
+
+    if not options.state_url:
+        raise SystemExit("--instances needs --state-url redis://host:port/db")
+    report = anyio.run(run_shared, options, instance)
+    if options.json:
+        print(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
+    else:
+        print_shared(report)
+        print("OK" if report.ok else "FAILED")
+    return 0 if report.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
+    if options.instances:
+        return main_shared(options)
     report = anyio.run(run, options)
     if options.json:
         print(json.dumps(asdict(report), indent=2))

@@ -9,19 +9,26 @@ retry), `"legacy"` the 2025 handshake (`elicitation/create` mid-call). Passing a
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import logging
 import re
+import shutil
+import socket
+import subprocess
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
+import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext, advertise
 from mcp.client.session import ElicitationFnT
@@ -32,6 +39,8 @@ from snapshot_mcp.client import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, SimRequest, Simulator
+from snapshot_mcp.store import MemoryStore, Store, StoreUnavailable
+from stress.api import most_in_any_window as most_in_any_window  # counted as the API counts, as in stress/
 
 PREFIX = "/compute/v1/snapshots"
 APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
@@ -39,6 +48,7 @@ APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile
 MODES = ("auto", "legacy")
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.005, total_timeout=2.0)
 """The real retry logic with millisecond pauses (4 attempts), so fault tests take no time."""
+
 
 SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 """A seed snapshot: ubuntu-22.04-cuda-12.4, 64 GiB, NORD-NO-KRS-1, created."""
@@ -71,11 +81,14 @@ class _ActiveApi(httpx.AsyncBaseTransport):
 
 
 _active_api: ContextVar[httpx.AsyncBaseTransport] = ContextVar("active_api")
-_servers: dict[tuple[Settings, RetryPolicy, Callable[[], float]], MCPServer[Any]] = {}
+_servers: dict[tuple[Settings, RetryPolicy, Callable[[], float], Store | None], MCPServer[Any]] = {}
 
 
 def server_for(
-    settings: Settings, retry: RetryPolicy = FAST_RETRY, clock: Callable[[], float] = time.time
+    settings: Settings,
+    retry: RetryPolicy = FAST_RETRY,
+    clock: Callable[[], float] = time.time,
+    store: Store | None = None,
 ) -> MCPServer[Any]:
     """`build_server(settings)` over whichever simulator `connect` made active, built once per settings.
 
@@ -83,10 +96,10 @@ def server_for(
     lifespan afresh, so nothing a call leaves behind (dedupe memory, confirmation tokens)
     carries over to the next connection.
     """
-    key = (settings, retry, clock)
+    key = (settings, retry, clock, store)
     if key not in _servers:
         http = httpx.AsyncClient(transport=_ActiveApi())
-        _servers[key] = build_server(settings, http=http, retry=retry, poll_interval=0.001, clock=clock)
+        _servers[key] = build_server(settings, http=http, retry=retry, poll_interval=0.001, clock=clock, store=store)
     return _servers[key]
 
 
@@ -101,12 +114,14 @@ async def connect(
     clock: Callable[[], float] = time.time,
     apps: bool = False,
     name: str | None = None,
+    store: Store | None = None,
 ) -> AsyncIterator[Client]:
     """An in-memory MCP client of the server for `settings`, whose API is `sim`; `clock` drives its tokens.
 
-    `apps` declares the MCP Apps extension (the confirmation card); `name` is the `clientInfo.name` sent.
+    `apps` declares the MCP Apps extension (the confirmation card); `name` is the `clientInfo.name` sent;
+    `store` replaces the server's own (a `FlakyStore`, to take it down).
     """
-    server = server_for(fast(settings), retry, clock)
+    server = server_for(fast(settings), retry, clock, store)
     reset = _active_api.set(sim.transport())
     info = Implementation(name=name, version="1") if name is not None else None
     try:
@@ -116,6 +131,42 @@ async def connect(
             yield client
     finally:
         _active_api.reset(reset)
+
+
+class FlakyStore(MemoryStore):
+    """The in-memory store, which a test can take down: then every operation raises `StoreUnavailable`, as Redis's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def _reach(self) -> None:
+        if self.down:
+            raise StoreUnavailable("The shared state store (test) cannot be reached")
+
+    async def get(self, key: str) -> str | None:
+        self._reach()
+        return await super().get(key)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        self._reach()
+        await super().put(key, value, ttl)
+
+    async def put_once(self, key: str, value: str, ttl: float) -> bool:
+        self._reach()
+        return await super().put_once(key, value, ttl)
+
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        self._reach()
+        return await super().swap(key, expected, value, ttl)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        self._reach()
+        return await super().incr(key, ttl)
+
+    async def delete(self, key: str) -> None:
+        self._reach()
+        await super().delete(key)
 
 
 def text_of(result: CallToolResult) -> str:
@@ -220,15 +271,66 @@ class WallClock:
         return time.time() + self.offset
 
 
-def most_in_any_window(times: Iterable[float], window: float) -> int:
-    """The most of `times` inside any half-open interval of `window` seconds (sliding over every time)."""
-    ordered = sorted(times)
-    best, start = 0, 0
-    for end, moment in enumerate(ordered):
-        while moment - ordered[start] >= window - 1e-9:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
+# -- a real Redis, for the shared state (tests/test_store*.py, tests/test_shared_state.py) ------
+
+
+def _drain_quietly(stream: Any) -> None:
+    """Read a child's output until it ends (or the pipe is closed under us), so it never blocks on a full pipe."""
+    with contextlib.suppress(ValueError, OSError):
+        for _ in stream:
+            pass
+
+
+class RedisServer:
+    """Debian's `redis-server` on a free loopback port, with a temporary directory and nothing saved.
+
+    `start()` returns once the server logged that it accepts connections; `stop()` ends it
+    (and may be called again after `start()`, to test an outage and a return).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = 0
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: apt-get install -y redis-server (.ci/run does)")
+        if not self.port:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [binary, *args, "--dir", str(self.directory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert self.process.stdout is not None
+        seen = []
+        for line in self.process.stdout:  # ends (EOF) if the server dies before it is ready
+            seen.append(line)
+            if "Ready to accept connections" in line:
+                threading.Thread(target=_drain_quietly, args=(self.process.stdout,), daemon=True).start()
+                return
+        pytest.fail("redis-server did not start:\n" + "".join(seen))
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+
+    def flush(self) -> None:
+        import redis
+
+        with redis.Redis.from_url(self.url) as client:
+            client.flushall()
 
 
 # -- the simulator, spoken to directly (tests/test_simulator*.py) -------------------------------

@@ -23,6 +23,7 @@ from support import (
     SEED_ID,
     Asker,
     AuditLines,
+    FlakyStore,
     WallClock,
     audit_lines,
     connect,
@@ -351,3 +352,23 @@ async def test_every_card_attempt_writes_one_audit_line(settings: Settings, sim:
     assert outcomes == ["awaiting_confirmation", "deleting"]
     assert all("channel=card" in line for line in audit.lines)
     assert not any(meta["nonce"] in line for line in audit.lines)
+
+
+async def test_without_the_shared_store_the_card_deletes_nothing(settings: Settings, sim: Simulator) -> None:
+    """Issue 14: no request can be opened, and a click on an open one is refused, while the store is down."""
+    store = FlakyStore()
+    async with connect(settings, sim, apps=True, store=store) as client:
+        _, meta = await card(client)
+        store.down = True
+        opened = await client.call_tool("delete_snapshot", {"snapshot_id": OTHER_SEED_ID})
+        clicked = await decide(client, meta)
+        shown = await client.call_tool("deletion_request", {"request_id": meta["request_id"]})
+        store.down = False
+        later = await decide(client, meta)
+    for refused in (opened, clicked, shown):
+        assert refused.is_error
+        assert "shared state store cannot be reached" in text_of(refused), text_of(refused)
+    assert "Nothing was deleted" in text_of(opened)
+    assert "nothing more is deleted" in text_of(clicked)
+    assert data(later)["outcome"] == "deleted"  # the request was still pending: the click after the outage counts
+    assert deletes(sim) == [SEED_ID]

@@ -370,3 +370,27 @@ def test_parse_args_returns_only_given_flags() -> None:
     fields = {name for name in vars(args) if name in Settings.model_fields}
     assert fields == {"port"}
     assert isinstance(args, argparse.Namespace)
+
+
+def test_an_unreachable_state_store_stops_the_start_without_its_password(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 14: with --state-url and no Redis there, the server does not start; the message hides the password."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--simulate", "--state-url", "redis://:hunter2-secret@127.0.0.1:9/0"], environ={})
+    message = str(stopped.value.code)
+    assert message.startswith("snapshot-mcp: The shared state store (redis://:***@127.0.0.1:9/0) cannot be reached")
+    assert "does not start without it" in message
+    assert "hunter2-secret" not in message
+    assert all("hunter2-secret" not in record.getMessage() for record in caplog.records)
+
+
+def test_the_state_password_has_no_flag_and_is_redacted() -> None:
+    """A password on the command line would show in `ps`: only SNAPSHOT_MCP_STATE_PASSWORD sets it."""
+    assert "state_password" in ENV_ONLY
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--state-password", "x"])
+    settings = Settings.from_env(
+        {"SNAPSHOT_MCP_STATE_PASSWORD": "pw-123456", "SNAPSHOT_MCP_STATE_URL": "redis://:in-url-pw@h/0"}
+    )
+    assert set(settings.secret_values) == {"pw-123456", "in-url-pw"}
+    assert "pw-123456" not in repr(settings)
+    assert "in-url-pw" not in repr(settings)

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import MODES, PREFIX, connect, sent, text_of
+from support import MODES, PREFIX, FlakyStore, VirtualClock, connect, sent, text_of
 
 from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
-from snapshot_mcp.dedupe import LOOKUP_PAGES, Dedupe, Intent
-from snapshot_mcp.errors import CreateMayHaveStarted, ServerError
+from snapshot_mcp.dedupe import BUSY_POLL, BUSY_WAIT, LOOKUP_PAGES, Dedupe, Intent
+from snapshot_mcp.errors import CreateBusy, CreateMayHaveStarted, ServerError, StoreUnavailable
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
@@ -177,3 +178,97 @@ async def test_an_incomplete_lookup_is_said_in_the_result(settings: Settings, mo
     assert "could not read every page" in text_of(retried)
     reads = [r for r in sim.requests if r.method == "GET" and r.path == PREFIX]
     assert len(reads) == LOOKUP_PAGES
+
+
+async def test_without_the_shared_store_nothing_is_created(settings: Settings, sim: Simulator, mode: str) -> None:
+    """Issue 14: a create whose retry could not be recognised is not sent at all."""
+    store = FlakyStore()
+    store.down = True
+    async with connect(settings, sim, mode=mode, store=store) as client:
+        refused = await client.call_tool("create_snapshot_from_url", IMPORT)
+        listed = await client.call_tool("list_snapshots", {"per_page": 5})
+    assert refused.is_error
+    assert "Nothing was created: the shared state store cannot be reached" in text_of(refused)
+    assert not listed.is_error
+    assert sent(sim, "POST") == []
+
+
+def _dedupe(sim: Simulator, http: httpx.AsyncClient, store: MemoryStore, clock: VirtualClock) -> Dedupe:
+    client = GenesisCloudClient(http, token=SecretStr(DEFAULT_TOKEN), rate_limit=1000.0)
+    return Dedupe(client, store, sleep=clock.sleep)
+
+
+def _import_intent() -> Intent:
+    return Intent("import", ("img-a", 10), "img-a", lambda s: s.name == "img-a")
+
+
+async def test_an_identical_create_on_another_instance_is_waited_for_and_reused(sim: Simulator) -> None:
+    """Two instances (two `Dedupe`s, one store): the second waits for the first's claim, then returns its snapshot."""
+    store, clock = MemoryStore(), VirtualClock()
+    intent = _import_intent()
+    made: list[Snapshot] = []
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        first, second = _dedupe(sim, http, store, clock), _dedupe(sim, http, store, clock)
+
+        async def make_slowly() -> Snapshot:
+            made.append(await first.client.create(_request()))
+            await clock.sleep(1.0)  # its answer takes a (virtual) second to arrive
+            return made[-1]
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run, intent, make_slowly)
+            while await store.get(f"create-busy:{intent.key}") is None:
+                await anyio.lowlevel.checkpoint()
+            outcome = await second.run(intent, make_slowly)
+    assert outcome.reused is True
+    assert len(made) == 1
+    assert outcome.snapshot.id == made[0].id
+    assert 1.0 <= clock.elapsed < BUSY_WAIT
+    assert len(sent(sim, "POST")) == 1
+
+
+async def test_a_claim_never_released_ends_in_create_busy(sim: Simulator) -> None:
+    store, clock = MemoryStore(), VirtualClock()
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        this = _dedupe(sim, http, store, clock)
+        intent = _import_intent()
+        await store.put_once(f"create-busy:{intent.key}", "other-instance", 600)
+        with pytest.raises(CreateBusy, match="another instance"):
+            await this.run(intent, _never)
+    assert clock.elapsed == pytest.approx(BUSY_WAIT, abs=BUSY_POLL)
+    assert sent(sim, "POST") == []
+
+
+async def test_a_snapshot_made_just_before_the_store_failed_is_reported_as_made(sim: Simulator) -> None:
+    store, clock = FlakyStore(), VirtualClock()
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        this = _dedupe(sim, http, store, clock)
+
+        async def make() -> Snapshot:
+            snapshot = await this.client.create(_request())
+            store.down = True  # gone between the POST and the record of it
+            return snapshot
+
+        outcome = await this.run(_import_intent(), make)
+    assert outcome.snapshot.name == "img-a"
+    assert outcome.reused is False
+    assert len(sent(sim, "POST")) == 1
+
+
+async def test_a_store_down_before_the_claim_sends_nothing(sim: Simulator) -> None:
+    store, clock = FlakyStore(), VirtualClock()
+    store.down = True
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        with pytest.raises(StoreUnavailable, match="Nothing was created"):
+            await _dedupe(sim, http, store, clock).run(_import_intent(), _never)
+    assert sent(sim, "POST") == []
+
+
+async def _never() -> Snapshot:
+    raise AssertionError("nothing may be sent")
+
+
+def _request() -> Any:
+    from snapshot_mcp.models import CreateSnapshotRequest
+
+    return CreateSnapshotRequest(name="img-a", size=10, url="https://images.example.com/a.raw", region="NORD-NO-KRS-1")

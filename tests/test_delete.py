@@ -26,6 +26,7 @@ from support import (
     UNKNOWN_ID,
     Asker,
     AuditLines,
+    FlakyStore,
     VirtualClock,
     accept,
     audit_lines,
@@ -636,3 +637,39 @@ async def test_a_token_whose_delete_failed_cannot_be_used_again(settings: Settin
     assert again.is_error
     assert "already used" in text_of(again)
     assert deletes(sim) == [SEED_PATH]
+
+
+@pytest.mark.parametrize("policy_name", ["elicit", "token"])
+async def test_without_the_shared_store_a_confirmed_delete_deletes_nothing(
+    settings: Settings, sim: Simulator, mode: str, policy_name: str, audit: AuditLines
+) -> None:
+    """Issue 14: the store is down after the person said yes (or the token was issued): refused, nothing sent;
+    once it is back the same confirmation deletes."""
+    store = FlakyStore()
+    async with connect(policy(settings, policy_name), sim, mode=mode, elicit=Asker(), store=store) as client:
+        args: dict[str, Any] = {"snapshot_id": SEED_ID}
+        if policy_name == "token":
+            args["confirmation_token"] = await _preview(client)
+        store.down = True
+        refused = await client.call_tool("delete_snapshot", args)
+        store.down = False
+        retried = await client.call_tool("delete_snapshot", args)
+    assert refused.is_error
+    assert "Nothing was deleted: the shared state store cannot be reached" in text_of(refused)
+    assert "the reading tools still work" in text_of(refused)
+    assert not retried.is_error, text_of(retried)
+    assert structured(retried)["deleted"] is True
+    assert deletes(sim) == [SEED_PATH]
+    assert any("StoreUnavailable" in line for line in audit.lines)
+
+
+async def test_a_failed_delete_gives_its_claim_back(settings: Settings, mode: str) -> None:
+    """The once-only record is taken before the DELETE and returned when it fails: a new yes may send it again."""
+    sim = Simulator(faults=Faults(fail_first=1, fail_status=409, fail_methods=frozenset({"DELETE"})))
+    async with connect(policy(settings, "none"), sim, mode=mode) as client:
+        failed = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        again = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert failed.is_error
+    assert not again.is_error, text_of(again)
+    assert structured(again)["outcome"] == "deleting"
+    assert deletes(sim) == [SEED_PATH, SEED_PATH]

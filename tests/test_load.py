@@ -41,3 +41,18 @@ def test_only_the_known_sdk_race_is_forgiven() -> None:
     start = "snapshot-mcp: serving MCP at http://127.0.0.1:1/mcp"
     assert unexpected_tracebacks(f"{start}\n{RACE}\n") == []
     assert unexpected_tracebacks(f"{start}\n{RACE}\n{OTHER}\n") == [f"{OTHER}\n"]
+
+
+async def test_load_two_instances_sharing_redis(redis_url: str) -> None:
+    """Issue 14, CI-sized: no error, one snapshot per create request, never over 10 API requests in any second."""
+    from stress.load import instance
+    from stress.shared import run_shared
+
+    options = parse_args(["--instances", "2", "--state-url", redis_url, "--shared-workers", "4", "--calls", "8"])
+    report = await run_shared(options, instance)
+    assert report.errors == []
+    assert set(report.snapshots_per_create.values()) == {1}
+    assert len(report.snapshots_per_create) == 4
+    assert report.lost_answers == 2
+    assert report.most_in_one_second <= 10
+    assert report.ok

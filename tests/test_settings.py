@@ -248,7 +248,7 @@ def test_unknown_keyword_is_refused() -> None:
 
 def test_unknown_prefixed_variable_is_ignored() -> None:
     """SNAPSHOT_MCP_* variables of other versions or tools do not stop the server."""
-    assert Settings.from_env({"SNAPSHOT_MCP_STATE_URL": "redis://localhost", "SNAPSHOT_MCP_X": "1"}) == Settings()
+    assert Settings.from_env({"SNAPSHOT_MCP_CACHE_URL": "redis://localhost", "SNAPSHOT_MCP_X": "1"}) == Settings()
 
 
 def test_list_settings_from_the_environment_are_comma_separated() -> None:
@@ -263,3 +263,16 @@ def test_list_settings_from_the_environment_are_comma_separated() -> None:
     assert settings.confirm_channels == ("token",)
     with pytest.raises(ValidationError, match="confirm_channels"):
         Settings.from_env({"SNAPSHOT_MCP_CONFIRM_CHANNELS": "card,pigeon"})
+
+
+@pytest.mark.parametrize("url", ["http://cache:6379/0", "cache:6379", "redis://", "memcached://cache"])
+def test_a_state_url_must_name_a_redis(url: str) -> None:
+    with pytest.raises(ValidationError, match="redis://host:port/db"):
+        Settings.from_env({"SNAPSHOT_MCP_STATE_URL": url})
+
+
+@pytest.mark.parametrize("url", ["redis://cache:6379/0", "rediss://:pw@cache.internal/2", "unix:///run/redis.sock"])
+def test_a_redis_state_url_is_taken(url: str) -> None:
+    settings = Settings.from_env({"SNAPSHOT_MCP_STATE_URL": url})
+    assert settings.state_url is not None
+    assert settings.state_url.get_secret_value() == url

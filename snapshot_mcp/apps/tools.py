@@ -25,7 +25,7 @@ from snapshot_mcp.confirm.card import (
     current_status,
 )
 from snapshot_mcp.confirm.token import fingerprint
-from snapshot_mcp.errors import NotFound, SnapshotMCPError
+from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot, SnapshotId
 from snapshot_mcp.operations import Operations
 from snapshot_mcp.state import app_state
@@ -87,6 +87,13 @@ async def _load(ctx: Context[Any, Any], request_id: str) -> tuple[DeletionReques
 async def deletion_request(
     ctx: Context[Any, Any], request_id: RequestId
 ) -> Annotated[CallToolResult, DeletionRequestView]:
+    try:
+        return await _show(ctx, request_id)
+    except StoreUnavailable as exc:
+        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
+
+
+async def _show(ctx: Context[Any, Any], request_id: str) -> CallToolResult:
     requests, request = await _load(ctx, request_id)
     try:
         now = await _now(app_state(ctx).ops, request)
@@ -110,6 +117,16 @@ async def confirm_deletion(
     decision: Literal["delete", "keep"],
     snapshot_ids: Annotated[list[SnapshotId] | None, Field(max_length=25)] = None,
 ) -> Annotated[CallToolResult, DeletionRequestView]:
+    try:
+        return await _decide(ctx, request_id, nonce, decision, snapshot_ids)
+    except StoreUnavailable as exc:
+        audit("confirm_deletion", (), channel="card", outcome="refused", detail="StoreUnavailable")
+        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
+
+
+async def _decide(
+    ctx: Context[Any, Any], request_id: str, nonce: str, decision: str, snapshot_ids: list[str] | None
+) -> CallToolResult:
     requests, request = await _load(ctx, request_id)
     if request.status != "pending":
         return _answer(request, "already_decided", None, messages.ALREADY_DECIDED)

@@ -34,7 +34,7 @@ from snapshot_mcp.views import (
 )
 
 from .common import tool_error
-from .deleting import Token, nobody_can_ask
+from .deleting import Token, judge, nobody_can_ask
 
 MAX_BATCH = 25
 SnapshotIds = Annotated[list[SnapshotId], Field(min_length=1, max_length=MAX_BATCH, description=messages.SNAPSHOT_IDS)]
@@ -62,7 +62,7 @@ async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: s
     if channel is None:
         return nobody_can_ask(ctx, BATCH_TOOL, tuple(snapshot_ids))
     call = DeletionCall(ctx, BATCH_TOOL, snapshots, deadline, token)
-    verdict = await channel.confirm(call)
+    verdict = await judge(channel, call)
     if isinstance(verdict, Replied):
         return verdict.result
     if isinstance(verdict, Refused):

@@ -16,8 +16,8 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field
 
 from snapshot_mcp import messages
-from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, audit
-from snapshot_mcp.errors import SnapshotMCPError
+from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, Verdict, audit
+from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot, SnapshotId
 from snapshot_mcp.operations import DeleteOutcome
 from snapshot_mcp.state import app_state
@@ -56,13 +56,22 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
     if channel is None:
         return nobody_can_ask(ctx, TOOL, (snapshot.id,))
     call = DeletionCall(ctx, TOOL, (snapshot,), deadline, token)
-    verdict = await channel.confirm(call)
+    verdict = await judge(channel, call)
     if isinstance(verdict, Replied):
         return verdict.result
     if isinstance(verdict, Refused):
         return _refusal(snapshot, verdict)
     assert isinstance(verdict, Approved)
     return await _perform(call, channel, wait)
+
+
+async def judge(channel: Channel, call: DeletionCall) -> Verdict:
+    """The channel's verdict; without the shared store it keeps its records in, a refusal (fail closed)."""
+    try:
+        return await channel.confirm(call)
+    except StoreUnavailable as exc:
+        channel.audit(call, "refused", "StoreUnavailable")
+        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_DELETE))) from exc
 
 
 def nobody_can_ask(ctx: Context[Any, Any], tool: str, snapshot_ids: tuple[str, ...]) -> NoReturn:

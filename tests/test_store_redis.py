@@ -1,0 +1,91 @@
+"""`store_redis`: the key namespace, the URL shown in messages, and the rate window every instance shares.
+
+The window and the fall-back run against a real redis-server (slow); the store's
+contract is in tests/test_store.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import anyio
+import pytest
+from support import most_in_any_window
+
+from snapshot_mcp.store_redis import JITTER_MARGIN, RedisStore, SharedWindow, namespace, open_redis, shown_url
+
+TOKEN = "tok-" + "x" * 40
+
+
+def test_the_namespace_separates_deployments_and_hides_the_token() -> None:
+    """One account's instances share keys; another token or endpoint never meets them; no token in a key."""
+    one = namespace("https://api.genesiscloud.com/compute/v1", TOKEN)
+    assert one == namespace("https://api.genesiscloud.com/compute/v1", TOKEN)
+    assert one != namespace("https://api.genesiscloud.com/compute/v1", TOKEN + "y")
+    assert one != namespace("http://127.0.0.1:8089/compute/v1", TOKEN)
+    assert one.startswith("snapshot-mcp:")
+    assert one.endswith(":")
+    assert TOKEN not in one
+    assert "x" * 8 not in one
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2secret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("rediss://app:hunter2secret@cache.internal/1", "rediss://app:***@cache.internal/1"),
+        ("redis://cache:6379/0", "redis://cache:6379/0"),
+    ],
+)
+def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
+
+
+@pytest.mark.slow
+async def test_two_instances_together_stay_within_the_rate_in_every_second(redis_url: str) -> None:
+    """Two windows (two instances) on one Redis, 15 requests each at once: never more than 10 in any second."""
+    stores = [await open_redis(redis_url, password=None, prefix="snapshot-mcp:t:") for _ in range(2)]
+    windows = [SharedWindow(store, 10.0) for store in stores]
+    sent: list[float] = []
+
+    async def burst(window: SharedWindow) -> None:
+        for _ in range(15):
+            await window.acquire()
+            sent.append(time.monotonic())
+
+    async with anyio.create_task_group() as tg:
+        for window in windows:
+            tg.start_soon(burst, window)
+    for store in stores:
+        await store.aclose()
+    assert len(sent) == 30
+    assert most_in_any_window(sent, 1.0) <= 10
+    assert most_in_any_window(sent, 1.0 + JITTER_MARGIN) <= 10
+    assert most_in_any_window(sent[:10], 1.0) == 10  # the first ten leave at once: no wait below the limit
+
+
+@pytest.mark.slow
+async def test_a_pause_on_one_instance_holds_the_other(redis_url: str) -> None:
+    """A 429's Retry-After is the account's: the other instance's next request must wait too."""
+    first, second = [await open_redis(redis_url, password=None, prefix="snapshot-mcp:t:") for _ in range(2)]
+    await SharedWindow(first, 10.0).pause(30.0)
+    wait_us = await SharedWindow(second, 10.0).ask()
+    assert 29_000_000 <= wait_us <= 30_000_000
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_without_redis_the_window_paces_this_instance_alone_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Reads keep working through an outage: the local window admits, one warning says why."""
+    store = RedisStore.from_url("redis://127.0.0.1:9/0", password=None, prefix="snapshot-mcp:t:")
+    window = SharedWindow(store, 10.0)
+    with caplog.at_level(logging.WARNING, logger="snapshot_mcp.state"):
+        for _ in range(3):
+            await window.acquire()
+    await store.aclose()
+    warnings = [r.getMessage() for r in caplog.records if "pacing this instance alone" in r.getMessage()]
+    assert len(warnings) == 1
+    assert window.local_admitted == 3
