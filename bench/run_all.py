@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from . import cold_start, http_load, per_call, scan, tokens
+from . import cold_start, http_load, limiter, per_call, scan, tokens
 from ._common import Figure, machine, print_figures, write_json
 
 
@@ -25,6 +25,7 @@ def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
             ("cold start", lambda: cold_start.run(3) + cold_start.run(3, script=True)),
             ("per call", lambda: per_call.run(60)),
             ("scan", lambda: scan.run(1, 2_000)),
+            ("limiter", lambda: limiter.run(5)),
             ("http", lambda: http_load.run(20, 5, 1, 5.0)),
         ]
     return [
@@ -32,6 +33,7 @@ def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
         ("cold start", lambda: cold_start.run(21) + cold_start.run(11, script=True)),
         ("per call", lambda: per_call.run(500)),
         ("scan", lambda: scan.run(3)),
+        ("limiter", lambda: limiter.run(21)),
         ("http", lambda: http_load.run(20, 10, 12, 10.0)),
     ]
 
