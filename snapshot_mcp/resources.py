@@ -15,13 +15,17 @@ A prompt file is Markdown with a TOML header between `+++` lines:
     The prompt text; {url} is replaced by the argument's value.
 
 Only declared argument names in braces are replaced, so other braces stay as they
-are. A malformed file stops start-up with an error naming the file.
+are. The server fills its own placeholders too (`SERVER_PLACEHOLDERS`): `{known_regions}`
+becomes the regions this version knows (`models.KNOWN_REGIONS`), in the text when the
+prompt is rendered and in the header's descriptions when the file is loaded, so no
+prompt carries a list of regions of its own. A malformed file stops start-up with an
+error naming the file.
 """
 
 import re
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,6 +56,14 @@ MAX_ARGUMENT_LENGTH = 2048
 COMPLETION_CACHE_SECONDS = 30.0
 MAX_COMPLETIONS = 100
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+SERVER_PLACEHOLDERS: dict[str, str] = {"known_regions": ", ".join(KNOWN_REGIONS)}
+"""What the server itself fills in a prompt: `{known_regions}` from the one list of known regions."""
+_SERVER_RE = re.compile(r"\{(" + "|".join(map(re.escape, SERVER_PLACEHOLDERS)) + r")\}")
+
+
+def fill_server_placeholders(text: str) -> str:
+    """`text` with the server's own placeholders (`{known_regions}`) filled; argument placeholders left as they are."""
+    return _SERVER_RE.sub(lambda m: SERVER_PLACEHOLDERS[m.group(1)], text)
 
 
 class PromptFileError(SnapshotMCPError):
@@ -71,6 +83,11 @@ class PromptFile:
     arguments: tuple[PromptArgument, ...]
     body: str
 
+    @property
+    def text(self) -> str:
+        """The body with the server's placeholders filled and the arguments' left (the bundle manifest's text)."""
+        return fill_server_placeholders(self.body)
+
     def render(self, values: dict[str, str]) -> str:
         declared = {a.name for a in self.arguments}
         unknown = set(values) - declared
@@ -79,10 +96,14 @@ class PromptFile:
         for key, value in values.items():
             if len(value) > MAX_ARGUMENT_LENGTH:
                 raise ValueError(f"argument {key} is longer than {MAX_ARGUMENT_LENGTH} characters")
-        pattern = re.compile(r"\{(" + "|".join(map(re.escape, declared)) + r")\}") if declared else None
-        if pattern is None:
-            return self.body
-        return pattern.sub(lambda m: values.get(m.group(1), "").strip(), self.body)
+        names = [*declared, *SERVER_PLACEHOLDERS]
+        pattern = re.compile(r"\{(" + "|".join(map(re.escape, names)) + r")\}")
+
+        def fill(match: re.Match[str]) -> str:  # one pass: an argument's value is never scanned again
+            name = match.group(1)
+            return values.get(name, "").strip() if name in declared else SERVER_PLACEHOLDERS[name]
+
+        return pattern.sub(fill, self.body)
 
 
 def default_prompts_dir() -> Path:
@@ -120,25 +141,34 @@ def parse_prompt_file(path: Path) -> PromptFile:
         raise fail("'description' is required")
     if title is not None and not isinstance(title, str):
         raise fail("'title' must be text")
-    arguments: list[PromptArgument] = []
     raw_arguments = header.get("arguments", [])
     if not isinstance(raw_arguments, list):
         raise fail("'arguments' must be a list of [[arguments]] tables")
-    for raw in raw_arguments:
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not _NAME_RE.fullmatch(raw["name"]):
-            raise fail("each argument needs a 'name' of lower-case letters, digits and underscores")
-        extra = set(raw) - {"name", "description", "required"}
-        if extra or not isinstance(raw.get("required", False), bool):
-            raise fail(f"argument {raw['name']}: only name, description and required (true/false) are allowed")
-        arguments.append(
-            PromptArgument(name=raw["name"], description=raw.get("description"), required=raw.get("required", False))
-        )
+    arguments = [_argument(raw, fail) for raw in raw_arguments]
     if len({a.name for a in arguments}) != len(arguments):
         raise fail("argument names must be unique")
     body = parts[2].strip()
     if not body:
         raise fail("the prompt text after the header is empty")
-    return PromptFile(path, name, title, description.strip(), tuple(arguments), body + "\n")
+    about = fill_server_placeholders(description.strip())
+    return PromptFile(path, name, title, about, tuple(arguments), body + "\n")
+
+
+def _argument(raw: object, fail: Callable[[str], PromptFileError]) -> PromptArgument:
+    """One `[[arguments]]` table; its description gets the server's placeholders filled."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not _NAME_RE.fullmatch(raw["name"]):
+        raise fail("each argument needs a 'name' of lower-case letters, digits and underscores")
+    name: str = raw["name"]
+    extra = set(raw) - {"name", "description", "required"}
+    if extra or not isinstance(raw.get("required", False), bool):
+        raise fail(f"argument {name}: only name, description and required (true/false) are allowed")
+    if name in SERVER_PLACEHOLDERS:
+        raise fail(f"argument {name}: the name is taken by the server's own placeholder {{{name}}}")
+    about = raw.get("description")
+    if about is not None and not isinstance(about, str):
+        raise fail(f"argument {name}: 'description' must be text")
+    described = None if about is None else fill_server_placeholders(about)
+    return PromptArgument(name=name, description=described, required=raw.get("required", False))
 
 
 def load_prompts(directory: Path | None = None) -> list[PromptFile]:

@@ -40,10 +40,23 @@ async def client(
 async def test_prompts_listed_with_arguments(client: Client) -> None:
     """Every prompt file is served with its declared arguments."""
     prompts = {p.name: p for p in (await client.list_prompts()).prompts}
-    assert set(prompts) == {"cleanup_snapshots", "import_image", "inventory_report", "review_snapshot"}
+    assert set(prompts) == {
+        "cleanup_snapshots",
+        "import_image",
+        "inventory_report",
+        "review_snapshot",
+        "snapshot_before_change",
+    }
     url_arg = next(a for a in prompts["import_image"].arguments or [] if a.name == "url")
     assert url_arg.required is True
     assert all(p.description for p in prompts.values())
+
+
+def test_readme_names_every_prompt() -> None:
+    """The README's Prompts section names each prompt file's prompt."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Prompts\n", 1)[1].split("\n## ", 1)[0]
+    assert [p.name for p in load_prompts() if f"`{p.name}`" not in section] == []
 
 
 async def test_prompt_get_substitutes_arguments(client: Client) -> None:
