@@ -25,7 +25,7 @@ error naming the file.
 import re
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -48,7 +48,7 @@ from mcp_types.jsonrpc import INVALID_PARAMS
 from . import messages
 from .errors import NotFound, SnapshotMCPError
 from .models import KNOWN_REGIONS, check_snapshot_id
-from .state import app_state, current_state
+from .state import AppState, app_state, current_state
 from .views import SnapshotView
 
 SNAPSHOT_URI = "genesiscloud://snapshots/{snapshot_id}"
@@ -226,25 +226,52 @@ async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
     return SnapshotView.of(snapshot).model_dump_json(exclude_none=True)
 
 
-@dataclass
-class Completions:
-    """Argument completions: regions from the known list, snapshot ids from the first page (cached 30 s)."""
+async def _first_snapshots(app: AppState) -> list[tuple[str, str]]:
+    page = await app.ops.client.list_page(1, 100)
+    return [(snapshot.id, snapshot.name) for snapshot in page.snapshots]
 
+
+async def _first_instances(app: AppState) -> list[tuple[str, str]]:
+    page = await app.ops.client.list_instances(1, 100)
+    return [(instance.id, instance.name) for instance in page.instances]
+
+
+@dataclass
+class _FirstPage:
+    """The (id, name) pairs of one listing's first page of 100, read at most every 30 s.
+
+    An API failure (no token, the API away) keeps what was read before: no error reaches the client.
+    """
+
+    read: Callable[[AppState], Awaitable[list[tuple[str, str]]]]
     at: float = -1e9
     entries: list[tuple[str, str]] = field(default_factory=list)
 
-    async def _snapshots(self) -> list[tuple[str, str]]:
+    async def complete(self, prefix: str) -> Completion:
+        """The ids whose id or name starts with `prefix` (case-insensitive), at most `MAX_COMPLETIONS`."""
         app = current_state()  # completions have no tool context: the middleware exposes the state
-        if app is None:
-            return []
-        if time.monotonic() - self.at > COMPLETION_CACHE_SECONDS:
+        if app is not None and time.monotonic() - self.at > COMPLETION_CACHE_SECONDS:
             try:
-                page = await app.ops.client.list_page(1, 100)
+                self.entries = await self.read(app)
+                self.at = time.monotonic()
             except SnapshotMCPError:
-                return self.entries
-            self.entries = [(s.id, s.name) for s in page.snapshots]
-            self.at = time.monotonic()
-        return self.entries
+                pass
+        entries = self.entries if app is not None else []
+        needle = prefix.strip().casefold()
+        ids = [id_ for id_, name in entries if id_.startswith(needle) or name.casefold().startswith(needle)]
+        return Completion(values=ids[:MAX_COMPLETIONS], total=len(ids), has_more=len(ids) > MAX_COMPLETIONS)
+
+
+INSTANCE_ARGUMENTS = ("instance_id", "instance")
+"""Argument names completed with instance ids (a prompt's `instance` takes a name or an id)."""
+
+
+@dataclass
+class Completions:
+    """Argument completions: regions from the known list; snapshot and instance ids from the first page of each."""
+
+    snapshots: _FirstPage = field(default_factory=lambda: _FirstPage(_first_snapshots))
+    instances: _FirstPage = field(default_factory=lambda: _FirstPage(_first_instances))
 
     async def complete(
         self,
@@ -255,10 +282,9 @@ class Completions:
         if argument.name == "region":
             return _match(KNOWN_REGIONS, argument.value)
         if argument.name == "snapshot_id":
-            needle = argument.value.strip().casefold()
-            entries = await self._snapshots()
-            ids = [sid for sid, name in entries if sid.startswith(needle) or name.casefold().startswith(needle)]
-            return Completion(values=ids[:MAX_COMPLETIONS], total=len(ids), has_more=len(ids) > MAX_COMPLETIONS)
+            return await self.snapshots.complete(argument.value)
+        if argument.name in INSTANCE_ARGUMENTS:
+            return await self.instances.complete(argument.value)
         return None
 
 

@@ -1,4 +1,4 @@
-"""resources.py: the prompt files' server placeholders and the prompts' text, through the protocol.
+"""resources.py: the prompt files' server placeholders and the instance completions, through the protocol.
 
 (The prompt loader's errors, the resource template and the generated docs are in test_catalog.py.)
 """
@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from mcp import Client
-from mcp.types import PromptReference
+from mcp.types import PromptReference, ResourceTemplateReference
 
 from snapshot_mcp.models import KNOWN_REGIONS, KNOWN_STATUSES
 from snapshot_mcp.resources import (
+    MAX_COMPLETIONS,
     PromptFileError,
     default_prompts_dir,
     load_prompts,
@@ -23,6 +24,7 @@ from snapshot_mcp.resources import (
 )
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Simulator
 
 REGIONS = ", ".join(KNOWN_REGIONS)
 REGION_SHAPE = re.compile(r"\b[A-Z]{2,5}(?:-[A-Z]{2,5})+-\d+\b")
@@ -151,6 +153,50 @@ async def test_snapshot_before_change_without_an_instance_is_refused(client: Cli
 
     with pytest.raises(MCPError, match="instance"):
         await client.get_prompt("snapshot_before_change", {"name": "x"})
+
+
+# -- instance completions -------------------------------------------------------------------
+
+
+async def test_instance_completes_by_name_prefix(client: Client) -> None:
+    """The prompt's `instance` completes to the ids of the instances whose name starts with the text."""
+    result = await client.complete(BEFORE_CHANGE, {"name": "instance", "value": "GPU-worker"})
+    assert result.completion.values == [GPU_WORKER_1, GPU_WORKER_2]
+    assert result.completion.total == 2
+    assert not result.completion.has_more
+
+
+async def test_instance_id_completes_by_id_prefix(client: Client) -> None:
+    """An argument named instance_id completes the same way, by id prefix."""
+    ref = ResourceTemplateReference(type="ref/resource", uri="genesiscloud://snapshots/{snapshot_id}")
+    result = await client.complete(ref, {"name": "instance_id", "value": "881a"})
+    assert result.completion.values == [TRAINING_BOX]
+    nothing = await client.complete(BEFORE_CHANGE, {"name": "instance_id", "value": "no-such"})
+    assert nothing.completion.values == []
+
+
+async def test_instance_completions_read_one_page_and_are_cached(
+    settings: Settings, sim: Simulator, sim_http: httpx.AsyncClient
+) -> None:
+    """Several completions within 30 s cost one GET /instances?page=1&per_page=100; at most 100 values.
+
+    Only the first page is offered, as for snapshot ids: a completion must answer fast.
+    """
+    for n in range(150):
+        sim.add_instance(name=f"bulk-{n:03d}", region=KNOWN_REGIONS[0])
+    async with Client(build_server(settings, http=sim_http)) as c:
+        results = [await c.complete(BEFORE_CHANGE, {"name": "instance", "value": v}) for v in ("", "b", "bulk-05")]
+    reads = [r for r in sim.requests if r.method == "GET"]
+    assert [(r.path, r.query) for r in reads] == [("/compute/v1/instances", {"page": "1", "per_page": "100"})]
+    assert len(results[0].completion.values) == MAX_COMPLETIONS
+    assert sorted(sim.instances[i]["name"] for i in results[2].completion.values) == [f"bulk-05{n}" for n in range(10)]
+
+
+async def test_instance_completion_without_token_is_empty_not_an_error(sim_http: httpx.AsyncClient) -> None:
+    """With no API token, instance completion offers nothing instead of failing."""
+    async with Client(build_server(Settings(token=None), http=sim_http)) as c:
+        result = await c.complete(BEFORE_CHANGE, {"name": "instance", "value": ""})
+    assert result.completion.values == []
 
 
 def text_of_prompt(content: object) -> str:
