@@ -86,7 +86,7 @@ def render_readme(text: str, tools: list[Tool]) -> str:
 
 def render_manifest(manifest: dict[str, Any], tools: list[Tool], prompts: list[Prompt]) -> dict[str, Any]:
     """The manifest with its version, tools and prompts taken from the server."""
-    bodies = {p.name: p.body for p in load_prompts()}
+    bodies = {p.name: p.text for p in load_prompts()}
     updated = dict(manifest)
     updated["version"] = __version__
     updated["tools"] = [{"name": t.name, "description": t.description or ""} for t in tools]

@@ -240,14 +240,19 @@ def private_url(reason: str) -> str:
     )
 
 
-def create_next(snapshot: Snapshot, *, waited: bool) -> str:
-    """What to do after a create, from where the import stands."""
+def create_next(snapshot: Snapshot, *, waited: bool, can_wait: bool = True) -> str:
+    """What to do after a create, from where the import stands (`can_wait`: the tool takes wait=true)."""
     if snapshot.status in ("created", "active"):
         return "ready: it can be used to create instances."
     if snapshot.status == "error":
         return (
             "the import failed: check that the URL is publicly reachable and is a raw (or zstd-compressed raw) "
             "image no larger than size GiB uncompressed; delete this snapshot, then try again."
+        )
+    if not can_wait:
+        return (
+            f"copying; copies take minutes. Check later with get_snapshot(snapshot_id={snapshot.id!r}) until it "
+            "is created."
         )
     hint = "still importing after the wait" if waited else "importing"
     return (

@@ -15,13 +15,17 @@ A prompt file is Markdown with a TOML header between `+++` lines:
     The prompt text; {url} is replaced by the argument's value.
 
 Only declared argument names in braces are replaced, so other braces stay as they
-are. A malformed file stops start-up with an error naming the file.
+are. The server fills its own placeholders too (`SERVER_PLACEHOLDERS`): `{known_regions}`
+becomes the regions this version knows (`models.KNOWN_REGIONS`), in the text when the
+prompt is rendered and in the header's descriptions when the file is loaded, so no
+prompt carries a list of regions of its own. A malformed file stops start-up with an
+error naming the file.
 """
 
 import re
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,7 +48,7 @@ from mcp_types.jsonrpc import INVALID_PARAMS
 from . import messages
 from .errors import NotFound, SnapshotMCPError
 from .models import KNOWN_REGIONS, check_snapshot_id
-from .state import app_state, current_state
+from .state import AppState, app_state, current_state
 from .views import SnapshotView
 
 SNAPSHOT_URI = "genesiscloud://snapshots/{snapshot_id}"
@@ -52,6 +56,14 @@ MAX_ARGUMENT_LENGTH = 2048
 COMPLETION_CACHE_SECONDS = 30.0
 MAX_COMPLETIONS = 100
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+SERVER_PLACEHOLDERS: dict[str, str] = {"known_regions": ", ".join(KNOWN_REGIONS)}
+"""What the server itself fills in a prompt: `{known_regions}` from the one list of known regions."""
+_SERVER_RE = re.compile(r"\{(" + "|".join(map(re.escape, SERVER_PLACEHOLDERS)) + r")\}")
+
+
+def fill_server_placeholders(text: str) -> str:
+    """`text` with the server's own placeholders (`{known_regions}`) filled; argument placeholders left as they are."""
+    return _SERVER_RE.sub(lambda m: SERVER_PLACEHOLDERS[m.group(1)], text)
 
 
 class PromptFileError(SnapshotMCPError):
@@ -71,6 +83,11 @@ class PromptFile:
     arguments: tuple[PromptArgument, ...]
     body: str
 
+    @property
+    def text(self) -> str:
+        """The body with the server's placeholders filled and the arguments' left (the bundle manifest's text)."""
+        return fill_server_placeholders(self.body)
+
     def render(self, values: dict[str, str]) -> str:
         declared = {a.name for a in self.arguments}
         unknown = set(values) - declared
@@ -79,10 +96,14 @@ class PromptFile:
         for key, value in values.items():
             if len(value) > MAX_ARGUMENT_LENGTH:
                 raise ValueError(f"argument {key} is longer than {MAX_ARGUMENT_LENGTH} characters")
-        pattern = re.compile(r"\{(" + "|".join(map(re.escape, declared)) + r")\}") if declared else None
-        if pattern is None:
-            return self.body
-        return pattern.sub(lambda m: values.get(m.group(1), "").strip(), self.body)
+        names = [*declared, *SERVER_PLACEHOLDERS]
+        pattern = re.compile(r"\{(" + "|".join(map(re.escape, names)) + r")\}")
+
+        def fill(match: re.Match[str]) -> str:  # one pass: an argument's value is never scanned again
+            name = match.group(1)
+            return values.get(name, "").strip() if name in declared else SERVER_PLACEHOLDERS[name]
+
+        return pattern.sub(fill, self.body)
 
 
 def default_prompts_dir() -> Path:
@@ -120,25 +141,34 @@ def parse_prompt_file(path: Path) -> PromptFile:
         raise fail("'description' is required")
     if title is not None and not isinstance(title, str):
         raise fail("'title' must be text")
-    arguments: list[PromptArgument] = []
     raw_arguments = header.get("arguments", [])
     if not isinstance(raw_arguments, list):
         raise fail("'arguments' must be a list of [[arguments]] tables")
-    for raw in raw_arguments:
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not _NAME_RE.fullmatch(raw["name"]):
-            raise fail("each argument needs a 'name' of lower-case letters, digits and underscores")
-        extra = set(raw) - {"name", "description", "required"}
-        if extra or not isinstance(raw.get("required", False), bool):
-            raise fail(f"argument {raw['name']}: only name, description and required (true/false) are allowed")
-        arguments.append(
-            PromptArgument(name=raw["name"], description=raw.get("description"), required=raw.get("required", False))
-        )
+    arguments = [_argument(raw, fail) for raw in raw_arguments]
     if len({a.name for a in arguments}) != len(arguments):
         raise fail("argument names must be unique")
     body = parts[2].strip()
     if not body:
         raise fail("the prompt text after the header is empty")
-    return PromptFile(path, name, title, description.strip(), tuple(arguments), body + "\n")
+    about = fill_server_placeholders(description.strip())
+    return PromptFile(path, name, title, about, tuple(arguments), body + "\n")
+
+
+def _argument(raw: object, fail: Callable[[str], PromptFileError]) -> PromptArgument:
+    """One `[[arguments]]` table; its description gets the server's placeholders filled."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not _NAME_RE.fullmatch(raw["name"]):
+        raise fail("each argument needs a 'name' of lower-case letters, digits and underscores")
+    name: str = raw["name"]
+    extra = set(raw) - {"name", "description", "required"}
+    if extra or not isinstance(raw.get("required", False), bool):
+        raise fail(f"argument {name}: only name, description and required (true/false) are allowed")
+    if name in SERVER_PLACEHOLDERS:
+        raise fail(f"argument {name}: the name is taken by the server's own placeholder {{{name}}}")
+    about = raw.get("description")
+    if about is not None and not isinstance(about, str):
+        raise fail(f"argument {name}: 'description' must be text")
+    described = None if about is None else fill_server_placeholders(about)
+    return PromptArgument(name=name, description=described, required=raw.get("required", False))
 
 
 def load_prompts(directory: Path | None = None) -> list[PromptFile]:
@@ -196,25 +226,52 @@ async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
     return SnapshotView.of(snapshot).model_dump_json(exclude_none=True)
 
 
-@dataclass
-class Completions:
-    """Argument completions: regions from the known list, snapshot ids from the first page (cached 30 s)."""
+async def _first_snapshots(app: AppState) -> list[tuple[str, str]]:
+    page = await app.ops.client.list_page(1, 100)
+    return [(snapshot.id, snapshot.name) for snapshot in page.snapshots]
 
+
+async def _first_instances(app: AppState) -> list[tuple[str, str]]:
+    page = await app.ops.client.list_instances(1, 100)
+    return [(instance.id, instance.name) for instance in page.instances]
+
+
+@dataclass
+class _FirstPage:
+    """The (id, name) pairs of one listing's first page of 100, read at most every 30 s.
+
+    An API failure (no token, the API away) keeps what was read before: no error reaches the client.
+    """
+
+    read: Callable[[AppState], Awaitable[list[tuple[str, str]]]]
     at: float = -1e9
     entries: list[tuple[str, str]] = field(default_factory=list)
 
-    async def _snapshots(self) -> list[tuple[str, str]]:
+    async def complete(self, prefix: str) -> Completion:
+        """The ids whose id or name starts with `prefix` (case-insensitive), at most `MAX_COMPLETIONS`."""
         app = current_state()  # completions have no tool context: the middleware exposes the state
-        if app is None:
-            return []
-        if time.monotonic() - self.at > COMPLETION_CACHE_SECONDS:
+        if app is not None and time.monotonic() - self.at > COMPLETION_CACHE_SECONDS:
             try:
-                page = await app.ops.client.list_page(1, 100)
+                self.entries = await self.read(app)
+                self.at = time.monotonic()
             except SnapshotMCPError:
-                return self.entries
-            self.entries = [(s.id, s.name) for s in page.snapshots]
-            self.at = time.monotonic()
-        return self.entries
+                pass
+        entries = self.entries if app is not None else []
+        needle = prefix.strip().casefold()
+        ids = [id_ for id_, name in entries if id_.startswith(needle) or name.casefold().startswith(needle)]
+        return Completion(values=ids[:MAX_COMPLETIONS], total=len(ids), has_more=len(ids) > MAX_COMPLETIONS)
+
+
+INSTANCE_ARGUMENTS = ("instance_id", "instance")
+"""Argument names completed with instance ids (a prompt's `instance` takes a name or an id)."""
+
+
+@dataclass
+class Completions:
+    """Argument completions: regions from the known list; snapshot and instance ids from the first page of each."""
+
+    snapshots: _FirstPage = field(default_factory=lambda: _FirstPage(_first_snapshots))
+    instances: _FirstPage = field(default_factory=lambda: _FirstPage(_first_instances))
 
     async def complete(
         self,
@@ -225,10 +282,9 @@ class Completions:
         if argument.name == "region":
             return _match(KNOWN_REGIONS, argument.value)
         if argument.name == "snapshot_id":
-            needle = argument.value.strip().casefold()
-            entries = await self._snapshots()
-            ids = [sid for sid, name in entries if sid.startswith(needle) or name.casefold().startswith(needle)]
-            return Completion(values=ids[:MAX_COMPLETIONS], total=len(ids), has_more=len(ids) > MAX_COMPLETIONS)
+            return await self.snapshots.complete(argument.value)
+        if argument.name in INSTANCE_ARGUMENTS:
+            return await self.instances.complete(argument.value)
         return None
 
 

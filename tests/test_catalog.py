@@ -5,6 +5,7 @@ import re
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import get_args
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from scripts.catalog import ROOT, render_manifest, render_readme, server_catalog
 from snapshot_mcp import __version__
 from snapshot_mcp.resources import PromptFileError, load_prompts, parse_prompt_file
 from snapshot_mcp.server import build_server
-from snapshot_mcp.settings import Settings
+from snapshot_mcp.settings import ChannelName, Settings
 from snapshot_mcp.simulator import Simulator
 
 pytestmark = pytest.mark.slow  # builds servers from prompt folders, renders the README and the manifest
@@ -40,10 +41,23 @@ async def client(
 async def test_prompts_listed_with_arguments(client: Client) -> None:
     """Every prompt file is served with its declared arguments."""
     prompts = {p.name: p for p in (await client.list_prompts()).prompts}
-    assert set(prompts) == {"cleanup_snapshots", "import_image", "inventory_report", "review_snapshot"}
+    assert set(prompts) == {
+        "cleanup_snapshots",
+        "import_image",
+        "inventory_report",
+        "review_snapshot",
+        "snapshot_before_change",
+    }
     url_arg = next(a for a in prompts["import_image"].arguments or [] if a.name == "url")
     assert url_arg.required is True
     assert all(p.description for p in prompts.values())
+
+
+def test_readme_names_every_prompt() -> None:
+    """The README's Prompts section names each prompt file's prompt."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Prompts\n", 1)[1].split("\n## ", 1)[0]
+    assert [p.name for p in load_prompts() if f"`{p.name}`" not in section] == []
 
 
 async def test_prompt_get_substitutes_arguments(client: Client) -> None:
@@ -217,10 +231,52 @@ def test_manifest_passes_user_config_through_env() -> None:
         "GENESISCLOUD_ENDPOINT": "${user_config.endpoint}",
         "SNAPSHOT_MCP_READ_ONLY": "${user_config.read_only}",
         "SNAPSHOT_MCP_DELETE_CONFIRMATION": "${user_config.delete_confirmation}",
+        "SNAPSHOT_MCP_CONFIRM_CHANNELS": "${user_config.confirm_channels}",
+        "SNAPSHOT_MCP_TOOLS": "${user_config.tools}",
     }
     assert manifest["user_config"]["api_token"]["sensitive"] is True
     assert manifest["user_config"]["api_token"]["required"] is True
-    assert {"read_only", "delete_confirmation", "endpoint"} <= set(manifest["user_config"])
+    assert set(manifest["user_config"]) == {
+        "api_token",
+        "read_only",
+        "delete_confirmation",
+        "confirm_channels",
+        "tools",
+        "endpoint",
+    }
+
+
+def _manifest_env() -> dict[str, str]:
+    """Each environment variable the manifest sets, and the user_config entry it comes from."""
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    env: dict[str, str] = manifest["server"]["mcp_config"]["env"]
+    return {var: re.fullmatch(r"\$\{user_config\.([a-z_]+)\}", value).group(1) for var, value in env.items()}  # type: ignore[union-attr]
+
+
+def test_manifest_defaults_are_the_servers() -> None:
+    """Each optional user_config default, as a host passes it, gives the server's own default."""
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    given = {var: str(manifest["user_config"][key].get("default", "")).lower() for var, key in _manifest_env().items()}
+    assert Settings.from_env(given) == Settings.from_env({})
+    assert manifest["user_config"]["confirm_channels"]["default"] == ",".join(Settings().confirm_channels)
+    assert manifest["user_config"]["delete_confirmation"]["default"] == Settings().delete_confirmation
+
+
+@pytest.mark.parametrize("variable", sorted(_manifest_env()))
+def test_an_empty_user_config_value_means_the_default(variable: str) -> None:
+    """A host passes an emptied field as "": the server then uses its default, never an empty list or an error."""
+    assert Settings.from_env({variable: ""}) == Settings.from_env({})
+    assert Settings.from_env({variable: "  "}) == Settings.from_env({})
+
+
+def test_confirm_channels_description_names_each_channel() -> None:
+    """The bundle's settings explain every channel the server accepts, and the defaults."""
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    described = manifest["user_config"]["confirm_channels"]["description"]
+    for channel, meaning in (("card", "card in the chat"), ("form", "question dialog"), ("token", "preview")):
+        assert f"{channel} (" in described
+        assert meaning in described
+    assert set(get_args(ChannelName)) == {"card", "form", "token"}
 
 
 def test_manifest_runs_on_the_hosts_uv_with_directory_metadata() -> None:

@@ -180,6 +180,8 @@ async def test_copy_sends_the_source_name_and_the_region(settings: Settings, sim
     snapshot = data(result)["snapshot"]
     assert (snapshot["region"], snapshot["source"], snapshot["status"]) == ("NA-CA-FTS-1", SEED_ID, "creating")
     assert text_of(result).startswith("Copy started")
+    assert "wait=true" not in text_of(result)  # copy_snapshot has no wait: the next step is get_snapshot
+    assert f"get_snapshot(snapshot_id={snapshot['id']!r})" in data(result)["next"]
     assert (data(again)["reused"], data(again)["snapshot"]["id"]) == (True, snapshot["id"])
 
 

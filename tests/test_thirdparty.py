@@ -29,7 +29,14 @@ pytestmark = pytest.mark.slow
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 BIN = Path(sys.executable).parent
 SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
-USER_CONFIG = {"api_token": "bundle-test-token", "read_only": "false", "delete_confirmation": "elicit", "endpoint": ""}
+USER_CONFIG = {
+    "api_token": "bundle-test-token",
+    "read_only": "false",
+    "delete_confirmation": "elicit",
+    "confirm_channels": "",  # emptied by the user: the server's default
+    "tools": "",  # every tool
+    "endpoint": "",
+}
 
 
 def _npx() -> str:

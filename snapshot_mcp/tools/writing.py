@@ -61,7 +61,7 @@ async def copy_snapshot(
         created = await app_state(ctx).ops.copy(snapshot_id, region, name)
     except SnapshotMCPError as exc:
         raise tool_error(exc, snapshot_id) from exc
-    return tool_result(*created_result(created, made="Copy started"))
+    return tool_result(*created_result(created, made="Copy started", can_wait=False))
 
 
 async def rename_snapshot(
@@ -75,8 +75,10 @@ async def rename_snapshot(
     return tool_result(f"Renamed: {detail_text(view)}", view)
 
 
-def created_result(created: Created, *, made: str = "Import started") -> tuple[str, CreateResult]:
-    """The text and structured result of anything that makes a snapshot."""
+def created_result(
+    created: Created, *, made: str = "Import started", can_wait: bool = True
+) -> tuple[str, CreateResult]:
+    """The text and structured result of anything that makes a snapshot (`can_wait`: the tool takes wait)."""
     outcome = created.outcome
     result = CreateResult(
         snapshot=SnapshotView.of(created.snapshot),
@@ -84,6 +86,6 @@ def created_result(created: Created, *, made: str = "Import started") -> tuple[s
         probable=outcome.probable or None,
         lookup_complete=None if outcome.lookup_complete else False,
         settled=created.settled,
-        next=messages.create_next(created.snapshot, waited=created.waited),
+        next=messages.create_next(created.snapshot, waited=created.waited, can_wait=can_wait),
     )
     return create_text(result, made), result

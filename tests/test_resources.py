@@ -1,0 +1,205 @@
+"""resources.py: the prompt files' server placeholders and the instance completions, through the protocol.
+
+(The prompt loader's errors, the resource template and the generated docs are in test_catalog.py.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client
+from mcp.types import PromptReference, ResourceTemplateReference
+
+from snapshot_mcp.models import KNOWN_REGIONS, KNOWN_STATUSES
+from snapshot_mcp.resources import (
+    MAX_COMPLETIONS,
+    PromptFileError,
+    default_prompts_dir,
+    load_prompts,
+    parse_prompt_file,
+)
+from snapshot_mcp.server import build_server
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Simulator
+
+REGIONS = ", ".join(KNOWN_REGIONS)
+REGION_SHAPE = re.compile(r"\b[A-Z]{2,5}(?:-[A-Z]{2,5})+-\d+\b")
+"""What a region name looks like (NORD-NO-KRS-1, ARC-IS-HAF-1, a future one)."""
+GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
+GPU_WORKER_2 = "3be1e2de-dca6-4781-8e10-11f7d41275e4"
+TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
+INSTANCE_WORDS = {"snapshot_before_change.md": {"active", "stopped"}}
+"""Words in backticks that are an instance's statuses (the ones a snapshot may be taken in), not a snapshot's."""
+BEFORE_CHANGE = PromptReference(type="ref/prompt", name="snapshot_before_change")
+
+
+@pytest.fixture(params=["auto", "legacy"])
+async def client(
+    request: pytest.FixtureRequest, settings: Settings, sim_http: httpx.AsyncClient
+) -> AsyncIterator[Client]:
+    """A fresh server per test: the completion cache lives as long as the server."""
+    async with Client(build_server(settings, http=sim_http), mode=request.param) as c:
+        yield c
+
+
+def _prompt_files() -> list[Path]:
+    files = sorted(default_prompts_dir().glob("*.md"))
+    assert files
+    return files
+
+
+# -- one source of regions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", _prompt_files(), ids=lambda p: p.name)
+def test_no_prompt_file_names_a_region_itself(path: Path) -> None:
+    """Regions come from {known_regions} (models.KNOWN_REGIONS), never from a list or an example in the file."""
+    text = path.read_text(encoding="utf-8")
+    assert REGION_SHAPE.findall(text) == []
+    assert [region for region in KNOWN_REGIONS if region in text] == []
+
+
+async def test_known_regions_fill_the_text_and_the_argument_descriptions(client: Client) -> None:
+    """Rendered prompts and prompts/list carry every known region, in order, and no placeholder."""
+    listed = {p.name: p for p in (await client.list_prompts()).prompts}
+    region = next(a for a in listed["import_image"].arguments or [] if a.name == "region")
+    assert region.description == f"target region, one of {REGIONS}"
+    for prompt in listed.values():
+        assert "{known_regions}" not in (prompt.description or "")
+        assert all("{known_regions}" not in (a.description or "") for a in prompt.arguments or [])
+    result = await client.get_prompt("import_image", {"url": "https://img.example/a.raw.zst"})
+    text = text_of_prompt(result.messages[0].content)
+    assert f"ask me which region ({REGIONS})" in text
+    assert "{known_regions}" not in text
+
+
+async def test_an_argument_value_is_not_scanned_for_placeholders(client: Client) -> None:
+    """A value that spells a placeholder stays as given: arguments and the server's values fill in one pass."""
+    result = await client.get_prompt("import_image", {"url": "https://x.example/{known_regions}.raw"})
+    assert "https://x.example/{known_regions}.raw" in text_of_prompt(result.messages[0].content)
+
+
+def test_manifest_text_fills_regions_and_keeps_argument_placeholders() -> None:
+    """`PromptFile.text` (the bundle manifest's copy) has the regions and still says {region} for the host."""
+    [prompt] = [p for p in load_prompts() if p.name == "import_image"]
+    assert REGIONS in prompt.text
+    assert '"{region}"' in prompt.text
+    assert "{known_regions}" in prompt.body
+
+
+def test_an_argument_may_not_take_a_server_placeholders_name(tmp_path: Path) -> None:
+    """An argument called known_regions would be ambiguous: the file is refused, named."""
+    path = tmp_path / "clash.md"
+    path.write_text('+++\nname = "x"\ndescription = "d"\n[[arguments]]\nname = "known_regions"\n+++\nb\n')
+    with pytest.raises(PromptFileError, match=r"clash\.md.*known_regions"):
+        parse_prompt_file(path)
+
+
+# -- stale text ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", _prompt_files(), ids=lambda p: p.name)
+def test_every_status_a_prompt_names_is_one_the_api_reports(path: Path) -> None:
+    """Words in backticks are snapshot statuses the client knows; `active` (the legacy `created`) never alone."""
+    quoted = set(re.findall(r"`([^`]+)`", path.read_text(encoding="utf-8"))) - INSTANCE_WORDS.get(path.name, set())
+    assert quoted <= set(KNOWN_STATUSES)
+    if "active" in quoted:
+        assert "created" in quoted  # never `active` alone: today's API says created
+
+
+async def test_cleanup_deletes_the_chosen_set_with_one_confirmation(client: Client) -> None:
+    """The cleanup prompt sends the chosen ids to delete_snapshots (25 a call), not one delete_snapshot each."""
+    result = await client.get_prompt("cleanup_snapshots", {"region": "NORD-NO-KRS-1"})
+    text = text_of_prompt(result.messages[0].content)
+    assert "delete_snapshots, up to 25 ids per call" in text
+    assert "delete_snapshot " not in text
+    assert "one by one" not in text
+    assert "asks me once to confirm its whole set" in text
+    listed = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert "one at a time" not in (listed["cleanup_snapshots"].description or "")
+
+
+# -- snapshot_before_change -----------------------------------------------------------------
+
+
+async def test_snapshot_before_change_is_listed_with_its_arguments(client: Client) -> None:
+    """instance (name or id) is required, name is optional."""
+    listed = {p.name: p for p in (await client.list_prompts()).prompts}
+    prompt = listed["snapshot_before_change"]
+    arguments = {a.name: a.required for a in prompt.arguments or []}
+    assert arguments == {"instance": True, "name": False}
+
+
+async def test_snapshot_before_change_walks_through_the_tools(client: Client) -> None:
+    """Resolve with list_instances, snapshot_instance with wait=true, report, and what to do on error."""
+    result = await client.get_prompt("snapshot_before_change", {"instance": "gpu-worker-1"})
+    text = text_of_prompt(result.messages[0].content)
+    assert 'Before I change instance "gpu-worker-1"' in text
+    assert 'name_contains="gpu-worker-1"' in text
+    steps = [text.index(word) for word in ("list_instances", "snapshot_instance", "wait=true", "`error`")]
+    assert steps == sorted(steps)
+    assert "id, status, size in GiB and region" in text
+    assert "should not make the change yet" in text
+    assert 'use "".' in text  # no name given: the prompt says how to make one
+
+
+async def test_snapshot_before_change_without_an_instance_is_refused(client: Client) -> None:
+    """The instance is required: prompts/get without it is an error, not a prompt with a hole."""
+    from mcp.shared.exceptions import MCPError
+
+    with pytest.raises(MCPError, match="instance"):
+        await client.get_prompt("snapshot_before_change", {"name": "x"})
+
+
+# -- instance completions -------------------------------------------------------------------
+
+
+async def test_instance_completes_by_name_prefix(client: Client) -> None:
+    """The prompt's `instance` completes to the ids of the instances whose name starts with the text."""
+    result = await client.complete(BEFORE_CHANGE, {"name": "instance", "value": "GPU-worker"})
+    assert result.completion.values == [GPU_WORKER_1, GPU_WORKER_2]
+    assert result.completion.total == 2
+    assert not result.completion.has_more
+
+
+async def test_instance_id_completes_by_id_prefix(client: Client) -> None:
+    """An argument named instance_id completes the same way, by id prefix."""
+    ref = ResourceTemplateReference(type="ref/resource", uri="genesiscloud://snapshots/{snapshot_id}")
+    result = await client.complete(ref, {"name": "instance_id", "value": "881a"})
+    assert result.completion.values == [TRAINING_BOX]
+    nothing = await client.complete(BEFORE_CHANGE, {"name": "instance_id", "value": "no-such"})
+    assert nothing.completion.values == []
+
+
+async def test_instance_completions_read_one_page_and_are_cached(
+    settings: Settings, sim: Simulator, sim_http: httpx.AsyncClient
+) -> None:
+    """Several completions within 30 s cost one GET /instances?page=1&per_page=100; at most 100 values.
+
+    Only the first page is offered, as for snapshot ids: a completion must answer fast.
+    """
+    for n in range(150):
+        sim.add_instance(name=f"bulk-{n:03d}", region=KNOWN_REGIONS[0])
+    async with Client(build_server(settings, http=sim_http)) as c:
+        results = [await c.complete(BEFORE_CHANGE, {"name": "instance", "value": v}) for v in ("", "b", "bulk-05")]
+    reads = [r for r in sim.requests if r.method == "GET"]
+    assert [(r.path, r.query) for r in reads] == [("/compute/v1/instances", {"page": "1", "per_page": "100"})]
+    assert len(results[0].completion.values) == MAX_COMPLETIONS
+    assert sorted(sim.instances[i]["name"] for i in results[2].completion.values) == [f"bulk-05{n}" for n in range(10)]
+
+
+async def test_instance_completion_without_token_is_empty_not_an_error(sim_http: httpx.AsyncClient) -> None:
+    """With no API token, instance completion offers nothing instead of failing."""
+    async with Client(build_server(Settings(token=None), http=sim_http)) as c:
+        result = await c.complete(BEFORE_CHANGE, {"name": "instance", "value": ""})
+    assert result.completion.values == []
+
+
+def text_of_prompt(content: object) -> str:
+    text = getattr(content, "text", None)
+    assert isinstance(text, str), content
+    return text
