@@ -38,14 +38,14 @@ async def _sample(rate: float, calls: int, latency: float) -> float:
     """Seconds for `calls` sequential get_snapshot calls on a fresh connection at `rate`."""
     sim = Simulator(faults=Faults(latency=latency))
     settings = Settings(token=SecretStr(TOKEN), endpoint="http://127.0.0.1:9/compute/v1", rate_limit=rate)
-    async with httpx.AsyncClient(transport=sim.transport()) as http:
-        async with Client(build_server(settings, http=http)) as client:
-            started = time.perf_counter()
-            for _ in range(calls):
-                result = await client.call_tool("get_snapshot", {"snapshot_id": SNAPSHOT_ID})
-                if result.is_error:
-                    raise RuntimeError(f"get_snapshot failed: {result.content}")
-            return time.perf_counter() - started
+    http = httpx.AsyncClient(transport=sim.transport())
+    async with http, Client(build_server(settings, http=http)) as client:
+        started = time.perf_counter()
+        for _ in range(calls):
+            result = await client.call_tool("get_snapshot", {"snapshot_id": SNAPSHOT_ID})
+            if result.is_error:
+                raise RuntimeError(f"get_snapshot failed: {result.content}")
+        return time.perf_counter() - started
 
 
 def run(runs: int = 21, calls: int = 10, latency: float = 0.005) -> list[Figure]:
