@@ -39,6 +39,7 @@ from .models import (
 )
 from .ratelimit import Limiter, SlidingWindow
 from .sending import (
+    ACCEPT_ENCODING,
     ATTEMPT_SECONDS,
     DEFAULT_TIMEOUT,
     JSON,
@@ -177,7 +178,12 @@ class GenesisCloudClient:
         body: dict[str, object] | None = None,
     ) -> JSON:
         """Send one logical request (several attempts if `sending.judge` says one may help); its JSON."""
-        headers = {"Authorization": self._auth_header(), "User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {
+            "Authorization": self._auth_header(),
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         url = f"{self._base}{path}"
         tries = Tries(self.retry, self._clock, self._rng)
         while True:

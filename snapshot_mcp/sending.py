@@ -31,6 +31,7 @@ import json
 import math
 import random
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -148,15 +149,38 @@ class _TooLarge(Exception):
     pass
 
 
+ACCEPT_ENCODING = "gzip, deflate"
+"""The encodings asked for: the ones `_read` inflates itself, never past the cap."""
+
+
+def _inflater(encoding: str) -> zlib._Decompress | None:
+    """A decompressor for the answer's Content-Encoding (None: the body is as sent)."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return None
+    if name in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if name == "deflate":
+        return zlib.decompressobj()
+    raise httpx.DecodingError(f"the API answered in an encoding that was not asked for ({name[:40]})")
+
+
 async def _read(response: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
+    """The decoded body, at most `limit` bytes: a compressed one is inflated only that far (`_TooLarge` beyond)."""
+    if response.is_stream_consumed:  # an in-process transport handed over a body already read
+        if len(response.content) > limit:
             raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        return response.content
+    inflate = _inflater(response.headers.get("content-encoding", ""))
+    body = bytearray()
+    async for raw in response.aiter_raw():
+        try:
+            body += raw if inflate is None else inflate.decompress(raw, limit + 1 - len(body))
+        except zlib.error as exc:
+            raise httpx.DecodingError("the API's compressed answer is corrupt") from exc
+        if len(body) > limit:
+            raise _TooLarge
+    return bytes(body)
 
 
 async def send_once(

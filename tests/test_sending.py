@@ -8,6 +8,9 @@ about another snapshot is refused) and item 8 (only 202/204 mean a DELETE succee
 from __future__ import annotations
 
 import gzip
+import json
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator
 
 import anyio
@@ -35,6 +38,17 @@ class Endless(httpx.AsyncByteStream):
         while True:
             self.sent += 1024 * 1024
             yield b"x" * (1024 * 1024)
+
+
+class Chunks(httpx.AsyncByteStream):
+    """A body streamed as the given chunks, as a network connection hands it over (nothing read ahead)."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
 
 
 class Drip(httpx.AsyncByteStream):
@@ -69,18 +83,46 @@ async def test_an_endless_body_is_cut_at_the_cap_and_not_retried() -> None:
     assert streams[0].sent <= MAX_BODY_BYTES + 2 * 1024 * 1024
 
 
-async def test_a_gzip_bomb_is_cut_while_it_is_decompressed() -> None:
-    """Item 5: 16 MiB of zeros compressed to a few KiB never becomes 16 MiB in memory."""
-    bomb = gzip.compress(b"\0" * (16 * 1024 * 1024))
-    assert len(bomb) < 200 * 1024
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compression_bomb_is_cut_while_it_is_decompressed(encoding: str) -> None:
+    """Item 5: 64 MiB of zeros compressed to ~64 KiB, in one chunk, never becomes more than the cap in memory."""
+    zeros = b"\0" * (64 * 1024 * 1024)
+    bomb = gzip.compress(zeros) if encoding == "gzip" else zlib.compress(zeros)
+    del zeros
+    assert len(bomb) < 100 * 1024
+    asked: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=bomb, headers={"content-encoding": "gzip"})
+        asked.append(request.headers["accept-encoding"])
+        return httpx.Response(200, stream=Chunks([bomb]), headers={"content-encoding": encoding})
+
+    client, http = client_for(httpx.MockTransport(handler))
+    tracemalloc.start()
+    try:
+        async with http:
+            with pytest.raises(BadResponse, match="larger than"):
+                await client.list_page()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_BODY_BYTES  # the capped body and its copy, not 64 MiB
+    assert asked == ["gzip, deflate"]
+
+
+async def test_a_small_compressed_answer_is_read_and_an_unasked_encoding_is_refused() -> None:
+    body = json.dumps({"snapshots": [], "total_count": 0, "page": 1, "per_page": 50}).encode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("page") == "1":
+            return httpx.Response(200, stream=Chunks([gzip.compress(body)]), headers={"content-encoding": "gzip"})
+        return httpx.Response(200, stream=Chunks([body]), headers={"content-encoding": "br"})
 
     client, http = client_for(httpx.MockTransport(handler))
     async with http:
-        with pytest.raises(BadResponse, match="larger than"):
-            await client.list_page()
+        page = await client.list_page(1)
+        with pytest.raises(ApiUnreachable, match="could not be decoded"):
+            await client.list_page(2)
+    assert page.total_count == 0
 
 
 async def test_a_slow_drip_is_bounded_in_total_time() -> None:
