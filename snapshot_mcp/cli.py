@@ -142,9 +142,8 @@ def configure_logging(level: str) -> None:
     quiet = max(logging.WARNING, logging.getLevelName(level))
     for transport in ("httpcore", "httpcore2"):
         logging.getLogger(transport).setLevel(quiet)
-    if level != "DEBUG":
-        for noisy in ("httpx", "mcp", "uvicorn.access"):
-            logging.getLogger(noisy).setLevel(quiet)
+    for noisy in ("httpx", "mcp", "uvicorn.access"):  # at DEBUG: their own lines too (set again each call)
+        logging.getLogger(noisy).setLevel(logging.NOTSET if level == "DEBUG" else quiet)
     startup_logger.setLevel(logging.WARNING)  # below the root's level too: see startup_logger
 
 
