@@ -152,7 +152,7 @@ class Dedupe:
             yield
         finally:
             with suppress(StoreUnavailable):  # else the claim lapses after BUSY_SECONDS
-                await self.store.swap(key, mine, "", 0.001)  # give it back, if still ours
+                await self.store.delete_if(key, mine)  # give it back, if still ours
 
     def idle(self) -> bool:
         """No create holds or waits for a lock (the lock map does not grow with every request)."""

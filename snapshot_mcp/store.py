@@ -3,7 +3,7 @@
 What the server must remember across calls to stay safe — recent creates (so a retry
 makes no second import), used confirmation tokens (single use), pending deletion
 requests and their decisions — goes through `Store`. Every operation that decides
-something is atomic (`put_once`, `swap`, `incr`), so the same rules hold whether one
+something is atomic (`put_once`, `swap`, `incr`, `delete_if`), so the same rules hold whether one
 process keeps the state in memory (`MemoryStore`, the default) or several instances
 share it.
 
@@ -51,6 +51,10 @@ class Store(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the key if present."""
+        ...
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        """Remove the key only if its value is `expected` now (give back a claim still ours)."""
         ...
 
     async def aclose(self) -> None:
@@ -122,6 +126,13 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        entry = self._live(key)
+        if entry is None or entry.value != expected:
+            return False
+        del self._data[key]
+        return True
 
     async def aclose(self) -> None:
         self._data.clear()

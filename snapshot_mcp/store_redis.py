@@ -5,8 +5,8 @@
 Needs the optional extra: ``pip install 'snapshot-mcp[redis]'`` (redis-py's asyncio
 client).
 
-- Atomic where it decides: `put_once` is ``SET NX``, `swap` and `incr` are short Lua
-  scripts, the rate window is one Lua script reading the Redis server's own clock (so
+- Atomic where it decides: `put_once` is ``SET NX``, `swap`, `delete_if` and `incr` are
+  short Lua scripts, the rate window is one Lua script reading the Redis server's own clock (so
   the instances' clocks need not agree). Nothing is read and then written from here.
 - Every key starts with ``snapshot-mcp:<namespace>:`` and has a time-to-live. The
   namespace is a hash of the API endpoint and token: instances of one deployment (one
@@ -59,6 +59,12 @@ _SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
+end
+return 0
+"""
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
 end
 return 0
 """
@@ -119,6 +125,7 @@ class RedisStore:
         self.where = where
         self._swap = redis.register_script(_SWAP)
         self._incr = redis.register_script(_INCR)
+        self._delete_if = redis.register_script(_DELETE_IF)
 
     @classmethod
     def from_url(cls, url: str, *, password: str | None, prefix: str) -> RedisStore:
@@ -165,6 +172,10 @@ class RedisStore:
 
     async def delete(self, key: str) -> None:
         await self.call(self.redis.delete(self.prefix + key))
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        done = self._delete_if(keys=[self.prefix + key], args=[expected])
+        return bool(await self.call(cast(Awaitable[Any], done)))
 
     async def aclose(self) -> None:
         await self.redis.aclose()

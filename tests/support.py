@@ -81,25 +81,58 @@ class _ActiveApi(httpx.AsyncBaseTransport):
 
 
 _active_api: ContextVar[httpx.AsyncBaseTransport] = ContextVar("active_api")
-_servers: dict[tuple[Settings, RetryPolicy, Callable[[], float], Store | None], MCPServer[Any]] = {}
+_active_clock: ContextVar[Callable[[], float]] = ContextVar("active_clock", default=time.time)
+_active_store: ContextVar[Store] = ContextVar("active_store")
+_servers: dict[tuple[Settings, RetryPolicy], MCPServer[Any]] = {}
 
 
-def server_for(
-    settings: Settings,
-    retry: RetryPolicy = FAST_RETRY,
-    clock: Callable[[], float] = time.time,
-    store: Store | None = None,
-) -> MCPServer[Any]:
-    """`build_server(settings)` over whichever simulator `connect` made active, built once per settings.
+def _clock() -> float:
+    """The wall clock of the connection asking (see `connect`)."""
+    return _active_clock.get()()
 
-    Building costs ~40 ms (the SDK derives every tool's schemas); each connection enters the
-    lifespan afresh, so nothing a call leaves behind (dedupe memory, confirmation tokens)
-    carries over to the next connection.
+
+class _ActiveStore:
+    """The store of the connection asking (see `connect`): each connection brings its own."""
+
+    async def get(self, key: str) -> str | None:
+        return await _active_store.get().get(key)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        await _active_store.get().put(key, value, ttl)
+
+    async def put_once(self, key: str, value: str, ttl: float) -> bool:
+        return await _active_store.get().put_once(key, value, ttl)
+
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        return await _active_store.get().swap(key, expected, value, ttl)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return await _active_store.get().incr(key, ttl)
+
+    async def delete(self, key: str) -> None:
+        await _active_store.get().delete(key)
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        return await _active_store.get().delete_if(key, expected)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def server_for(settings: Settings, retry: RetryPolicy = FAST_RETRY) -> MCPServer[Any]:
+    """`build_server(settings)` over whichever simulator, clock and store `connect` made active, built once.
+
+    Building costs ~60 ms (the SDK derives every tool's schemas), so it happens once per
+    settings and retry policy; the API, the wall clock and the store are the
+    connection's own, so nothing a call leaves behind (dedupe memory, confirmation
+    tokens) carries over to the next connection.
     """
-    key = (settings, retry, clock, store)
+    key = (settings, retry)
     if key not in _servers:
         http = httpx.AsyncClient(transport=_ActiveApi())
-        _servers[key] = build_server(settings, http=http, retry=retry, poll_interval=0.001, clock=clock, store=store)
+        _servers[key] = build_server(
+            settings, http=http, retry=retry, poll_interval=0.001, clock=_clock, store=_ActiveStore()
+        )
     return _servers[key]
 
 
@@ -121,8 +154,10 @@ async def connect(
     `apps` declares the MCP Apps extension (the confirmation card); `name` is the `clientInfo.name` sent;
     `store` replaces the server's own (a `FlakyStore`, to take it down).
     """
-    server = server_for(fast(settings), retry, clock, store)
+    server = server_for(fast(settings), retry)
     reset = _active_api.set(sim.transport())
+    reset_clock = _active_clock.set(clock)
+    reset_store = _active_store.set(store if store is not None else MemoryStore())
     info = Implementation(name=name, version="1") if name is not None else None
     try:
         async with Client(
@@ -130,6 +165,8 @@ async def connect(
         ) as client:
             yield client
     finally:
+        _active_store.reset(reset_store)
+        _active_clock.reset(reset_clock)
         _active_api.reset(reset)
 
 
@@ -167,6 +204,10 @@ class FlakyStore(MemoryStore):
     async def delete(self, key: str) -> None:
         self._reach()
         await super().delete(key)
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        self._reach()
+        return await super().delete_if(key, expected)
 
 
 def text_of(result: CallToolResult) -> str:

@@ -77,6 +77,19 @@ async def test_swap_replaces_only_the_expected_value(kind: str, request: pytest.
         assert await store.get("s") == "decided"
 
 
+async def test_delete_if_removes_only_the_expected_value(kind: str, request: pytest.FixtureRequest) -> None:
+    """A claim given back only by its holder: another value (a later claim) stays."""
+    async with opened(kind, request) as store:
+        assert not await store.delete_if("c", "mine")  # absent
+        await store.put("c", "theirs", 60)
+        assert not await store.delete_if("c", "mine")
+        assert await store.get("c") == "theirs"
+        await store.put("c", "mine", 60)
+        assert await store.delete_if("c", "mine")
+        assert await store.get("c") is None
+        assert await store.put_once("c", "next", 60)  # free again at once
+
+
 async def test_incr_counts_from_one(kind: str, request: pytest.FixtureRequest) -> None:
     async with opened(kind, request) as store:
         assert [await store.incr("n", 60) for _ in range(3)] == [1, 2, 3]
@@ -134,6 +147,7 @@ async def test_an_unreachable_redis_raises_store_unavailable_everywhere(redis_ur
         store.swap("k", "v", "w", 1),
         store.incr("k", 1),
         store.delete("k"),
+        store.delete_if("k", "v"),
     ]
     for operation in operations:
         with pytest.raises(StoreUnavailable):
