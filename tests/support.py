@@ -329,8 +329,9 @@ class RedisServer:
     (and may be called again after `start()`, to test an outage and a return).
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, password: str | None = None) -> None:
         self.directory = directory
+        self.password = password
         self.port = 0
         self.process: subprocess.Popen[str] | None = None
 
@@ -347,6 +348,7 @@ class RedisServer:
                 probe.bind(("127.0.0.1", 0))
                 self.port = probe.getsockname()[1]
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args += ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(
             [binary, *args, "--dir", str(self.directory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -370,7 +372,7 @@ class RedisServer:
     def flush(self) -> None:
         import redis
 
-        with redis.Redis.from_url(self.url) as client:
+        with redis.Redis.from_url(self.url, password=self.password) as client:
             client.flushall()
 
 

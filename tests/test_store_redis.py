@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import anyio
 import pytest
-from support import most_in_any_window
+from support import RedisServer, most_in_any_window
 
+from snapshot_mcp.store import StoreUnavailable
 from snapshot_mcp.store_redis import JITTER_MARGIN, RedisStore, SharedWindow, namespace, open_redis, shown_url
 
 TOKEN = "tok-" + "x" * 40
@@ -89,3 +91,25 @@ async def test_without_redis_the_window_paces_this_instance_alone_and_warns(
     warnings = [r.getMessage() for r in caplog.records if "pacing this instance alone" in r.getMessage()]
     assert len(warnings) == 1
     assert window.local_admitted == 3
+
+
+@pytest.mark.slow
+async def test_a_password_from_the_url_or_the_setting_opens_a_protected_redis(tmp_path: Path) -> None:
+    """`--state-url redis://:pw@…` or SNAPSHOT_MCP_STATE_PASSWORD; a wrong or missing one is refused at start."""
+    redis = RedisServer(tmp_path, password="s3cret-redis-pw")
+    redis.start()
+    try:
+        in_url = await open_redis(
+            redis.url.replace("redis://", "redis://:s3cret-redis-pw@"), password=None, prefix="t:"
+        )
+        await in_url.put("k", "v", 30)
+        given = await open_redis(redis.url, password="s3cret-redis-pw", prefix="t:")
+        assert await given.get("k") == "v"
+        await in_url.aclose()
+        await given.aclose()
+        for wrong in (None, "not-it"):
+            with pytest.raises(StoreUnavailable, match="cannot be reached") as refused:
+                await open_redis(redis.url, password=wrong, prefix="t:")
+            assert "s3cret-redis-pw" not in str(refused.value)
+    finally:
+        redis.stop()
