@@ -125,6 +125,22 @@ async def test_the_frame_fits_the_card_and_shrinks_with_it(settings: Settings, s
     assert frame_after < frame
 
 
+async def test_a_hosts_maximum_height_caps_the_frame_and_the_card_scrolls(settings: Settings, sim: Simulator) -> None:
+    """containerDimensions.maxHeight 200: five snapshots report 200 px, and the rest of the card scrolls."""
+    ids = [s["id"] for s in sim.snapshots.values() if s["status"] == "created"][:5]
+    context = {**LIGHT, "containerDimensions": {"maxHeight": 200}}
+    async with connect(settings, sim, apps=True) as client:
+        result = await client.call_tool("delete_snapshots", {"snapshot_ids": ids})
+        async with official_host(client, result, {"snapshot_ids": ids}, context=context) as host:
+            await host.wait_status("Waiting for your decision")
+            frame, content = await host.settled()
+            scrolls = await host.frame.evaluate("document.scrollingElement.scrollHeight")
+    assert len(ids) == 5
+    assert frame == 200
+    assert content > 200
+    assert scrolls > 200
+
+
 # -- what a person reads ---------------------------------------------------------------------
 
 
