@@ -176,8 +176,12 @@ class GenesisCloudClient:
         *,
         params: dict[str, int] | None = None,
         body: dict[str, object] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> JSON:
-        """Send one logical request (several attempts if `sending.judge` says one may help); its JSON."""
+        """Send one logical request (several attempts if `sending.judge` says one may help); its JSON.
+
+        `retry` replaces the client's policy for this request (a completion makes one attempt).
+        """
         headers = {
             "Authorization": self._auth_header(),
             "User-Agent": USER_AGENT,
@@ -185,7 +189,7 @@ class GenesisCloudClient:
             "Accept-Encoding": ACCEPT_ENCODING,
         }
         url = f"{self._base}{path}"
-        tries = Tries(self.retry, self._clock, self._rng)
+        tries = Tries(retry or self.retry, self._clock, self._rng)
         while True:
             request = self._http.build_request(method, url, params=params, json=body, headers=headers)
             outcome = await send_once(self._http, self.limiter, request, seconds=self.attempt_seconds)
@@ -216,13 +220,13 @@ class GenesisCloudClient:
             pass  # raised below, outside the handler: pydantic's report repeats the API's values
         raise BadResponse(200, None, f"the API's answer did not have the documented shape ({model.__name__})")
 
-    async def list_page(self, page: int = 1, per_page: int = 50) -> SnapshotPage:
-        """`GET /snapshots?page=&per_page=`: one page, as the API returns it."""
+    async def list_page(self, page: int = 1, per_page: int = 50, *, retry: RetryPolicy | None = None) -> SnapshotPage:
+        """`GET /snapshots?page=&per_page=`: one page, as the API returns it (`retry`: this read's own policy)."""
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
         if page < 1:
             raise InvalidInput(f"page must be 1 or more, got {page}")
-        data = await self._request("GET", "/snapshots", params={"page": page, "per_page": per_page})
+        data = await self._request("GET", "/snapshots", params={"page": page, "per_page": per_page}, retry=retry)
         return self._parse(SnapshotPage, data, None)
 
     async def iter_snapshots(self, per_page: int = MAX_PER_PAGE) -> AsyncIterator[Snapshot]:
@@ -320,9 +324,11 @@ class GenesisCloudClient:
         """
         await self._request("DELETE", f"/snapshots/{_checked_id(snapshot_id)}")
 
-    async def list_instances(self, page: int = 1, per_page: int = MAX_PER_PAGE) -> InstancePage:
-        """`GET /instances?page=&per_page=`: one page of instances."""
-        data = await self._request("GET", "/instances", params={"page": page, "per_page": per_page})
+    async def list_instances(
+        self, page: int = 1, per_page: int = MAX_PER_PAGE, *, retry: RetryPolicy | None = None
+    ) -> InstancePage:
+        """`GET /instances?page=&per_page=`: one page of instances (`retry`: this read's own policy)."""
+        data = await self._request("GET", "/instances", params={"page": page, "per_page": per_page}, retry=retry)
         return self._parse(InstancePage, data, None)
 
     async def list_instance_snapshots(self, instance_id: str, page: int = 1, per_page: int = 50) -> SnapshotPage:

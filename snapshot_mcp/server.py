@@ -102,7 +102,8 @@ def build_server(
 
     `http` replaces the API's HTTP client, `retry` the client's retry policy,
     `poll_interval` the first pause between polls of a wait, `clock` the wall clock
-    of confirmation tokens, and `store` the shared state (tests shrink, move or break these).
+    of confirmation tokens and of the completions' memory, and `store` the shared state
+    (tests shrink, move or break these).
     """
     install_audit_handler()
     seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock, store=store)
@@ -118,5 +119,5 @@ def build_server(
             middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
         )
     tools.register(server, settings, Words.of(settings))
-    register_catalog(server)
+    register_catalog(server, clock=clock)
     return server

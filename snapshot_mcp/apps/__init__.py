@@ -22,7 +22,7 @@ from snapshot_mcp import messages
 
 from .tools import confirm_deletion, deletion_request
 
-CARD_URI = "ui://snapshot-mcp/confirm-delete-v1.html"
+CARD_URI = "ui://snapshot-mcp/confirm-delete-v2.html"
 APP_ONLY = frozenset({"deletion_request", "confirm_deletion"})
 LINK_META: dict[str, Any] = {"ui": {"resourceUri": CARD_URI}, "ui/resourceUri": CARD_URI}
 """What a delete tool carries to link the card (the flat key is the older form some hosts still read)."""
