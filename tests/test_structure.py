@@ -1,4 +1,5 @@
-"""The package's shape: short functions, a `build_server` that only wires, imports down the layers, one declaration per tool."""
+"""The package's shape: short functions, a `build_server` that only wires, imports that go down the
+layers without a cycle, and one declaration per tool, written in the tool's own module."""
 
 from __future__ import annotations
 
