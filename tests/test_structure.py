@@ -249,7 +249,7 @@ def _declaration_calls() -> dict[str, list[ast.Call]]:
 def _home() -> dict[str, str]:
     """Each tool's name → the module that declares it."""
     return {
-        keyword.value.value: module
+        str(keyword.value.value): module
         for module, calls in _declaration_calls().items()
         for call in calls
         for keyword in call.keywords
