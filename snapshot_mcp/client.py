@@ -39,7 +39,7 @@ from .models import (
     check_instance_id,
     check_snapshot_id,
 )
-from .ratelimit import Limiter, SlidingWindow
+from .ratelimit import Clock, Limiter, Sleep, SlidingWindow
 from .sending import (
     ACCEPT_ENCODING,
     ATTEMPT_SECONDS,
@@ -62,8 +62,6 @@ MAX_PER_PAGE = 100
 POLL_GRACE = 5.0
 """Seconds a wait's last poll may run past the wait's time-out (its retries)."""
 
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -27,7 +27,7 @@ from . import messages
 from .errors import SnapshotMCPError, StoreUnavailable
 from .settings import Settings
 
-Scope = Literal["snapshots:read", "snapshots:write", "snapshots:delete"]
+OAuthScope = Literal["snapshots:read", "snapshots:write", "snapshots:delete"]
 """The OAuth scope a call of the tool needs."""
 Handler = Callable[..., Awaitable[Any]]
 Describe = Callable[[Settings], str]
@@ -53,7 +53,7 @@ class ToolDeclaration:
     handler: Handler
     """The tool: typed arguments (and a `Context`) in, a typed result out, domain errors raised."""
     annotations: ToolAnnotations
-    scope: Scope
+    scope: OAuthScope
     subject: str | None = None
     """The argument naming what the call is about, for an error's words ("no snapshot <id>")."""
     subject_kind: Literal["snapshot", "instance"] = "snapshot"

@@ -3,7 +3,7 @@
 Split the way httpx splits sending, each step with one job:
 
 - `send_once`: pass the rate limiter, send, read a bounded answer (at most
-  `MAX_BODY_BYTES` decoded — which also bounds a compression bomb — within
+  `MAX_ANSWER_BYTES` decoded — which also bounds a compression bomb — within
   `ATTEMPT_SECONDS` in all, so a slow drip cannot hold a call). Too big or too slow is a
   `BadResponse` that says retrying will not help.
 - `assess`: what an attempt means for this method — done (with the decoded JSON), worth
@@ -48,7 +48,7 @@ from .ratelimit import Limiter
 USER_AGENT = f"snapshot-mcp/{__version__} (+https://pypi.org/project/snapshot-mcp/)"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """A page of 100 snapshots is about 50 KiB: an answer past 4 MiB (decoded) is not the API's."""
 ATTEMPT_SECONDS = 30.0
 """The longest one attempt may take, connection and the whole answer included."""
@@ -192,7 +192,7 @@ async def send_once(
         with anyio.fail_after(seconds):
             response = await http.send(request, stream=True)
             try:
-                body = await _read(response, MAX_BODY_BYTES)
+                body = await _read(response, MAX_ANSWER_BYTES)
             finally:
                 await response.aclose()
     except (httpx.TransportError, httpx.DecodingError) as exc:
@@ -200,7 +200,7 @@ async def send_once(
     except TimeoutError:
         raise BadResponse(0, None, messages.answer_too_slow(seconds)) from None
     except _TooLarge:
-        raise UnusableResponse(messages.answer_too_large(MAX_BODY_BYTES // (1024 * 1024))) from None
+        raise UnusableResponse(messages.answer_too_large(MAX_ANSWER_BYTES // (1024 * 1024))) from None
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return Answered(response.status_code, body, response.headers.get("content-type", ""), retry_after)
 

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.errors import ApiUnreachable, BadResponse
-from snapshot_mcp.sending import MAX_BODY_BYTES, SUCCESS, Answered, Done, Lost, RetryPolicy, assess
+from snapshot_mcp.sending import MAX_ANSWER_BYTES, SUCCESS, Answered, Done, Lost, RetryPolicy, assess
 
 SID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 OTHER = "9607c382-cdbd-42ad-b42e-38298191bb45"
@@ -67,7 +67,7 @@ def client_for(handler: httpx.MockTransport, **kwargs: object) -> tuple[GenesisC
 
 
 async def test_an_endless_body_is_cut_at_the_cap_and_not_retried() -> None:
-    """Item 5: a body without end stops at MAX_BODY_BYTES decoded; one attempt; retrying won't help."""
+    """Item 5: a body without end stops at MAX_ANSWER_BYTES decoded; one attempt; retrying won't help."""
     streams: list[Endless] = []
 
     def endless(request: httpx.Request) -> httpx.Response:
@@ -80,7 +80,7 @@ async def test_an_endless_body_is_cut_at_the_cap_and_not_retried() -> None:
             await client.get(SID)
     assert caught.value.retryable is False
     assert len(streams) == 1
-    assert streams[0].sent <= MAX_BODY_BYTES + 2 * 1024 * 1024
+    assert streams[0].sent <= MAX_ANSWER_BYTES + 2 * 1024 * 1024
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
@@ -105,7 +105,7 @@ async def test_a_compression_bomb_is_cut_while_it_is_decompressed(encoding: str)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 3 * MAX_BODY_BYTES  # the capped body and its copy, not 64 MiB
+    assert peak < 3 * MAX_ANSWER_BYTES  # the capped body and its copy, not 64 MiB
     assert asked == ["gzip, deflate"]
 
 

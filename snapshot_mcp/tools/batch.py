@@ -138,7 +138,7 @@ async def _perform(call: DeletionCall, channel: Channel, approved: tuple[Snapsho
     return tool_result(batch_text(result), result)
 
 
-def _description(settings: Settings) -> str:
+def _delete_snapshots_description(settings: Settings) -> str:
     """The description for the confirmation ladder the operator chose."""
     if tuple(settings.ladder) == ("unconfirmed",):
         return "Use this to delete up to 25 snapshots permanently (no confirmation). Reports each id's outcome."
@@ -152,7 +152,7 @@ def _description(settings: Settings) -> str:
 DELETE_SNAPSHOTS = ToolDeclaration(
     name="delete_snapshots",
     title="Delete several snapshots",
-    description=_description,
+    description=_delete_snapshots_description,
     handler=delete_snapshots,
     with_token=delete_snapshots_with_token,
     links_card=True,

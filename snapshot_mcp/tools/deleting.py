@@ -129,7 +129,7 @@ def ladder_hints(ladder: Sequence[str]) -> str:
     return text
 
 
-def _description(settings: Settings) -> str:
+def _delete_snapshot_description(settings: Settings) -> str:
     """The description for the confirmation ladder the operator chose."""
     ladder, wait = tuple(settings.ladder), messages.seconds(settings.wait_timeout)
     if ladder == ("unconfirmed",):
@@ -152,7 +152,7 @@ def _description(settings: Settings) -> str:
 DELETE_SNAPSHOT = ToolDeclaration(
     name="delete_snapshot",
     title="Delete snapshot",
-    description=_description,
+    description=_delete_snapshot_description,
     handler=delete_snapshot,
     with_token=delete_snapshot_with_token,
     links_card=True,
