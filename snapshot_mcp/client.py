@@ -2,9 +2,10 @@
 
 The `httpx.AsyncClient` is the transport seam: production passes one built by
 `build_http_client`, the demo and the tests pass one whose transport is the embedded
-simulator or an `httpx.MockTransport`. One method per endpoint; how a request is sent,
-judged and retried is `sending`; how fast requests leave is `ratelimit` (10 requests/s
-by default, shared by all calls of one client, so concurrent page scans never exceed it).
+simulator or an `httpx.MockTransport`. One method per endpoint, and one pager (`scan`)
+for every listing; how a request is sent, assessed and retried is `sending`; how fast
+requests leave is `ratelimit` (10 requests/s by default, shared by all calls of one
+client, so concurrent page scans never exceed it).
 
 Answers are parsed into typed models (API text cleaned there, the token redacted from
 it); an answer about another snapshot than the one asked for is a `BadResponse`.

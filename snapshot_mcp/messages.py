@@ -1,11 +1,12 @@
-"""The words several parts share: refusals, next steps, progress, error advice, what went wrong.
+"""The sentences that are not one tool's own: refusals, next steps, progress, error advice, what went wrong.
 
 Where words live: a tool's own words (its title, description, argument help and the
-result sentences only it says) are in its module under `tools/`, with its declaration;
-a sentence two or more tools (or a tool and a confirmation channel, or the API client
-and every tool) say is here. Operations and dedupe build no words: they return facts
-and raise typed errors, which the tools word with these. Texts that mention a
-duration take it from the settings, so they stay true when the operator changes it.
+result sentences only it says) are in its module under `tools/`, with its declaration.
+Every other sentence a model or a person reads in a client is here: the ones several
+tools say, the confirmation channels' and the prompts' words, and what the API client
+says went wrong. Operations and dedupe build no words: they return facts and raise
+typed errors, which the tools word with these. Texts that mention a duration take it
+from the settings, so they stay true when the operator changes it.
 """
 
 from __future__ import annotations
