@@ -48,9 +48,9 @@ from mcp.types import (
 from mcp_types.jsonrpc import INVALID_PARAMS
 
 from . import messages
-from .client import RetryPolicy
 from .errors import NotFound, SnapshotMCPError
 from .models import KNOWN_REGIONS, check_snapshot_id
+from .sending import RetryPolicy
 from .state import AppState, app_state, current_state
 from .views import SnapshotView
 

@@ -2,8 +2,8 @@
 
 Nothing is created at import time: each call makes an independent server, whose
 lifespan (`state.open_state`) opens the API client's connection pool and the store.
-What the tools do lives in `tools/`, how deletes are confirmed in `confirm/`, the
-words in `messages`.
+What the tools are lives in `tools/` (one declaration each), how deletes are confirmed
+in `confirm/`, the words they share in `messages`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from mcp.types import Tool
 
 from . import __version__, tools
 from .apps import AppOnlyGate, card_extension
-from .client import RetryPolicy
 from .confirm import install_audit_handler
-from .messages import INSTRUCTIONS, Words
+from .messages import INSTRUCTIONS
 from .middleware import CompactArgumentErrors
 from .redact import RedactSecrets
 from .resources import register_catalog
 from .schema import lean
+from .sending import RetryPolicy
 from .settings import Settings
 from .state import AppState, ExposeState, Seams, open_state
 from .store import Store
@@ -115,9 +115,9 @@ def build_server(
             version=__version__,
             lifespan=lambda _: open_state(settings, seams),
             request_state_security=_request_state_security(settings),
-            extensions=[card_extension()] if card else [],
+            extensions=[card_extension(settings)] if card else [],
             middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
         )
-    tools.register(server, settings, Words.of(settings))
+    tools.register(server, settings)
     register_catalog(server, clock=clock)
     return server
