@@ -4,10 +4,15 @@ Nothing is created at import time: each call makes an independent server, whose
 lifespan (`state.open_state`) opens the API client's connection pool and the store.
 What the tools are lives in `tools/` (one declaration each), how deletes are confirmed
 in `confirm/`, the words they share in `messages`.
+
+What `initialize` needs (the name, instructions, extensions, middleware, prompts) is built
+here; the tools are added by the first request that needs them (`_Server.later`), and
+their modules imported then: a client's handshake does not wait for them.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -15,17 +20,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from mcp.server.mcpserver import MCPServer, RequestStateSecurity
-from mcp.types import Tool
+from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
+from mcp.types import CallToolResult, InputRequiredResult, Tool
 
-from . import __version__, tools
-from .apps import AppOnlyGate, card_extension
+from . import __version__
+from .apps import AppOnlyGate, add_card_tools, card_extension
 from .confirm import install_audit_handler
 from .messages import INSTRUCTIONS
 from .middleware import CompactArgumentErrors
 from .redact import RedactSecrets
 from .resources import register_catalog
-from .schema import lean
 from .sending import RetryPolicy
 from .settings import Settings
 from .state import AppState, ExposeState, Seams, open_state
@@ -33,25 +37,59 @@ from .store import Store
 
 
 class _Server(MCPServer[AppState]):
-    """An `MCPServer` whose tools/list sends lean schemas (`schema.lean`), computed once per server."""
+    """An `MCPServer` that adds its tools when a request first needs them, and sends lean schemas (`schema.lean`).
 
-    _lean: list[Tool] | None = None
+    `later(step)` keeps a step that adds tools (the declared tools, the card's tools) until the
+    first tools/list or tools/call, or the first look-up of a tool's input schema, which run the
+    kept steps once, in order. A step imports its tools' modules, and the SDK builds each tool's
+    argument model and output schema with pydantic: the largest part of a server's start, and
+    nothing `initialize` needs.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._later: list[Callable[[], None]] = []
+        self._lean: list[Tool] | None = None
+        super().__init__(*args, **kwargs)
+
+    def later(self, step: Callable[[], None]) -> None:
+        """Run `step` (which adds tools) when the tools are first needed."""
+        self._lean = None
+        self._later.append(step)
+
+    def _add_kept_tools(self) -> None:
+        while self._later:
+            self._later.pop(0)()
 
     async def list_tools(self) -> list[Tool]:
+        self._add_kept_tools()
         if self._lean is None:
             self._lean = [_leaner(tool) for tool in await super().list_tools()]
         return self._lean
 
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        self._add_kept_tools()
+        return await super().call_tool(name, arguments, context)
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self._add_kept_tools()
+        return super()._tool_input_schema(name)
+
     def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._add_kept_tools()  # a tool added later comes after the kept ones, as it would have
         self._lean = None
         super().add_tool(fn, *args, **kwargs)
 
     def remove_tool(self, name: str) -> None:
+        self._add_kept_tools()
         self._lean = None
         super().remove_tool(name)
 
 
 def _leaner(tool: Tool) -> Tool:
+    from .schema import lean
+
     output = None if tool.output_schema is None else lean(tool.output_schema, descriptions=False)
     return tool.model_copy(update={"input_schema": lean(tool.input_schema), "output_schema": output})
 
@@ -118,6 +156,14 @@ def build_server(
             extensions=[card_extension(settings)] if card else [],
             middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
         )
-    tools.register(server, settings)
+    if card:
+        server.later(functools.partial(add_card_tools, server, settings))
+    server.later(functools.partial(_add_tools, server, settings))
     register_catalog(server, clock=clock)
     return server
+
+
+def _add_tools(server: MCPServer[AppState], settings: Settings) -> None:
+    from . import tools  # the tools' modules, and all that a call imports, load with the first request for tools
+
+    tools.register(server, settings)

@@ -3,6 +3,11 @@
 A tool reads it from its context (`app_state(ctx)`); nothing else holds settings or
 policies. `Seams` are what tests and the demo replace: the API's HTTP client, the
 retry policy, the first poll interval, the wall clock of confirmation tokens and the store.
+
+The lifespan opens what must be open before the first request (the API's connection
+pool, the store); the API client, the operations and the confirmation channels are
+built, and their modules imported, by the first call that uses them, so a server
+answers `initialize` without loading them.
 """
 
 from __future__ import annotations
@@ -14,22 +19,24 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, cast
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from pydantic import SecretStr
 
-from .client import GenesisCloudClient
-from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
-from .confirm.card import CardChannel, DeletionRequests
-from .confirm.ladder import Ladder
-from .operations import Operations
-from .ratelimit import Limiter
 from .sending import RetryPolicy, build_http_client
 from .settings import Settings
 from .store import MemoryStore, Store
+
+if TYPE_CHECKING:
+    from .confirm import Channel
+    from .confirm.card import DeletionRequests
+    from .confirm.ladder import Ladder
+    from .operations import Operations
+    from .ratelimit import Limiter
 
 
 @dataclass(frozen=True)
@@ -44,15 +51,56 @@ class Seams:
     """A store to use instead of the configured one (left open: its owner closes it)."""
 
 
-@dataclass(frozen=True)
 class AppState:
-    """The running server's shared parts."""
+    """The running server's shared parts: its settings and store; the rest built by the first call that uses it."""
 
-    settings: Settings
-    ops: Operations
-    ladder: Ladder
-    requests: DeletionRequests
-    store: Store
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        seams: Seams,
+        http: httpx.AsyncClient,
+        token: SecretStr | None,
+        limiter: Limiter | None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._seams = seams
+        self._http = http
+        self._token = token
+        self._limiter = limiter
+
+    @cached_property
+    def ops(self) -> Operations:
+        """The operations, over the API client (one per server: one connection pool, one rate limit)."""
+        from .client import GenesisCloudClient
+        from .operations import Operations
+
+        client = GenesisCloudClient(
+            self._http,
+            token=self._token,
+            endpoint=self.settings.endpoint,
+            retry=self._seams.retry,
+            rate_limit=self.settings.rate_limit,
+            limiter=self._limiter,
+        )
+        return Operations(
+            client, self.store, wait_timeout=self.settings.wait_timeout, poll_interval=self._seams.poll_interval
+        )
+
+    @cached_property
+    def requests(self) -> DeletionRequests:
+        """The confirmation card's deletion requests."""
+        from .confirm.card import DeletionRequests
+
+        key = derived_key(self.settings, b"card nonces")
+        return DeletionRequests(self.store, key, ttl=self.settings.card_timeout, clock=self._seams.wall_clock)
+
+    @cached_property
+    def ladder(self) -> Ladder:
+        """The confirmation channels, in the operator's order."""
+        return build_ladder(self.settings, self.store, self.requests, self._seams.wall_clock)
 
 
 def app_state(ctx: Context[Any, Any]) -> AppState:
@@ -70,6 +118,10 @@ def derived_key(settings: Settings, purpose: bytes) -> bytes | None:
 
 def build_ladder(settings: Settings, store: Store, requests: DeletionRequests, clock: Callable[[], float]) -> Ladder:
     """One channel object per rung, in the operator's order."""
+    from .confirm import ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
+    from .confirm.card import CardChannel
+    from .confirm.ladder import Ladder
+
     rungs: dict[str, Callable[[], Channel]] = {
         "card": lambda: CardChannel(requests, ignored_clients=settings.card_ignored_clients),
         "form": lambda: FormChannel(
@@ -116,19 +168,8 @@ async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState
     """Open the API client's connection pool and the store; close them when the server stops."""
     http, token = _api_http(settings, seams)
     store, limiter = (seams.store, None) if seams.store is not None else await open_store(settings, token)
-    client = GenesisCloudClient(
-        http,
-        token=token,
-        endpoint=settings.endpoint,
-        retry=seams.retry,
-        rate_limit=settings.rate_limit,
-        limiter=limiter,
-    )
-    ops = Operations(client, store, wait_timeout=settings.wait_timeout, poll_interval=seams.poll_interval)
-    key = derived_key(settings, b"card nonces")
-    requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
     try:
-        yield AppState(settings, ops, build_ladder(settings, store, requests, seams.wall_clock), requests, store)
+        yield AppState(settings, store, seams=seams, http=http, token=token, limiter=limiter)
     finally:
         if seams.store is None:
             await store.aclose()
