@@ -123,6 +123,10 @@ class GenesisCloudClient:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._http = http
+        # What every request says besides the token; only the headers `http` does not already send (its
+        # defaults: `sending.build_http_client` sets most), as each one is merged into every request again.
+        ours = {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+        self._headers = {name: value for name, value in ours.items() if http.headers.get(name) != value}
         self._token = token
         self._base = endpoint.rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -163,12 +167,7 @@ class GenesisCloudClient:
 
         `retry` replaces the client's policy for this request (a completion makes one attempt).
         """
-        headers = {
-            "Authorization": self._auth_header(),
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": ACCEPT_ENCODING,
-        }
+        headers = {"Authorization": self._auth_header(), **self._headers}
         url = f"{self._base}{path}"
         tries = Tries(retry or self.retry, self._clock, self._rng)
         while True:

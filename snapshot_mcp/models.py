@@ -16,7 +16,6 @@ import ipaddress
 import re
 import socket
 import unicodedata
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal, get_args
@@ -61,7 +60,7 @@ def _uuid(value: str, what: str) -> str:
     candidate = value.strip().lower()
     if not _UUID_RE.fullmatch(candidate):
         raise ValueError(f"{what} is a UUID such as ff942497-62f6-4a9d-8dc4-3766ebc2b8a2")
-    return str(uuid.UUID(candidate))
+    return candidate  # the pattern admits the canonical form only: str(uuid.UUID(candidate)) == candidate
 
 
 def check_snapshot_id(value: str) -> str:
@@ -132,7 +131,7 @@ def clean_text(value: str, limit: int = MAX_SHOWN_NAME, secrets: tuple[str, ...]
     redacted (after normalising, so a secret split by control characters is still
     found); then the text is cut to `limit` characters with a marker.
     """
-    text = "".join(_shown(ch) for ch in value)
+    text = value if value.isprintable() else "".join(_shown(ch) for ch in value)  # printable: nothing to escape
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")

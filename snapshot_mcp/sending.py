@@ -189,7 +189,7 @@ async def send_once(
     """One attempt: rate-limited, bounded in size and in time."""
     await limiter.acquire()
     try:
-        with anyio.fail_after(seconds):
+        with anyio.move_on_after(seconds) as deadline:  # fail_after's scope without its generator: a call's budget
             response = await http.send(request, stream=True)
             try:
                 body = await _read(response, MAX_ANSWER_BYTES)
@@ -197,10 +197,10 @@ async def send_once(
                 await response.aclose()
     except (httpx.TransportError, httpx.DecodingError) as exc:
         return Lost(exc)
-    except TimeoutError:
-        raise BadResponse(0, None, messages.answer_too_slow(seconds)) from None
     except _TooLarge:
         raise UnusableResponse(messages.answer_too_large(MAX_ANSWER_BYTES // (1024 * 1024))) from None
+    if deadline.cancelled_caught:
+        raise BadResponse(0, None, messages.answer_too_slow(seconds))
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return Answered(response.status_code, body, response.headers.get("content-type", ""), retry_after)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from snapshot_mcp.models import (
     SnapshotId,
     SnapshotPage,
     check_snapshot_id,
+    clean_text,
 )
 
 SID = "ff942497-62f6-4a9d-8dc4-3766ebc2b8a2"
@@ -407,3 +409,49 @@ def test_check_snapshot_id_only_ever_returns_a_canonical_uuid(value: str) -> Non
     except ValueError:
         return
     assert CANONICAL_UUID.fullmatch(result)
+
+
+@settings(max_examples=500, deadline=None)
+@pytest.mark.slow  # hypothesis: a hundred examples
+@given(st.uuids(), st.lists(st.booleans(), min_size=36, max_size=36))
+def test_check_snapshot_id_is_what_the_uuid_module_writes(value: uuid.UUID, upper: list[bool]) -> None:
+    """Any UUID, in any mix of cases, comes back exactly as `str(uuid.UUID(...))` writes it."""
+    written = "".join(ch.upper() if up else ch for ch, up in zip(str(value), upper, strict=True))
+    assert check_snapshot_id(written) == str(uuid.UUID(written)) == str(value)
+
+
+def _per_character(text: str) -> str:
+    """API text shown character by character: line breaks as spaces, invisible and reordering ones escaped."""
+    shown = []
+    for ch in text:
+        if ch in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029":
+            shown.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp"):
+            shown.append(f"\\u{ord(ch):04x}")
+        else:
+            shown.append(ch)
+    return "".join(shown)
+
+
+@settings(max_examples=1000, deadline=None)
+@pytest.mark.slow  # hypothesis: a thousand examples
+@given(st.text(max_size=80) | st.text(st.characters(codec="ascii"), max_size=80))
+def test_clean_text_shows_every_character_by_the_one_rule(text: str) -> None:
+    """Text with nothing to escape comes back as it is; any other is written character by character."""
+    assert clean_text(text, limit=10_000) == _per_character(text)
+    if text.isprintable():
+        assert clean_text(text, limit=10_000) is text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("plain name", "plain name"),
+        ("line\nbreak\ttab", "line break tab"),
+        ("bidi\u202eoverride", "bidi\\u202eoverride"),
+        ("zero\u200bwidth", "zero\\u200bwidth"),
+        ("nbsp\u00a0kept", "nbsp\u00a0kept"),
+    ],
+)
+def test_clean_text_examples(text: str, shown: str) -> None:
+    assert clean_text(text) == shown

@@ -9,12 +9,15 @@ loads (the tools, the card's tools, the API client, operations, confirmation cha
 result models): `server._Server.later` and `state.AppState` build those on first use.
 The third-party modules beside ours are those the bare SDK server (`bench/bare_server.py`,
 probed the same way) imports anyway, the standard library's, and the SDK's MCP Apps
-extension (the card's view).
+extension (the card's view). And `cli.main` hides what start-up made from the garbage
+collector (`gc.freeze`) before it serves.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -25,7 +28,7 @@ from typing import IO, Any
 import pytest
 from test_e2e import base_env
 
-pytestmark = pytest.mark.slow  # spawns the server (and the SDK alone) as subprocesses
+from snapshot_mcp import cli
 
 NEVER_ON_STDIO = (
     "snapshot_mcp.http",
@@ -84,7 +87,11 @@ def _request(proc: subprocess.Popen[bytes], ident: int, method: str, params: dic
 
 def _start_and_list_tools(*command: str) -> tuple[list[str], list[str]]:
     """Modules `python -X importtime <command>` has imported when it answers `initialize`, and then `tools/list`."""
-    env = base_env(GENESISCLOUD_TOKEN="start-up-test-token", GENESISCLOUD_ENDPOINT="http://127.0.0.1:9/compute/v1")
+    env = base_env(
+        GENESISCLOUD_TOKEN="start-up-test-token",
+        GENESISCLOUD_ENDPOINT="http://127.0.0.1:9/compute/v1",
+        PYTHONDONTWRITEBYTECODE="1",  # leave no bytecode behind to speed up later starts
+    )
     with (
         tempfile.TemporaryFile() as log,
         subprocess.Popen(
@@ -118,6 +125,7 @@ def started() -> tuple[list[str], list[str]]:
     return _start_and_list_tools("-m", "snapshot_mcp")
 
 
+@pytest.mark.slow  # spawns the server (or Python) as a subprocess
 def test_initialize_is_answered_without_the_tools_or_anything_stdio_does_not_use(
     started: tuple[list[str], list[str]],
 ) -> None:
@@ -127,6 +135,7 @@ def test_initialize_is_answered_without_the_tools_or_anything_stdio_does_not_use
     assert [m for m in at_initialize if _within(m, FIRST_TOOLS_REQUEST)] == []
 
 
+@pytest.mark.slow  # spawns the server (or Python) as a subprocess
 def test_initialize_needs_no_library_the_bare_sdk_server_does_not_import(
     started: tuple[list[str], list[str]],
 ) -> None:
@@ -139,6 +148,7 @@ def test_initialize_needs_no_library_the_bare_sdk_server_does_not_import(
     assert [m for m in at_initialize if m.startswith("mcp.") and m not in bare] == list(ALSO_ALLOWED)
 
 
+@pytest.mark.slow  # spawns the server (or Python) as a subprocess
 def test_the_first_tools_request_loads_the_tools_and_still_nothing_stdio_does_not_use(
     started: tuple[list[str], list[str]],
 ) -> None:
@@ -150,6 +160,7 @@ def test_the_first_tools_request_loads_the_tools_and_still_nothing_stdio_does_no
     assert [m for m in after_tools if _within(m, NEVER_ON_STDIO)] == []
 
 
+@pytest.mark.slow  # spawns the server (or Python) as a subprocess
 def test_the_probe_sees_an_import_the_server_makes_late() -> None:
     """`_imported` reads module names from `-X importtime` lines (so an empty list above means what it says)."""
     with tempfile.TemporaryFile() as log:
@@ -157,6 +168,35 @@ def test_the_probe_sees_an_import_the_server_makes_late() -> None:
             [sys.executable, "-X", "importtime", "-c", "import snapshot_mcp.demo"],
             stderr=log,
             check=True,
-            env={**base_env(), "PYTHONPATH": os.pathsep.join(sys.path)},
+            env={**base_env(), "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONDONTWRITEBYTECODE": "1"},
         )
         assert "snapshot_mcp.demo" in _imported(log)
+
+
+LOGGERS_MAIN_SETS = ("httpx", "httpcore", "httpcore2", "mcp", "uvicorn.access", "snapshot_mcp.startup")
+
+
+def test_main_freezes_what_start_up_made_before_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Objects made while starting are moved out of the collector's sight before the server runs, so the
+    first full collection does not scan the whole start-up heap in front of the first answer."""
+    frozen: list[int] = []
+
+    class Server:
+        def run(self) -> None:
+            frozen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr("snapshot_mcp.server.build_server", lambda settings: Server())
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    levels = {name: logging.getLogger(name).level for name in ("", *LOGGERS_MAIN_SETS)}
+    before = gc.get_freeze_count()
+    try:
+        cli.main(["--simulate"], environ={})
+    finally:
+        gc.unfreeze()
+        root.handlers[:] = handlers
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    assert before == 0
+    assert len(frozen) == 1
+    assert frozen[0] > 1000  # the modules, classes and functions loaded so far, at least
