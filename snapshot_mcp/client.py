@@ -128,6 +128,8 @@ class GenesisCloudClient:
         ours = {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         self._headers = {name: value for name, value in ours.items() if http.headers.get(name) != value}
         self._token = token
+        secret = "" if token is None else token.get_secret_value()  # can it go in a header at all (checked once)
+        self._sendable = secret.isprintable() and secret.isascii() and not any(ch.isspace() for ch in secret)
         self._base = endpoint.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.limiter: Limiter = limiter or SlidingWindow(rate_limit, clock=clock, sleep=sleep)
@@ -147,12 +149,11 @@ class GenesisCloudClient:
     def _auth_header(self) -> str:
         if self._token is None:
             raise MissingToken()
-        secret = self._token.get_secret_value()
-        if not secret.isprintable() or any(ch.isspace() for ch in secret) or not secret.isascii():
+        if not self._sendable:
             error = SnapshotMCPError(messages.UNSENDABLE_CREDENTIAL)
             error.who = "operator"  # the server's configuration must change, not the arguments
             raise error
-        return f"Bearer {secret}"
+        return f"Bearer {self._token.get_secret_value()}"
 
     async def _request(
         self,
