@@ -1,16 +1,19 @@
 """Start-up: the stdio server answers `initialize` having loaded only what that needs.
 
-`python -X importtime -m snapshot_mcp` runs as a subprocess; every module it imports is
-a line on its stderr, written when the import finishes. The lines written before the
-`initialize` result arrives are what a client waits for. They must hold nothing the
-stdio path does not use (the HTTP entry point, Redis, the simulator, the demo, OAuth
-and tracing libraries, pydantic-settings) and none of what the first request for tools
-loads (the tools, the card's tools, the API client, operations, confirmation channels,
-result models): `server._Server.later` and `state.AppState` build those on first use.
-The third-party modules beside ours are those the bare SDK server (`bench/bare_server.py`,
-probed the same way) imports anyway, the standard library's, and the SDK's MCP Apps
-extension (the card's view). And `cli.main` hides what start-up made from the garbage
-collector (`gc.freeze`) before it serves.
+The server runs as a subprocess (`runpy.run_module("snapshot_mcp")`, as `python -m`
+does) behind an import finder that writes every module Python looks for to stderr,
+whichever way it is imported (`import`, `importlib.import_module`, a lazy
+`__getattr__`). The names written before the `initialize` result arrives are what a
+client waits for. The package's own must be those `ON_STDIO_START` names (a module
+added to that path is a decision: add it there, or import it later, ARCHITECTURE.md
+"What loads when"); nothing the stdio path does not use may be among them (the HTTP
+entry point, Redis, the simulator, the demo, OAuth and tracing libraries,
+pydantic-settings), nor what the first request for tools loads (the tools, the card's
+tools, the API client, operations, channels, result models: `server._Server.later` and
+`state.AppState` build those on first use). The libraries beside ours are those the
+bare SDK server (`bench/bare_server.py`, probed the same way) imports anyway, the
+standard library, and the SDK's MCP Apps extension (the card's view). And `cli.main`
+hides what start-up made from the garbage collector (`gc.freeze`) before it serves.
 """
 
 from __future__ import annotations
@@ -45,6 +48,30 @@ NEVER_ON_STDIO = (
 )
 """Not imported by a stdio server at all (a module, or a package and everything in it)."""
 
+ON_STDIO_START = frozenset(
+    {
+        "snapshot_mcp",
+        "snapshot_mcp.__main__",
+        "snapshot_mcp.cli",
+        "snapshot_mcp.settings",
+        "snapshot_mcp.server",
+        "snapshot_mcp.state",
+        "snapshot_mcp.store",
+        "snapshot_mcp.sending",
+        "snapshot_mcp.ratelimit",
+        "snapshot_mcp.redact",
+        "snapshot_mcp.middleware",
+        "snapshot_mcp.messages",
+        "snapshot_mcp.errors",
+        "snapshot_mcp.models",
+        "snapshot_mcp.resources",
+        "snapshot_mcp.apps",
+        "snapshot_mcp.confirm",
+        "snapshot_mcp.confirm.base",
+    }
+)
+"""The package's modules a stdio server loads before it answers `initialize`, and no others."""
+
 FIRST_TOOLS_REQUEST = (
     "snapshot_mcp.tools",
     "snapshot_mcp.apps.tools",
@@ -64,15 +91,27 @@ ALSO_ALLOWED = ("mcp.server.apps",)
 """Third-party modules the bare SDK server does not import but the stdio server may: the card's extension."""
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = "imported package"
+RECORD = "looked for: "
+FINDER = f"""
+import runpy, sys
+
+class Recorder:
+    \"\"\"Writes each module name Python looks for, then lets the real finders find it.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        sys.stderr.write({RECORD!r} + name + "\\n")
+        return None
+
+sys.meta_path.insert(0, Recorder())
+"""
+"""Run first in the probed process: every import of a module not yet loaded passes through it."""
 
 
 def _imported(log: IO[bytes]) -> list[str]:
-    """The modules whose `-X importtime` line is in `log` so far (an import that failed has a line too)."""
+    """The modules looked for so far, as written in `log` (a failed optional import is there too)."""
     log.seek(0)
     lines = log.read().decode(errors="replace").splitlines()
-    names = [line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:") and "|" in line]
-    return [name for name in names if name != HEADER]
+    return [line.removeprefix(RECORD) for line in lines if line.startswith(RECORD)]
 
 
 def _request(proc: subprocess.Popen[bytes], ident: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -85,8 +124,8 @@ def _request(proc: subprocess.Popen[bytes], ident: int, method: str, params: dic
     return reply
 
 
-def _start_and_list_tools(*command: str) -> tuple[list[str], list[str]]:
-    """Modules `python -X importtime <command>` has imported when it answers `initialize`, and then `tools/list`."""
+def _start_and_list_tools(run: str) -> tuple[list[str], list[str]]:
+    """Modules the server `run` starts has looked for when it answers `initialize`, and then `tools/list`."""
     env = base_env(
         GENESISCLOUD_TOKEN="start-up-test-token",
         GENESISCLOUD_ENDPOINT="http://127.0.0.1:9/compute/v1",
@@ -95,7 +134,7 @@ def _start_and_list_tools(*command: str) -> tuple[list[str], list[str]]:
     with (
         tempfile.TemporaryFile() as log,
         subprocess.Popen(
-            [sys.executable, "-X", "importtime", *command],
+            [sys.executable, "-c", FINDER + run],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -122,7 +161,7 @@ def _within(module: str, names: tuple[str, ...]) -> bool:
 
 @pytest.fixture(scope="module")
 def started() -> tuple[list[str], list[str]]:
-    return _start_and_list_tools("-m", "snapshot_mcp")
+    return _start_and_list_tools("runpy.run_module('snapshot_mcp', run_name='__main__', alter_sys=True)")
 
 
 @pytest.mark.slow  # spawns the server (or Python) as a subprocess
@@ -133,6 +172,7 @@ def test_initialize_is_answered_without_the_tools_or_anything_stdio_does_not_use
     assert "snapshot_mcp.server" in at_initialize  # the probe saw the start (the lines are there)
     assert [m for m in at_initialize if _within(m, NEVER_ON_STDIO)] == []
     assert [m for m in at_initialize if _within(m, FIRST_TOOLS_REQUEST)] == []
+    assert sorted({m for m in at_initialize if _within(m, ("snapshot_mcp",))} - ON_STDIO_START) == []
 
 
 @pytest.mark.slow  # spawns the server (or Python) as a subprocess
@@ -141,7 +181,7 @@ def test_initialize_needs_no_library_the_bare_sdk_server_does_not_import(
 ) -> None:
     """Compared by top-level package (the SDK's own packages may load other modules of theirs for the card)."""
     at_initialize, _ = started
-    bare, _ = _start_and_list_tools(str(ROOT / "bench" / "bare_server.py"))
+    bare, _ = _start_and_list_tools(f"runpy.run_path({str(ROOT / 'bench' / 'bare_server.py')!r}, run_name='__main__')")
     assert "httpx" in bare  # the baseline was probed
     libraries = {module.split(".")[0] for module in bare} | set(sys.stdlib_module_names) | {"snapshot_mcp"}
     assert sorted({module.split(".")[0] for module in at_initialize} - libraries) == []
@@ -161,16 +201,20 @@ def test_the_first_tools_request_loads_the_tools_and_still_nothing_stdio_does_no
 
 
 @pytest.mark.slow  # spawns the server (or Python) as a subprocess
-def test_the_probe_sees_an_import_the_server_makes_late() -> None:
-    """`_imported` reads module names from `-X importtime` lines (so an empty list above means what it says)."""
+def test_the_probe_sees_imports_however_they_are_made() -> None:
+    """The finder records an `import`, `importlib.import_module` and a lazy `__getattr__` alike (so an empty
+    list above means what it says)."""
+    run = "import json; import importlib; importlib.import_module('snapshot_mcp.demo'); "
+    run += "from snapshot_mcp.confirm import FormChannel"
     with tempfile.TemporaryFile() as log:
         subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import snapshot_mcp.demo"],
+            [sys.executable, "-c", FINDER + run],
             stderr=log,
             check=True,
             env={**base_env(), "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONDONTWRITEBYTECODE": "1"},
         )
-        assert "snapshot_mcp.demo" in _imported(log)
+        seen = _imported(log)
+    assert {"json", "snapshot_mcp.demo", "snapshot_mcp.confirm.form"} <= set(seen)
 
 
 LOGGERS_MAIN_SETS = ("httpx", "httpcore", "httpcore2", "mcp", "uvicorn.access", "snapshot_mcp.startup")
