@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.types import Tool
 
 from . import __version__, tools
 from .apps import AppOnlyGate, card_extension
+from .audit import AuditFile, AuditScope
 from .client import RetryPolicy
 from .confirm import install_audit_handler
 from .messages import INSTRUCTIONS, Words
@@ -27,9 +29,14 @@ from .middleware import CompactArgumentErrors
 from .redact import RedactSecrets
 from .resources import register_catalog
 from .schema import lean
+from .scopes import ScopeGate
 from .settings import Settings
 from .state import AppState, ExposeState, Seams, open_state
 from .store import Store
+from .telemetry import ToolCallMetrics
+
+PER_CALLER: dict[CacheableMethod, CacheHint] = {"tools/list": CacheHint(ttl_ms=0, scope="private")}
+"""tools/list depends on the caller's scopes: never cached across callers (2026-07-28 `cacheScope`)."""
 
 
 class _Server(MCPServer[AppState]):
@@ -115,7 +122,16 @@ def build_server(
             lifespan=lambda _: open_state(settings, seams),
             request_state_security=_request_state_security(settings),
             extensions=[card_extension()] if card else [],
-            middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
+            middleware=[
+                ToolCallMetrics(),
+                AuditScope(None if settings.audit_file is None else AuditFile(settings.audit_file)),
+                RedactSecrets(settings.secret_values),
+                CompactArgumentErrors(),
+                AppOnlyGate(),
+                ScopeGate(),
+                ExposeState(),
+            ],
+            cache_hints=PER_CALLER,
         )
     tools.register(server, settings, Words.of(settings))
     register_catalog(server)

@@ -15,7 +15,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from snapshot_mcp import messages
+from snapshot_mcp import messages, telemetry
+from snapshot_mcp.audit import record_approval
 from snapshot_mcp.confirm.base import audit, session_of
 from snapshot_mcp.confirm.card import (
     CONFIRMATION_META,
@@ -118,7 +119,10 @@ async def confirm_deletion(
     snapshot_ids: Annotated[list[SnapshotId] | None, Field(max_length=25)] = None,
 ) -> Annotated[CallToolResult, DeletionRequestView]:
     try:
-        return await _decide(ctx, request_id, nonce, decision, snapshot_ids)
+        with telemetry.confirmation("card") as span:
+            result = await _decide(ctx, request_id, nonce, decision, snapshot_ids)
+            span.outcome = str((result.structured_content or {}).get("outcome", "unknown"))
+            return result
     except StoreUnavailable as exc:
         audit("confirm_deletion", (), channel="card", outcome="refused", detail="StoreUnavailable")
         raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
@@ -188,6 +192,7 @@ async def _delete(
 
 async def _delete_one(ops: Operations, snapshot: Snapshot) -> str:
     try:
+        record_approval("confirm_deletion", (snapshot.id,), channel="card")
         outcome: str = await ops.delete(snapshot, wait=False, progress=None)
     except SnapshotMCPError as exc:
         outcome = f"failed ({type(exc).__name__})"

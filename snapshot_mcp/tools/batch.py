@@ -19,6 +19,7 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field
 
 from snapshot_mcp import messages
+from snapshot_mcp.audit import record_approval
 from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, audit
 from snapshot_mcp.errors import NotFound, SnapshotMCPError
 from snapshot_mcp.models import Snapshot, SnapshotId
@@ -107,6 +108,7 @@ async def _perform(call: DeletionCall, channel: Channel, approved: tuple[Snapsho
             outcomes[snapshot.id] = "kept"
             continue
         try:
+            record_approval(call.tool, (snapshot.id,), channel=channel.name)
             outcomes[snapshot.id] = await ops.delete(snapshot, wait=False, progress=None)
         except SnapshotMCPError as exc:
             outcomes[snapshot.id] = f"failed: {messages.error_text(exc, snapshot.id)}"

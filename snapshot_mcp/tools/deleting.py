@@ -15,7 +15,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field
 
-from snapshot_mcp import messages
+from snapshot_mcp import messages, telemetry
+from snapshot_mcp.audit import record_approval
 from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, Verdict, audit
 from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot, SnapshotId
@@ -67,11 +68,15 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
 
 async def judge(channel: Channel, call: DeletionCall) -> Verdict:
     """The channel's verdict; without the shared store it keeps its records in, a refusal (fail closed)."""
-    try:
-        return await channel.confirm(call)
-    except StoreUnavailable as exc:
-        channel.audit(call, "refused", "StoreUnavailable")
-        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_DELETE))) from exc
+    with telemetry.confirmation(channel.name) as span:
+        try:
+            verdict = await channel.confirm(call)
+        except StoreUnavailable as exc:
+            span.outcome = "refused"
+            channel.audit(call, "refused", "StoreUnavailable")
+            raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_DELETE))) from exc
+        span.outcome = verdict.outcome if isinstance(verdict, Refused) else type(verdict).__name__.lower()
+        return verdict
 
 
 def nobody_can_ask(ctx: Context[Any, Any], tool: str, snapshot_ids: tuple[str, ...]) -> NoReturn:
@@ -104,6 +109,7 @@ async def _perform(call: DeletionCall, channel: Channel, wait: bool) -> CallTool
     # A wait after the delete gets only what is left of the call's budget.
     left = call.deadline - time.monotonic() - 1.0
     try:
+        record_approval(call.tool, call.ids, channel=channel.name)
         outcome = await app_state(call.ctx).ops.delete(
             snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left
         )
