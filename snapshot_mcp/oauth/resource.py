@@ -227,11 +227,13 @@ class _Metadata:
 
 def metadata_document(resource: str, issuer: str) -> bytes:
     """The RFC 9728 document: the resource, its one authorization server (as configured), the scopes."""
-    metadata = ProtectedResourceMetadata(
-        resource=AnyHttpUrl(resource),
-        authorization_servers=[AnyHttpUrl(issuer)],
-        scopes_supported=list(SCOPES),
-        resource_name="snapshot-mcp",
+    metadata = ProtectedResourceMetadata.model_validate(  # from text: the model keeps a path-less URL as written
+        {
+            "resource": resource,
+            "authorization_servers": [issuer],
+            "scopes_supported": list(SCOPES),
+            "resource_name": "snapshot-mcp",
+        }
     )
     return metadata.model_dump_json(exclude_none=True).encode()
 

@@ -54,6 +54,7 @@ _REASONS: Final[dict[type[jwt.PyJWTError], str]] = {
     jwt.InvalidSignatureError: "its signature does not verify",
     jwt.MissingRequiredClaimError: "a required claim is missing",
     jwt.InvalidIssuedAtError: "its iat is not a time",
+    jwt.exceptions.InvalidSubjectError: "its sub is not a string",
 }
 
 
