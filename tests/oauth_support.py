@@ -14,9 +14,12 @@ import functools
 import hashlib
 import hmac
 import json
+import select
+import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -164,3 +167,86 @@ def tamper(token: str, **claims: Any) -> str:
     header, _, signature = token.split(".")
     _, payload, _ = _parts(token)
     return header + "." + _b64(json.dumps({**payload, **claims}).encode()) + "." + signature
+
+
+# -- a real identity provider (slow tests) ------------------------------------------------
+
+OIDC_DIR = Path(__file__).resolve().parent / "oidc"
+CLIENTS: dict[str, str] = {
+    "reader": "snapshots:read",
+    "writer": "snapshots:read snapshots:write",
+    "admin": ALL_SCOPES,
+    "admin-2": ALL_SCOPES,
+    "nobody": "openid",
+}
+"""The provider's clients and the scopes each may have (client credentials: `sub` is the client's id)."""
+SECRET = "client-secret-for-tests-0123456789"
+START_SECONDS = 30.0
+
+
+class OidcProvider:
+    """panva's `oidc-provider` (tests/oidc/provider.mjs) on a free loopback port: a real RFC 9068 issuer."""
+
+    def __init__(self, workdir: Path, keys: list[SigningKey], resource: str) -> None:
+        self.workdir = workdir
+        self.keys = keys
+        self.resource = resource
+        self.issuer = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> OidcProvider:
+        if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+            raise RuntimeError(f"oidc-provider is not installed: run `npm ci` in {OIDC_DIR} (.ci/run does)")
+        clients = [{"client_id": name, "client_secret": SECRET, "scope": scope} for name, scope in CLIENTS.items()]
+        config = {"resource": self.resource, "keys": [key.private_jwk() for key in self.keys], "clients": clients}
+        path = self.workdir / f"oidc-{id(self)}.json"
+        path.write_text(json.dumps(config))
+        self._process = subprocess.Popen(
+            ["node", str(OIDC_DIR / "provider.mjs"), str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], START_SECONDS)
+        line = self._process.stdout.readline() if ready else ""
+        if not line:
+            self.stop()
+            raise RuntimeError("oidc-provider did not start")
+        self.issuer = json.loads(line)["issuer"]
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+            self._process = None
+
+    async def token(self, client: str, *, scope: str | None = None, resource: str | None = None) -> str:
+        """An access token by the client-credentials grant (`scope`: the client's own by default)."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": client,
+            "client_secret": SECRET,
+            "scope": CLIENTS[client] if scope is None else scope,
+            "resource": resource or self.resource,
+        }
+        async with httpx.AsyncClient() as http:
+            response = await http.post(f"{self.issuer}/token", data=form)
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    async def shift_clock(self, seconds: int) -> None:
+        """Issue tokens as if it were `seconds` later (negative: earlier)."""
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(f"{self.issuer}/__test/clock", params={"offset": seconds})).status_code == 200
+
+    async def sign_with(self, keys: list[SigningKey]) -> None:
+        """Publish `keys` and sign with the first from now on (a key rotation)."""
+        async with httpx.AsyncClient() as http:
+            body = {"keys": [key.private_jwk() for key in keys]}
+            assert (await http.post(f"{self.issuer}/__test/keys", json=body)).status_code == 200
+        self.keys = keys
