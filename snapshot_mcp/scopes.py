@@ -2,7 +2,8 @@
 
 Three scopes, each a kind of act:
 
-- `snapshots:read`: list and get snapshots, list instances (and read the snapshot resource);
+- `snapshots:read`: list and get snapshots, list instances (and read the snapshot resource,
+  and complete arguments, which list ids);
 - `snapshots:write`: create, copy, rename, snapshot an instance;
 - `snapshots:delete`: the delete tools and the confirmation card's app-only tools. A
   person's yes is still required on top: the scope lets a caller ask, not skip asking.
@@ -54,6 +55,8 @@ def scope_for(tool: str) -> str | None:
 
 def needed_scope(method: str, name: object) -> str | None:
     """The scope an MCP request needs (None: any authenticated caller may send it)."""
+    if method == "completion/complete":
+        return READ  # completions list snapshot and instance ids from the API
     if not isinstance(name, str):
         return None
     if method == "tools/call":

@@ -287,6 +287,29 @@ async def test_the_mcp_layer_applies_the_scopes_too(sim: Simulator) -> None:
     assert api_writes(sim) == []
 
 
+async def test_reading_api_data_through_resources_or_completions_needs_the_read_scope(sim: Simulator) -> None:
+    """A token without snapshots:read reads no snapshot resource and completes no id (both list the API's data)."""
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import ResourceTemplateReference
+    from support import connect
+
+    user = AuthenticatedUser(AccessToken(token="t", client_id="c", scopes=["snapshots:write"], subject="bob"))
+    ref = ResourceTemplateReference(type="ref/resource", uri="genesiscloud://snapshots/{snapshot_id}")
+    reset = auth_context_var.set(user)
+    try:
+        async with connect(fast(oauth_settings()), sim) as client:
+            with pytest.raises(MCPError, match="snapshots:read"):
+                await client.read_resource(f"genesiscloud://snapshots/{SEED_ID}")
+            with pytest.raises(MCPError, match="snapshots:read"):
+                await client.complete(ref, {"name": "snapshot_id", "value": "e"})
+    finally:
+        auth_context_var.reset(reset)
+    assert sim.requests == []
+
+
 # -- who did it -----------------------------------------------------------------------
 
 

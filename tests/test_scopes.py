@@ -33,6 +33,7 @@ def test_needed_scope_reads_calls_and_the_snapshot_resource() -> None:
     assert needed_scope("resources/read", "genesiscloud://snapshots/x") == READ
     assert needed_scope("resources/read", "ui://snapshot-mcp/confirm-delete-v1.html") is None
     assert needed_scope("tools/list", None) is None
+    assert needed_scope("completion/complete", None) == READ
     assert needed_scope("tools/call", ["delete_snapshot"]) is None  # not a name: the SDK refuses the call
 
 
