@@ -182,7 +182,9 @@ class Settings(BaseSettings):
     allowed_hosts: CommaList[str] = Field(
         default=(), description="comma-separated extra Host values accepted over HTTP"
     )
-    allowed_origins: CommaList[str] = Field(default=(), description="comma-separated Origin values accepted over HTTP")
+    allowed_origins: CommaList[str] = Field(
+        default=(), description="comma-separated Origin values accepted over HTTP (browser clients get CORS for them)"
+    )
     stateless: Flag = Field(default=False, description="stateless HTTP, for several instances behind a balancer")
     state_key: SecretStr | None = Field(
         default=None, description="shared secret (>= 32 bytes) sealing confirmations across --stateless instances"
