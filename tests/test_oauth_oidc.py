@@ -235,6 +235,28 @@ async def test_a_rotated_key_is_accepted_and_the_old_one_still_verifies(
     assert verifier.fetches == 2  # at start, and once for the new kid
 
 
+async def test_tokens_keep_working_when_the_issuer_goes_away(
+    tmp_path: Path, sim: Simulator, signing_key: SigningKey
+) -> None:
+    """The provider stops after the start: a token checked against the cached keys still gets in."""
+    provider = OidcProvider(tmp_path, [signing_key], PUBLIC).start()
+    try:
+        token = await provider.token("reader")
+        async with protected(provider, sim, oauth_settings(provider), refetch_seconds=0.0) as (base, verifier):
+            provider.stop()
+            async with httpx.AsyncClient(base_url=base) as raw:
+                session = await Legacy(raw, token).open()
+                assert await session.tools() == READING_TOOLS
+                stranger = SigningKey.rsa("stranger")
+                claims = jwt.decode(token, options={"verify_signature": False})
+                unknown = jwt.encode(claims, stranger.private, algorithm="RS256", headers={"kid": "x", "typ": "at+jwt"})
+                refused = await raw.post("/mcp", json={}, headers={**ACCEPT, "authorization": f"Bearer {unknown}"})
+    finally:
+        provider.stop()
+    assert refused.status_code == 401  # an unknown key still needs the issuer, which is gone
+    assert verifier.fetches == 1
+
+
 async def test_cors_for_an_allowed_origin_and_none_for_another(idp: OidcProvider, sim: Simulator) -> None:
     async with protected(idp, sim) as (base, _), httpx.AsyncClient(base_url=base) as raw:
         preflight = await raw.options(
