@@ -5,8 +5,12 @@ Three scopes, each a kind of act:
 - `snapshots:read`: list and get snapshots, list instances (and read the snapshot resource,
   and complete arguments, which list ids);
 - `snapshots:write`: create, copy, rename, snapshot an instance;
-- `snapshots:delete`: the delete tools and the confirmation card's app-only tools. A
+- `snapshots:delete`: the delete tools and the card's decision (`confirm_deletion`). A
   person's yes is still required on top: the scope lets a caller ask, not skip asking.
+
+Each tool's scope is part of its declaration (`ToolDeclaration.scope`); this module
+only reads it. The card's `deletion_request` only reads (a request its own session
+made, so a token that could ask to delete), and needs `snapshots:read`.
 
 They apply only when the request came with an OAuth access token (`--auth-issuer`):
 stdio and the static `--http-token` have no per-caller scopes, and everything the server
@@ -17,6 +21,7 @@ shows each token only the tools it allows in tools/list and refuses any other ca
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
@@ -26,31 +31,27 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_REQUEST, CallToolResult, TextContent
 from pydantic import BaseModel
 
+from snapshot_mcp.apps.tools import APP_TOOLS
+from snapshot_mcp.tools import DECLARATIONS
+
 READ: Final = "snapshots:read"
 WRITE: Final = "snapshots:write"
 DELETE: Final = "snapshots:delete"
 SCOPES: Final = (READ, WRITE, DELETE)
 """Every scope this server knows, in the order of what they allow (and of `scopes_supported`)."""
 
-_TOOL_SCOPES: Final[Mapping[str, str]] = {
-    "list_snapshots": READ,
-    "get_snapshot": READ,
-    "list_instances": READ,
-    "create_snapshot_from_url": WRITE,
-    "snapshot_instance": WRITE,
-    "copy_snapshot": WRITE,
-    "rename_snapshot": WRITE,
-    "delete_snapshot": DELETE,
-    "delete_snapshots": DELETE,
-    "deletion_request": DELETE,
-    "confirm_deletion": DELETE,
-}
 SNAPSHOT_RESOURCE_PREFIX: Final = "genesiscloud://"
+
+
+@functools.cache
+def _declared_scopes() -> Mapping[str, str]:
+    """Each tool's scope, as its declaration says (the model's tools and the card's app-only ones)."""
+    return {declared.name: declared.scope for declared in (*DECLARATIONS, *APP_TOOLS)}
 
 
 def scope_for(tool: str) -> str | None:
     """The scope calling `tool` needs (None: a tool this server does not have)."""
-    return _TOOL_SCOPES.get(tool)
+    return _declared_scopes().get(tool)
 
 
 def needed_scope(method: str, name: object) -> str | None:

@@ -2,8 +2,8 @@
 
 Nothing is created at import time: each call makes an independent server, whose
 lifespan (`state.open_state`) opens the API client's connection pool and the store.
-What the tools do lives in `tools/`, how deletes are confirmed in `confirm/`, the
-words in `messages`.
+What the tools are lives in `tools/` (one declaration each), how deletes are confirmed
+in `confirm/`, the words they share in `messages`.
 """
 
 from __future__ import annotations
@@ -22,18 +22,17 @@ from mcp.types import Tool
 from . import __version__, tools
 from .apps import AppOnlyGate, card_extension
 from .audit import AuditFile, AuditScope
-from .client import RetryPolicy
 from .confirm import install_audit_handler
-from .messages import INSTRUCTIONS, Words
-from .middleware import CompactArgumentErrors
+from .messages import INSTRUCTIONS
+from .middleware import CompactArgumentErrors, ToolCallMetrics
 from .redact import RedactSecrets
 from .resources import register_catalog
 from .schema import lean
 from .scopes import ScopeGate
+from .sending import RetryPolicy
 from .settings import Settings
 from .state import AppState, ExposeState, Seams, open_state
 from .store import Store
-from .telemetry import ToolCallMetrics
 
 PER_CALLER: dict[CacheableMethod, CacheHint] = {"tools/list": CacheHint(ttl_ms=0, scope="private")}
 """tools/list depends on the caller's scopes: never cached across callers (2026-07-28 `cacheScope`)."""
@@ -109,7 +108,8 @@ def build_server(
 
     `http` replaces the API's HTTP client, `retry` the client's retry policy,
     `poll_interval` the first pause between polls of a wait, `clock` the wall clock
-    of confirmation tokens, and `store` the shared state (tests shrink, move or break these).
+    of confirmation tokens and of the completions' memory, and `store` the shared state
+    (tests shrink, move or break these).
     """
     install_audit_handler()
     seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock, store=store)
@@ -121,7 +121,7 @@ def build_server(
             version=__version__,
             lifespan=lambda _: open_state(settings, seams),
             request_state_security=_request_state_security(settings),
-            extensions=[card_extension()] if card else [],
+            extensions=[card_extension(settings)] if card else [],
             middleware=[
                 ToolCallMetrics(),
                 AuditScope(None if settings.audit_file is None else AuditFile(settings.audit_file)),
@@ -133,6 +133,6 @@ def build_server(
             ],
             cache_hints=PER_CALLER,
         )
-    tools.register(server, settings, Words.of(settings))
-    register_catalog(server)
+    tools.register(server, settings)
+    register_catalog(server, clock=clock)
     return server

@@ -21,12 +21,13 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from pydantic import SecretStr
 
-from .client import GenesisCloudClient, RetryPolicy, build_http_client
+from .client import GenesisCloudClient
 from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
 from .confirm.card import CardChannel, DeletionRequests
 from .confirm.ladder import Ladder
 from .operations import Operations
 from .ratelimit import Limiter
+from .sending import RetryPolicy, build_http_client
 from .settings import Settings
 from .store import MemoryStore, Store
 

@@ -34,8 +34,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram, MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ENDPOINT_VARIABLES",
     "ApiAttempt",
-    "ToolCallMetrics",
     "api_attempt",
     "asgi",
     "confirmation",
@@ -53,6 +50,7 @@ __all__ = [
     "install",
     "rate_limit_wait",
     "setup",
+    "tool_call",
     "uninstall",
     "url_template",
     "wanted",
@@ -243,31 +241,10 @@ def confirmation(channel: str) -> Iterator[Confirmation]:
             on.confirmations.add(1, {**attributes, "snapshot_mcp.confirm.outcome": verdict.outcome})
 
 
-class ToolCallMetrics:
-    """Server middleware: counts tools/call by tool and outcome (ok, error, input_required)."""
-
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        on = _on
-        if on is None or ctx.method != "tools/call":
-            return await call_next(ctx)
-        tool = (ctx.params or {}).get("name")
-        outcome = "exception"
-        try:
-            result = await call_next(ctx)
-            outcome = _outcome(result)
-            return result
-        finally:
-            on.tool_calls.add(1, {"gen_ai.tool.name": str(tool)[:64], "snapshot_mcp.outcome": outcome})
-
-
-def _outcome(result: object) -> str:
-    if isinstance(result, Mapping):
-        is_error, kind = result.get("isError"), result.get("resultType")
-    else:
-        is_error, kind = getattr(result, "is_error", None), getattr(result, "result_type", None)
-    if kind == "input_required" or type(result).__name__ == "InputRequiredResult":
-        return "input_required"
-    return "error" if is_error else "ok"
+def tool_call(tool: str, outcome: str) -> None:
+    """Count one tools/call of `tool` that ended with `outcome` (ok, error, input_required, exception)."""
+    if _on is not None:
+        _on.tool_calls.add(1, {"gen_ai.tool.name": tool[:64], "snapshot_mcp.outcome": outcome})
 
 
 # -- HTTP: the caller's traceparent -------------------------------------------------------------

@@ -35,11 +35,12 @@ from mcp.client.session import ElicitationFnT
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
 
-from snapshot_mcp.client import RetryPolicy
+from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore, Store, StoreUnavailable
+from snapshot_mcp.tools import DECLARATIONS
 from stress.api import most_in_any_window as most_in_any_window  # counted as the API counts, as in stress/
 
 PREFIX = "/compute/v1/snapshots"
@@ -55,17 +56,10 @@ SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 OTHER_SEED_ID = "9607c382-cdbd-42ad-b42e-38298191bb45"
 """Another seed snapshot: win-server-2022-base, 80 GiB, EUW-NL-AMS-1, created."""
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-READING_TOOLS = {"list_snapshots", "get_snapshot", "list_instances"}
-WRITING_TOOLS = {
-    "create_snapshot_from_url",
-    "snapshot_instance",
-    "copy_snapshot",
-    "rename_snapshot",
-    "delete_snapshot",
-    "delete_snapshots",
-}
+READING_TOOLS = {declared.name for declared in DECLARATIONS if not declared.writes}
+WRITING_TOOLS = {declared.name for declared in DECLARATIONS if declared.writes}
 MODEL_TOOLS = READING_TOOLS | WRITING_TOOLS
-"""Every tool a model is offered by default (the card's app-only tools are not among them)."""
+"""Every tool a model is offered by default, as declared (the card's app-only tools are not among them)."""
 
 
 def fast(settings: Settings, **changes: Any) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -109,7 +110,7 @@ async def test_the_card_is_linked_and_served_as_a_network_free_view(settings: Se
     meta = tools["delete_snapshot"].meta or {}
     assert meta["ui"]["resourceUri"] == CARD_URI == meta["ui/resourceUri"]
     assert CARD_URI.startswith("ui://snapshot-mcp/")
-    assert "-v1" in CARD_URI
+    assert re.search(r"-v[0-9]+\.html$", CARD_URI)
     [html] = resource.contents
     assert isinstance(html, TextResourceContents)
     assert html.mime_type == "text/html;profile=mcp-app"
@@ -327,7 +328,7 @@ async def test_a_failed_delete_is_reported_and_not_retried(settings: Settings, m
 
 def test_the_card_uri_is_under_the_server_prefix() -> None:
     """A versioned ui:// URI, so a changed view never reuses a host's cached copy of an older one."""
-    assert CARD_URI == "ui://snapshot-mcp/confirm-delete-v1.html"
+    assert CARD_URI == "ui://snapshot-mcp/confirm-delete-v2.html"
     assert PREFIX.endswith("/snapshots")
 
 

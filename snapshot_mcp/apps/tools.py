@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from snapshot_mcp import messages, telemetry
@@ -26,6 +26,7 @@ from snapshot_mcp.confirm.card import (
     current_status,
 )
 from snapshot_mcp.confirm.token import fingerprint
+from snapshot_mcp.declaration import READS, ToolDeclaration
 from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot, SnapshotId
 from snapshot_mcp.operations import Operations
@@ -88,18 +89,8 @@ async def _load(ctx: Context[Any, Any], request_id: str) -> tuple[DeletionReques
 async def deletion_request(
     ctx: Context[Any, Any], request_id: RequestId
 ) -> Annotated[CallToolResult, DeletionRequestView]:
-    try:
-        return await _show(ctx, request_id)
-    except StoreUnavailable as exc:
-        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
-
-
-async def _show(ctx: Context[Any, Any], request_id: str) -> CallToolResult:
     requests, request = await _load(ctx, request_id)
-    try:
-        now = await _now(app_state(ctx).ops, request)
-    except SnapshotMCPError as exc:
-        raise ToolError(messages.error_text(exc)) from exc
+    now = await _now(app_state(ctx).ops, request)
     status = current_status(requests, request, list(now.values()))
     if len(now) < len(request.ids) and status == "pending":
         status = "changed"
@@ -123,9 +114,9 @@ async def confirm_deletion(
             result = await _decide(ctx, request_id, nonce, decision, snapshot_ids)
             span.outcome = str((result.structured_content or {}).get("outcome", "unknown"))
             return result
-    except StoreUnavailable as exc:
+    except StoreUnavailable:
         audit("confirm_deletion", (), channel="card", outcome="refused", detail="StoreUnavailable")
-        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
+        raise
 
 
 async def _decide(
@@ -169,10 +160,7 @@ async def _delete(
     ctx: Context[Any, Any], requests: DeletionRequests, request: DeletionRequest, chosen: tuple[str, ...]
 ) -> CallToolResult:
     ops = app_state(ctx).ops
-    try:
-        now = await _now(ops, request)
-    except SnapshotMCPError as exc:
-        raise ToolError(messages.error_text(exc)) from exc
+    now = await _now(ops, request)
     if current_status(requests, request, list(now.values())) != "pending" or len(now) < len(request.ids):
         decided = await requests.decide(request, "changed")
         audit("confirm_deletion", request.ids, channel="card", outcome="changed")
@@ -204,3 +192,25 @@ def _answer(request: DeletionRequest, outcome: str, now: dict[str, Snapshot] | N
     """confirm_deletion's reply: what this decision did (`outcome`) and where the request stands."""
     view = _view(request, request.status, now).model_copy(update={"can_delete": False, "outcome": outcome})
     return tool_result(f"{outcome}: {text}", view)
+
+
+DELETION_REQUEST = ToolDeclaration(
+    name="deletion_request",
+    title=None,
+    description="For the confirmation card: a deletion request's snapshots (as they are now) and its status.",
+    handler=deletion_request,
+    annotations=READS,
+    scope="snapshots:read",
+    store_down=messages.STORE_DOWN_CARD,
+)
+CONFIRM_DELETION = ToolDeclaration(
+    name="confirm_deletion",
+    title=None,
+    description="For the confirmation card: the user's decision (delete or keep) on a deletion request.",
+    handler=confirm_deletion,
+    annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True),
+    scope="snapshots:delete",
+    store_down=messages.STORE_DOWN_CARD,
+)
+APP_TOOLS = (DELETION_REQUEST, CONFIRM_DELETION)
+"""The card's app-only tools."""
