@@ -233,8 +233,9 @@ def _oauth_protected(app: ASGIApp, settings: Settings, verifier: JwtVerifier | N
         return app
     from .oauth.resource import protect
 
+    if settings.public_url is None:
+        raise ValueError("--auth-issuer needs --public-url, the resource its tokens are issued for")
     verifier = verifier or oauth_verifier(settings)
-    assert settings.public_url is not None  # check_startup refuses --auth-issuer without it
     return protect(app, verifier, resource=settings.public_url, max_body_bytes=max_body_bytes)
 
 

@@ -9,6 +9,7 @@ the environment themselves; the resource takes `OTEL_SERVICE_NAME` and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -20,6 +21,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from . import __version__
+
+logger = logging.getLogger("snapshot_mcp.startup")
 
 
 def _resource() -> Resource:
@@ -40,6 +43,8 @@ def _exports(environ: Mapping[str, str], signal: str) -> bool:
 
 def providers(environ: Mapping[str, str]) -> tuple[TracerProvider | None, MeterProvider | None]:
     """A tracer provider and a meter provider exporting over OTLP/HTTP (None for a signal switched off)."""
+    if environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").strip().lower() != "http/protobuf":
+        logger.warning("OTEL_EXPORTER_OTLP_PROTOCOL: only http/protobuf is supported; exporting with it")
     resource = _resource()
     tracer_provider = None
     if _exports(environ, "TRACES"):
