@@ -95,6 +95,11 @@ def _reply(decided: Decision) -> CallToolResult:
     return tool_result(f"{decided.outcome}: {_TEXT[decided.outcome]}", view)
 
 
+def _outcome_text(request: DeletionRequest, snapshot_id: str) -> str | None:
+    outcome = request.outcomes.get(snapshot_id)
+    return None if outcome is None else outcome.text()
+
+
 def _view(request: DeletionRequest, status: str, now: Mapping[str, Snapshot] | None) -> DeletionRequestView:
     """The card's rows: each snapshot as it is `now` (None: not looked up again, as it was asked about)."""
     rows = []
@@ -112,7 +117,7 @@ def _view(request: DeletionRequest, status: str, now: Mapping[str, Snapshot] | N
                 status="gone" if gone else shown.status,
                 created_at=facts.created_at,
                 changed=changed and status == "pending",
-                outcome=request.outcomes.get(facts.id),
+                outcome=_outcome_text(request, facts.id),
             )
         )
     return DeletionRequestView(
