@@ -105,6 +105,16 @@ ALREADY_DECIDED = "this request was already decided; nothing more was done."
 NOT_IN_REQUEST = "snapshot_ids must name some of the snapshots this request asked about. Nothing was deleted."
 
 
+CHANGED_WHILE_ASKED = (
+    "changed while you were asked (renamed, resized or otherwise not what the user saw). Not deleted; ask again "
+    "if the user still wants it."
+)
+UNRECORDED = (
+    "The shared state store could not be reached afterwards, so this decision could not be recorded: asking again "
+    "may not report it. get_snapshot shows where each snapshot stands."
+)
+
+
 FACE_NAMES = {"card": "the confirmation card", "browser": "the browser page"}
 """Where a person decided a deletion request, in words."""
 

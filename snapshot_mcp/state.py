@@ -71,10 +71,10 @@ def derived_key(settings: Settings, purpose: bytes) -> bytes | None:
     return hmac.new(secret, b"snapshot-mcp " + purpose, hashlib.sha256).digest()
 
 
-def build_ladder(settings: Settings, store: Store, requests: DeletionRequests, clock: Callable[[], float]) -> Ladder:
+def build_ladder(settings: Settings, store: Store, decisions: Decisions, clock: Callable[[], float]) -> Ladder:
     """One channel object per rung, in the operator's order."""
     rungs: dict[str, Callable[[], Channel]] = {
-        "card": lambda: CardChannel(requests, ignored_clients=settings.card_ignored_clients),
+        "card": lambda: CardChannel(decisions, ignored_clients=settings.card_ignored_clients),
         "form": lambda: FormChannel(
             timeout=settings.elicitation_timeout,
             ignored_clients=settings.form_ignored_clients,
@@ -131,8 +131,9 @@ async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState
     key = derived_key(settings, b"card nonces")
     requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
     try:
-        ladder = build_ladder(settings, store, requests, seams.wall_clock)
-        yield AppState(settings, ops, ladder, requests, Decisions(requests, ops), store)
+        decisions = Decisions(requests, ops)
+        ladder = build_ladder(settings, store, decisions, seams.wall_clock)
+        yield AppState(settings, ops, ladder, requests, decisions, store)
     finally:
         if seams.store is None:
             await store.aclose()

@@ -18,9 +18,9 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from snapshot_mcp import messages
-from snapshot_mcp.confirm.base import audit, session_of
+from snapshot_mcp.confirm.base import session_of
 from snapshot_mcp.confirm.card import CONFIRMATION_META
-from snapshot_mcp.confirm.decisions import DECIDING_TOOL, Decision, Look
+from snapshot_mcp.confirm.decisions import Decision, Look
 from snapshot_mcp.confirm.facts import fingerprint
 from snapshot_mcp.confirm.requests import DeletionRequest
 from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
@@ -67,9 +67,6 @@ async def confirm_deletion(
     decisions, session = app_state(ctx).decisions, session_of(ctx)
     try:
         decided = await decisions.decide(request_id, nonce, decision, snapshot_ids, face="card", session=session)
-    except StoreUnavailable as exc:
-        audit(DECIDING_TOOL, (), channel="card", outcome="refused", detail="StoreUnavailable")
-        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
     except SnapshotMCPError as exc:
         raise ToolError(messages.error_text(exc)) from exc
     return _reply(decided)
@@ -83,6 +80,8 @@ _TEXT = {
 
 def _reply(decided: Decision) -> CallToolResult:
     """confirm_deletion's reply: what this decision did and where the request stands (refusals are errors)."""
+    if decided.outcome == "store_down":
+        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD)))
     if decided.outcome == "unknown" or decided.request is None:
         raise ToolError(messages.NO_SUCH_REQUEST)
     if decided.outcome == "bad_secret":
@@ -92,7 +91,8 @@ def _reply(decided: Decision) -> CallToolResult:
     request = decided.request
     view = _view(request, request.status, decided.now)
     view = view.model_copy(update={"can_delete": False, "outcome": decided.outcome})
-    return tool_result(f"{decided.outcome}: {_TEXT[decided.outcome]}", view)
+    text = f"{decided.outcome}: {_TEXT[decided.outcome]}"
+    return tool_result(text if decided.recorded else f"{text} {messages.UNRECORDED}", view)
 
 
 def _outcome_text(request: DeletionRequest, snapshot_id: str) -> str | None:

@@ -25,9 +25,9 @@ from snapshot_mcp import messages
 from snapshot_mcp.views import ResultOutcome, tool_result
 
 from .base import Channel, ChannelVerdict, DeletionCall, Replied
-from .decisions import standing
+from .decisions import Decisions
 from .ladder import client_name, declares_card, named
-from .requests import DeletionRequest, DeletionRequests, RequestStatus
+from .requests import DeletionRequest, RequestStatus
 
 CONFIRMATION_META = "snapshot-mcp/confirmation"
 """The result `_meta` key that carries the request id, nonce and expiry to the card (and nowhere else)."""
@@ -79,8 +79,9 @@ class CardChannel(Channel):
 
     name = "card"
 
-    def __init__(self, requests: DeletionRequests, *, ignored_clients: Sequence[str] = ()) -> None:
-        self.requests = requests
+    def __init__(self, decisions: Decisions, *, ignored_clients: Sequence[str] = ()) -> None:
+        self.decisions = decisions
+        self.requests = decisions.requests
         self.ignored_clients = tuple(ignored_clients)
 
     def available(self, ctx: Context[Any, Any]) -> bool:
@@ -89,7 +90,7 @@ class CardChannel(Channel):
     async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         latest = await self.requests.latest(call.session, call.ids)
         if latest is not None:
-            status = standing(self.requests, latest, {snapshot.id: snapshot for snapshot in call.snapshots})
+            status = await self.decisions.standing(latest, {snapshot.id: snapshot for snapshot in call.snapshots})
             if status == "pending":
                 self.audit(call, "awaiting_confirmation", detail="already_pending")
                 return Replied(card_result(call, latest, self.requests.secret(latest.id, "card")))

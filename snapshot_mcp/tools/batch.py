@@ -72,7 +72,7 @@ async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: s
     if isinstance(verdict, Refused):
         return refusal(call, verdict)
     assert isinstance(verdict, Approved)
-    return await _perform(call, channel, verdict.snapshots)
+    return await _perform(call, channel, verdict)
 
 
 async def _fetch_all(
@@ -125,16 +125,18 @@ def _name(channel: Channel | None) -> str:
     return "-" if channel is None else channel.name
 
 
-async def _perform(call: DeletionCall, channel: Channel, approved: tuple[Snapshot, ...]) -> CallToolResult:
-    """Delete the approved snapshots, each at most once; report every id of the call."""
+async def _perform(call: DeletionCall, channel: Channel, approved: Approved) -> CallToolResult:
+    """Delete the approved snapshots, each at most once (if still as shown, when asked to re-read); report each id."""
 
     def audited(snapshot: Snapshot, outcome: SnapshotOutcome) -> None:
         channel.audit(dataclasses.replace(call, snapshots=(snapshot,)), outcome.kind, outcome.error or "")
 
-    chosen = {snapshot.id for snapshot in approved}
-    outcomes = await delete_each(app_state(call.ctx).ops, call.snapshots, chosen, audited)
+    chosen = {snapshot.id for snapshot in approved.snapshots}
+    outcomes = await delete_each(app_state(call.ctx).ops, call.snapshots, chosen, audited, reread=approved.reread)
     done = accepted(outcomes)
     outcome: ResultOutcome = "deleting" if done == len(chosen) else "failed" if done == 0 else "partial"
+    if all(outcomes[snapshot_id].kind == "changed" for snapshot_id in chosen):
+        outcome = "changed"
     each = {snapshot_id: value.text() for snapshot_id, value in outcomes.items()}
     message = messages.batch_done(done, len(call.snapshots))
     result = batch_delete_result(call.snapshots, outcome, message, accepted=done, each=each)

@@ -67,7 +67,7 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
     if isinstance(verdict, Refused):
         return refusal(call, verdict)
     assert isinstance(verdict, Approved)
-    return await _perform(call, channel, wait)
+    return await _perform(call, channel, wait, verdict.reread)
 
 
 async def ask_channel(channel: Channel, call: DeletionCall) -> ChannelVerdict:
@@ -131,13 +131,17 @@ def refusal(call: DeletionCall, refused: Refused) -> CallToolResult:
     return tool_result(messages.not_deleted(refused.outcome, refused.message), result)
 
 
-async def _perform(call: DeletionCall, channel: Channel, wait: bool) -> CallToolResult:
+async def _perform(call: DeletionCall, channel: Channel, wait: bool, reread: bool) -> CallToolResult:
     [snapshot] = call.snapshots
     # A wait after the delete gets only what is left of the call's budget.
     left = call.deadline - time.monotonic() - 1.0
     ops = app_state(call.ctx).ops
-    outcome = await delete_one(ops, snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left)
+    outcome = await delete_one(
+        ops, snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left, reread=reread
+    )
     channel.audit(call, outcome.kind, outcome.error or "")
+    if outcome.kind == "changed":  # the person said yes to a snapshot that is no longer what they saw
+        return refusal(call, Refused("changed", messages.CHANGED_WHILE_ASKED))
     if outcome.reason is not None:
         raise ToolError(outcome.reason)
     result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome.kind, deleted=True, message=_DONE[outcome.kind])
