@@ -85,6 +85,37 @@ ALREADY_DECIDED = "this request was already decided; nothing more was done."
 NOT_IN_REQUEST = "snapshot_ids must name some of the snapshots this request asked about. Nothing was deleted."
 
 
+CHANGED_WHILE_ASKED = (
+    "changed while you were asked (renamed, resized or otherwise not what the user saw). Not deleted; ask again "
+    "if the user still wants it."
+)
+UNRECORDED = (
+    "The shared state store could not be reached afterwards, so this decision could not be recorded: asking again "
+    "may not report it. get_snapshot shows where each snapshot stands."
+)
+
+
+FACE_NAMES = {"card": "the confirmation card", "browser": "the browser page"}
+"""Where a person decided a deletion request, in words."""
+
+
+def confirmed_earlier(face: str | None, request_id: str) -> str:
+    """A delete of a snapshot that a person's earlier decision deleted: not merely "not found"."""
+    where = FACE_NAMES.get(face or "card", "the confirmation card")
+    return (
+        f"deleted after the user's confirmation in {where} (request {request_id}); the snapshot is gone or going. "
+        "Nothing more was sent."
+    )
+
+
+def confirmed_earlier_in_set(snapshot_ids: Sequence[str]) -> str:
+    """A batch naming snapshots an earlier decision deleted, beside others that still exist."""
+    return (
+        f"Nothing was asked or deleted: {', '.join(snapshot_ids)} already deleted after the user's confirmation. "
+        "Call again without them."
+    )
+
+
 def bad_nonce(tries: int) -> str:
     """A wrong confirmation code; the third voids the request."""
     if tries >= 3:

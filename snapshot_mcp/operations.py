@@ -308,6 +308,10 @@ class Operations:
             return "deleted"
         return "deleting"
 
+    async def delete_claimed(self, snapshot_id: str) -> bool:
+        """Whether a DELETE of this snapshot was claimed (and is being sent, or was accepted) within the window."""
+        return await self.store.get(f"deleted:{snapshot_id}") is not None
+
     async def _send_delete(self, snapshot_id: str) -> bool:
         """Claim the snapshot's deletion in the store (instances share it), then send the DELETE; False: claimed before.
 
