@@ -65,7 +65,7 @@ class Filters:
             return False
         if self.status is not None and snapshot.status.lower() != self.status.lower():
             return False
-        return self.name_contains is None or self.name_contains.casefold() in snapshot.name.casefold()
+        return self.name_contains is None or snapshot.name.contains(self.name_contains)
 
     def describe(self) -> str:
         parts = [f"{k}={v}" for k, v in vars(self).items() if v is not None]
@@ -89,7 +89,7 @@ def instance_intent(instance_id: str, request: InstanceSnapshotRequest) -> Inten
     """A snapshot of an instance: the same instance, name and replica region make the same request."""
 
     def echoes(snapshot: Snapshot) -> bool:
-        return snapshot.name == request.name and snapshot.source_instance_id == instance_id
+        return snapshot.name.raw == request.name and snapshot.source_instance_id == instance_id
 
     fields = (instance_id, request.name, request.replicated_region)
     return Intent("instance-snapshot", fields, request.name, echoes)
@@ -100,7 +100,7 @@ def clone_intent(snapshot_id: str, request: CloneRequest) -> Intent:
 
     def echoes(snapshot: Snapshot) -> bool:
         return (
-            snapshot.name == request.name
+            snapshot.name.raw == request.name
             and snapshot.region == request.region
             and snapshot.source_snapshot_id == snapshot_id
         )
@@ -117,7 +117,7 @@ def import_intent(request: CreateSnapshotRequest) -> Intent:
     def echoes(snapshot: Snapshot) -> bool:
         os_type = request.os_type or "linux"
         return (
-            snapshot.name == request.name
+            snapshot.name.raw == request.name
             and snapshot.region == request.region
             and snapshot.size == request.size
             and snapshot.os_type in (os_type, None)
@@ -199,11 +199,10 @@ class Operations:
         for page in range(2, last + 1):
             found += (await self.client.list_instances(page, 100)).instances
         seen: dict[str, Instance] = {instance.id: instance for instance in found}
-        needle = (name_contains or "").casefold()
         kept = [
             InstanceView.of(i)
             for i in seen.values()
-            if (region is None or i.region.upper() == region.upper()) and needle in i.name.casefold()
+            if (region is None or i.region.upper() == region.upper()) and i.name.contains(name_contains or "")
         ]
         complete = last * 100 >= first.total_count
         return InstanceList(instances=kept, total_count=first.total_count, complete=complete)
@@ -254,7 +253,7 @@ class Operations:
     async def copy(self, snapshot_id: str, region: str, name: str | None) -> Created:
         """Copy a snapshot to a region (named like the source unless `name` is given), never twice."""
         if name is None:
-            name = (await self.client.get(snapshot_id)).name
+            name = (await self.client.get(snapshot_id)).name.raw
         request = CloneRequest(name=name, region=region)
         outcome = await self.dedupe.run(
             clone_intent(snapshot_id, request), lambda: self.client.clone(snapshot_id, request)

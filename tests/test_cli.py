@@ -19,7 +19,7 @@ from anyio.abc import SocketAttribute, SocketStream
 from pydantic import SecretStr
 
 from scripts.catalog import ROOT
-from snapshot_mcp import __version__, cli, redact
+from snapshot_mcp import __version__, cli, safe_text
 from snapshot_mcp.settings import ENV_ONLY, TOKEN_ENV, Settings, env_name
 
 CANARY = "canary-CLI-5e1f0a9b7c"
@@ -280,7 +280,7 @@ def test_short_token_is_allowed_with_simulate_and_eight_characters_suffice() -> 
 
 def test_minimum_token_length_is_what_redaction_looks_for() -> None:
     """A token the redaction would skip (shorter than its minimum) is one the server refuses."""
-    assert cli.MIN_TOKEN_LENGTH == redact.MIN_LENGTH
+    assert cli.MIN_TOKEN_LENGTH == safe_text.MIN_SECRET_LENGTH
 
 
 @pytest.mark.parametrize("level", ["WARNING", "ERROR", "CRITICAL"])

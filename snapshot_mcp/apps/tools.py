@@ -57,7 +57,7 @@ def _view(request: DeletionRequest, status: str, now: dict[str, Snapshot] | None
         rows.append(
             CardSnapshot(
                 id=facts.id,
-                name=shown.name,
+                name=current.name.shown if current is not None else facts.name,
                 size=shown.size,
                 region=shown.region,
                 status="gone" if gone else shown.status,
