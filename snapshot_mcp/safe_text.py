@@ -22,6 +22,11 @@ ignored while looking, and the whole stretch from the secret's first to its last
 letter is replaced. Whitespace is not ignored: a space is visible, and two halves with
 one between are not the secret.
 
+A password in a URL is a secret too (`url_secrets`), wherever the URL carries one: in
+its user information (``redis://user:pw@host``) or in a query parameter a client reads
+as one (``?password=``, ``?ssl_password=``); `shown_url` is the URL with those, and a
+``username=`` parameter, written as ``***``.
+
 Order: secrets are redacted first, then characters escaped, then the text cut
 (`shorten`), so no fragment of a secret survives a cut and no escape puts one together.
 """
@@ -33,8 +38,20 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
+from urllib.parse import unquote, unquote_plus, urlsplit
 
-__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "Secrets", "is_hidden", "one_line", "shorten", "shown", "visible"]
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "Secrets",
+    "is_hidden",
+    "one_line",
+    "shorten",
+    "shown",
+    "shown_url",
+    "url_secrets",
+    "visible",
+]
 
 MIN_SECRET_LENGTH = 8
 REDACTED = "[redacted]"
@@ -172,3 +189,47 @@ def shorten(text: str, limit: int) -> str:
 def shown(text: str, limit: int, secrets: Secrets | Iterable[str | None] = ()) -> str:
     """`text` as a person or a model may see it: `one_line`, then `shorten` to `limit` characters."""
     return shorten(one_line(text, secrets), limit)
+
+
+_URL_PASSWORDS = frozenset(("password", "ssl_password"))
+"""Query parameters a client (redis-py) reads as a password."""
+_URL_HIDDEN = _URL_PASSWORDS | {"username"}
+_MASK = "***"
+
+
+def _query_pairs(query: str) -> list[tuple[str, str, str]]:
+    """(key as a client reads it, lower-cased; value as written; value as a client reads it) for each parameter."""
+    pairs = []
+    for piece in query.split("&"):
+        key, _, value = piece.partition("=")
+        pairs.append((unquote_plus(key).strip().lower(), value, unquote_plus(value)))
+    return pairs
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Every password `url` carries (its user information's, its password parameters'), as written and as read."""
+    parts = urlsplit(url)
+    found: list[str] = []
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    _, colon, password = userinfo.partition(":")
+    if at and colon and password:
+        found += [password, unquote(password)]
+    found += [
+        form for key, written, read in _query_pairs(parts.query) if key in _URL_PASSWORDS for form in (written, read)
+    ]
+    return tuple(dict.fromkeys(value for value in found if value))
+
+
+def shown_url(url: str) -> str:
+    """`url` for messages and logs: each password and ``username=`` parameter written as ``***``; no fragment."""
+    parts = urlsplit(url)
+    base, question, _ = url.partition("#")[0].partition("?")
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if at and colon:
+        base = base.replace(parts.netloc, f"{user}:{_MASK}@{hostport}", 1)
+    pieces = parts.query.split("&")
+    for index, (key, written, _) in enumerate(_query_pairs(parts.query)):
+        if key in _URL_HIDDEN and written:
+            pieces[index] = pieces[index].partition("=")[0] + "=" + _MASK
+    return base + question + "&".join(pieces)

@@ -14,6 +14,8 @@ from snapshot_mcp.safe_text import (
     one_line,
     shorten,
     shown,
+    shown_url,
+    url_secrets,
     visible,
 )
 
@@ -168,3 +170,43 @@ def test_shown_redacts_before_it_cuts() -> None:
     text = "x" * 190 + SECRET
     assert SECRET[:4] not in shown(text, 200, [SECRET])
     assert REDACTED in shown(text, 220, [SECRET])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2secret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("rediss://app:hunter2secret@cache.internal/1", "rediss://app:***@cache.internal/1"),
+        ("redis://cache:6379/0", "redis://cache:6379/0"),
+        ("redis://cache:6379/0?password=hunter2secret", "redis://cache:6379/0?password=***"),
+        ("redis://cache/0?db=1&username=app&password=hunter2secret", "redis://cache/0?db=1&username=***&password=***"),
+        ("redis://cache/0?Password=a%20b&ssl_password=hunter2secret", "redis://cache/0?Password=***&ssl_password=***"),
+        ("redis://cache/0?pass%77ord=hunter2secret", "redis://cache/0?pass%77ord=***"),
+        ("redis://u:p%40ss@cache/0?password=x&password=y", "redis://u:***@cache/0?password=***&password=***"),
+        ("redis://cache/0?password=", "redis://cache/0?password="),
+        ("unix:///run/redis.sock?db=0&password=hunter2secret", "unix:///run/redis.sock?db=0&password=***"),
+        ("redis://cache/0#hunter2secret", "redis://cache/0"),
+        ("redis://:pw@cache:notaport/0", "redis://:***@cache:notaport/0"),
+    ],
+)
+def test_a_url_is_shown_without_any_password(url: str, shown: str) -> None:
+    """In the user information or in a query parameter a client reads as one; a username= parameter too."""
+    assert shown_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("redis://:hunter2secret@cache:6379/0", ("hunter2secret",)),
+        ("redis://app:p%40ssword-x@cache/0", ("p%40ssword-x", "p@ssword-x")),
+        ("redis://cache/0?password=hunter2secret", ("hunter2secret",)),
+        ("redis://cache/0?db=1&ssl_password=tls%2Bkey-pw", ("tls%2Bkey-pw", "tls+key-pw")),
+        ("redis://cache/0?pass%77ord=hunter2secret", ("hunter2secret",)),
+        ("redis://a:one-password@cache/0?password=two-password", ("one-password", "two-password")),
+        ("redis://app@cache/0?username=app&db=2", ()),
+        ("redis://cache:6379/0", ()),
+    ],
+)
+def test_every_password_in_a_url_is_a_secret(url: str, secrets: tuple[str, ...]) -> None:
+    """As written and as a client reads it (percent-decoded); a username is not a secret (it would match words)."""
+    assert url_secrets(url) == secrets
