@@ -127,10 +127,16 @@ def test_a_record_passing_two_handlers_is_cleaned_once() -> None:
 
 def test_the_audit_line_keeps_its_mark() -> None:
     """A real audit line, through the audit handler with the command's filters, is the one carrying the mark."""
-    install_audit_handler()
+    others = audit_logger.handlers[:]  # other tests' capturing handlers would keep the real one from being installed
+    audit_logger.handlers.clear()
+    try:
+        install_audit_handler()
+        [handler] = audit_logger.handlers
+    finally:
+        audit_logger.handlers[:] = others
     stream = io.StringIO()
     probe = logging.StreamHandler(stream)
-    probe.setFormatter(next(handler.formatter for handler in audit_logger.handlers if handler.formatter))
+    probe.setFormatter(handler.formatter)
     probe.addFilter(logs.LINES)
     audit_logger.addHandler(probe)
     try:
