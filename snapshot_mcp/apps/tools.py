@@ -104,7 +104,7 @@ def _view(request: DeletionRequest, status: str, now: Mapping[str, Snapshot] | N
         rows.append(
             CardSnapshot(
                 id=facts.id,
-                name=shown.name,
+                name=current.name.shown if current is not None else facts.name,
                 size=shown.size,
                 region=shown.region,
                 status="gone" if gone else shown.status,
