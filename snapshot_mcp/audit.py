@@ -195,6 +195,8 @@ def record_approval(tool: str, snapshot_ids: tuple[str, ...], *, channel: str) -
         request.file.append(record)
     except AuditUnavailable as exc:
         logger.error("nothing deleted: the approved delete of %s could not be recorded first: %s", snapshot_ids, exc)
+        refused = _record(tool, snapshot_ids, channel, "refused", "AuditUnavailable")
+        audit_logger.info("%s", refused.line())
         raise AuditUnavailable(
-            "The audit file cannot be written, so nothing was deleted (every delete is recorded before it is sent)"
+            "The audit file cannot be written, so the delete was not sent (every delete is recorded there first)"
         ) from exc

@@ -85,6 +85,37 @@ ALREADY_DECIDED = "this request was already decided; nothing more was done."
 NOT_IN_REQUEST = "snapshot_ids must name some of the snapshots this request asked about. Nothing was deleted."
 
 
+CHANGED_WHILE_ASKED = (
+    "changed while you were asked (renamed, resized or otherwise not what the user saw). Not deleted; ask again "
+    "if the user still wants it."
+)
+UNRECORDED = (
+    "The shared state store could not be reached afterwards, so this decision could not be recorded: asking again "
+    "may not report it. get_snapshot shows where each snapshot stands."
+)
+
+
+FACE_NAMES = {"card": "the confirmation card", "browser": "the browser page"}
+"""Where a person decided a deletion request, in words."""
+
+
+def confirmed_earlier(face: str | None, request_id: str) -> str:
+    """A delete of a snapshot that a person's earlier decision deleted: not merely "not found"."""
+    where = FACE_NAMES.get(face or "card", "the confirmation card")
+    return (
+        f"deleted after the user's confirmation in {where} (request {request_id}); the snapshot is gone or going. "
+        "Nothing more was sent."
+    )
+
+
+def confirmed_earlier_in_set(snapshot_ids: Sequence[str]) -> str:
+    """A batch naming snapshots an earlier decision deleted, beside others that still exist."""
+    return (
+        f"Nothing was asked or deleted: {', '.join(snapshot_ids)} already deleted after the user's confirmation. "
+        "Call again without them."
+    )
+
+
 def bad_nonce(tries: int) -> str:
     """A wrong confirmation code; the third voids the request."""
     if tries >= 3:
@@ -126,7 +157,7 @@ def question(snapshot: Snapshot, now: datetime | None = None) -> str:
         "Delete this snapshot permanently? This cannot be undone.\n"
         f"id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
         f"{age_text(snapshot.created_at, now)}\n"
-        f"name {json.dumps(snapshot.name, ensure_ascii=False)}"
+        f"name {json.dumps(snapshot.name.shown, ensure_ascii=False)}"
     )
 
 
@@ -140,7 +171,7 @@ def question_for(snapshots: Sequence[Snapshot], now: datetime | None = None) -> 
         size = f"{snapshot.size} GiB" if snapshot.size is not None else "size unknown"
         lines.append(
             f"{number}. id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
-            f"{age_text(snapshot.created_at, now)} · {json.dumps(snapshot.name)}"
+            f"{age_text(snapshot.created_at, now)} · {json.dumps(snapshot.name.shown)}"
         )
     return "\n".join(lines)
 

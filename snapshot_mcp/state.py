@@ -23,8 +23,10 @@ from pydantic import SecretStr
 
 from .client import GenesisCloudClient
 from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
-from .confirm.card import CardChannel, DeletionRequests
+from .confirm.card import CardChannel
+from .confirm.decisions import Decisions
 from .confirm.ladder import Ladder
+from .confirm.requests import DeletionRequests
 from .operations import Operations
 from .ratelimit import Limiter
 from .sending import RetryPolicy, build_http_client
@@ -52,6 +54,8 @@ class AppState:
     ops: Operations
     ladder: Ladder
     requests: DeletionRequests
+    decisions: Decisions
+    """Where every face of a deletion request (the card, the browser page) reads and decides it."""
     store: Store
 
 
@@ -68,10 +72,10 @@ def derived_key(settings: Settings, purpose: bytes) -> bytes | None:
     return hmac.new(secret, b"snapshot-mcp " + purpose, hashlib.sha256).digest()
 
 
-def build_ladder(settings: Settings, store: Store, requests: DeletionRequests, clock: Callable[[], float]) -> Ladder:
+def build_ladder(settings: Settings, store: Store, decisions: Decisions, clock: Callable[[], float]) -> Ladder:
     """One channel object per rung, in the operator's order."""
     rungs: dict[str, Callable[[], Channel]] = {
-        "card": lambda: CardChannel(requests, ignored_clients=settings.card_ignored_clients),
+        "card": lambda: CardChannel(decisions, ignored_clients=settings.card_ignored_clients),
         "form": lambda: FormChannel(
             timeout=settings.elicitation_timeout,
             ignored_clients=settings.form_ignored_clients,
@@ -128,7 +132,9 @@ async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState
     key = derived_key(settings, b"card nonces")
     requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
     try:
-        yield AppState(settings, ops, build_ladder(settings, store, requests, seams.wall_clock), requests, store)
+        decisions = Decisions(requests, ops)
+        ladder = build_ladder(settings, store, decisions, seams.wall_clock)
+        yield AppState(settings, ops, ladder, requests, decisions, store)
     finally:
         if seams.store is None:
             await store.aclose()

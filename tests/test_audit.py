@@ -69,9 +69,10 @@ async def test_no_delete_is_sent_when_the_approval_cannot_be_written(
             _gone(path)
             result: CallToolResult = await client.call_tool(tool, arguments)
     assert deletes(sim) == []
-    assert "audit file cannot be written, so nothing was deleted" in text_of(result)
+    assert result.is_error
+    assert "audit file cannot be written, so the delete was not sent" in text_of(result)
     assert "nothing deleted: the approved delete" in caplog.text
-    assert all("outcome=failed" in line for line in audit.lines)
+    assert [line.split(" outcome=")[1] for line in audit.lines] == ['refused detail="AuditUnavailable"']
 
 
 async def test_a_card_click_sends_no_delete_when_the_approval_cannot_be_written(
@@ -87,7 +88,8 @@ async def test_a_card_click_sends_no_delete_when_the_approval_cannot_be_written(
         args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
         clicked = await client.call_tool("confirm_deletion", args)
     assert deletes(sim) == []
-    assert (clicked.structured_content or {})["outcome"] == "failed"
+    assert clicked.is_error
+    assert "audit file cannot be written, so the delete was not sent" in text_of(clicked)
 
 
 def test_the_file_check_and_record_shapes(tmp_path: Path) -> None:

@@ -21,11 +21,15 @@ def restore_logging() -> Iterator[None]:
     """`cli.main` reconfigures logging; put it back afterwards."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    names = ("httpx", "httpcore", "httpcore2", "mcp", "uvicorn.access", "snapshot_mcp", "snapshot_mcp.startup")
+    levels = {name: logging.getLogger(name).level for name in names}
     try:
         yield
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        for name, value in levels.items():
+            logging.getLogger(name).setLevel(value)
 
 
 def settings_of(argv: list[str], environ: dict[str, str] | None = None) -> Settings:

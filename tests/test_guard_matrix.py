@@ -1,7 +1,7 @@
 """The delete-guard matrix: policy × client answer × protocol era × transport, every cell asserted.
 
 `TABLE` below is the single statement of what must happen in each of the
-4 × 7 × 2 × 3 = 168 cells; `test_the_table_names_every_cell_once` proves it is complete.
+4 × 8 × 2 × 3 = 192 cells; `test_the_table_names_every_cell_once` proves it is complete.
 A cell is one delete attempt against a fresh seed snapshot; what is asserted:
 
 - **deleted**: the snapshot is gone or going afterwards (a `get_snapshot` through the
@@ -21,12 +21,14 @@ holds the question, so a time-out is a retry that comes after the request state 
 — it lives `elicitation_timeout` too); `malformed` (`confirm: "banana"`);
 `other_snapshot` (2026-07-28: the answer and request state obtained for snapshot A
 replayed on a delete of B; 2025: the client answers B's question with content naming A,
-which the one-field form does not accept). Under `token` the "answer" is what the person
+which the one-field form does not accept); `changed_while_asked` (the snapshot is renamed
+and resized on the API while the question is open, then the person says yes; under
+`token`, between the preview and the approved call). Under `token` the "answer" is what the person
 does with the client's approval dialog for the second call; under `none` and read-only
 nobody is asked, and the rows say so.
 
 One server (in memory, a `snapshot-mcp` subprocess over stdio, or uvicorn on loopback)
-serves all seven answers of a (transport, policy, era) group, with a client that
+serves all eight answers of a (transport, policy, era) group, with a client that
 declares elicitation and one that does not; a mutable callback switches the answer per
 cell. Each group ends with two concurrent deletes of one snapshot: exactly one DELETE.
 """
@@ -50,20 +52,30 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
-from support import WallClock, audit_lines, connect, text_of
+from support import CHANGED_WHILE_ASKED, WallClock, audit_lines, connect, text_of
 from test_e2e import SCRIPT, base_env
 from test_http import serving, sim_settings
 
 from snapshot_mcp import cli
 from snapshot_mcp.confirm import TOKEN_TTL_SECONDS
-from snapshot_mcp.models import clean_text
+from snapshot_mcp.models import MAX_SHOWN_NAME
+from snapshot_mcp.safe_text import shown
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 
 T = TypeVar("T")
 
 POLICIES = ("elicit", "token", "none", "read_only")
-ANSWERS = ("accept", "decline", "cancel", "no_capability", "time_out", "malformed", "other_snapshot")
+ANSWERS = (
+    "accept",
+    "decline",
+    "cancel",
+    "no_capability",
+    "time_out",
+    "malformed",
+    "other_snapshot",
+    "changed_while_asked",
+)
 ERAS = ("auto", "legacy")
 TRANSPORTS = ("memory", "stdio", "http")
 IN_PROCESS = ("memory", "http")
@@ -72,12 +84,15 @@ TIMEOUT = 1.5
 
 _SEED = Simulator().snapshots
 DELETABLE = [sid for sid, snap in _SEED.items() if snap["status"] in ("created", "active")]
-assert len(DELETABLE) >= len(ANSWERS) + 2, "the seed must hold a fresh snapshot for every cell of a group"
-TARGET = dict(zip(ANSWERS, DELETABLE, strict=False))
+_FRESH = ANSWERS[:-1]
+assert len(DELETABLE) >= len(_FRESH) + 2, "the seed must hold a fresh snapshot for every cell of a group"
+TARGET = dict(zip(_FRESH, DELETABLE, strict=False))
 """Each answer deletes (or not) its own seed snapshot, so the cells of a group are independent."""
-OTHER = DELETABLE[len(ANSWERS)]
-"""Snapshot A: what a replayed answer or token was obtained for (never deleted)."""
-CONCURRENT = DELETABLE[len(ANSWERS) + 1]
+OTHER = DELETABLE[len(_FRESH)]
+"""Snapshot A: what a replayed answer or token was obtained for (no cell before the last deletes it)."""
+CONCURRENT = DELETABLE[len(_FRESH) + 1]
+TARGET["changed_while_asked"] = OTHER
+"""The last answer's target is A, which no earlier cell deletes (the seed has no snapshot to spare)."""
 
 ACCEPT = ElicitResult(action="accept", content={"confirm": True})
 ANSWER = {
@@ -88,6 +103,7 @@ ANSWER = {
     "time_out": ACCEPT,  # held until the cell is over, then given (late)
     "malformed": ElicitResult(action="accept", content={"confirm": "banana"}),
     "other_snapshot": ElicitResult(action="accept", content={"confirm": True, "snapshot_id": OTHER}),
+    "changed_while_asked": ACCEPT,  # given after the snapshot was renamed and resized on the API
 }
 RPC_REFUSED = "Invalid or expired requestState"
 
@@ -107,6 +123,7 @@ class Expect:
 
 ALL = ERAS
 EVERYWHERE = TRANSPORTS
+SUBPROCESS_API = "a subprocess's own simulator cannot be changed from here: the yes meets what was shown"
 # fmt: off
 TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
     # policy elicit (default): only an explicit accept of the question naming this snapshot deletes
@@ -125,6 +142,12 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
      Expect(False, False, "malformed_answer", 0, 1, ("malformed_answer",), "content naming A: not B's form's answer")),
     ("elicit", "other_snapshot", ("auto",), EVERYWHERE,
      Expect(False, None, RPC_REFUSED, 0, 0, (), "A's request state is bound to A's call; A's answer alone re-asks")),
+    ("elicit", "changed_while_asked", ("legacy",), IN_PROCESS,
+     Expect(False, False, "changed", 0, 1, ("changed",), "re-read after the yes: not what the person saw")),
+    ("elicit", "changed_while_asked", ("auto",), IN_PROCESS,
+     Expect(True, False, "deleting", 1, 2, ("deleting",), "asked again about what it is now; that yes deletes")),
+    ("elicit", "changed_while_asked", ALL, ("stdio",),
+     Expect(True, False, "deleting", 1, 1, ("deleting",), SUBPROCESS_API)),
     # policy token: preview + single-use token; the human check is the client's approval of call two
     ("token", "accept", ALL, EVERYWHERE,
      Expect(True, False, "deleting", 1, 0, ("token_issued", "deleting"), "preview, then the approved call")),
@@ -143,6 +166,10 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
      Expect(False, True, "not valid for this server", 0, 0, ("token_issued", "refused"))),
     ("token", "other_snapshot", ALL, EVERYWHERE,
      Expect(False, True, "issued for another snapshot", 0, 0, ("token_issued", "refused"))),
+    ("token", "changed_while_asked", ALL, IN_PROCESS,
+     Expect(False, True, "changed since the token was issued", 0, 0, ("token_issued", "refused"))),
+    ("token", "changed_while_asked", ALL, ("stdio",),
+     Expect(True, False, "deleting", 1, 0, ("token_issued", "deleting"), SUBPROCESS_API)),
     # policy none: the operator chose no confirmation; nobody is asked, whatever the client would say
     ("none", "accept", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
     ("none", "decline", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
@@ -151,6 +178,8 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
     ("none", "time_out", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "nothing waited on")),
     ("none", "malformed", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
     ("none", "other_snapshot", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
+    ("none", "changed_while_asked", ALL, EVERYWHERE,
+     Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked: nothing is open to change under")),
     # read-only: delete_snapshot is not registered; no attempt reaches the API or the audit log
     *[
         ("read_only", answer, ALL, EVERYWHERE,
@@ -179,7 +208,7 @@ def test_the_table_names_every_cell_once() -> None:
     """Every (policy, answer, era, transport) has exactly one expected result."""
     every = {(p, a, e, t) for p in POLICIES for a in ANSWERS for e in ERAS for t in TRANSPORTS}
     assert set(MATRIX) == every
-    assert len(MATRIX) == 168
+    assert len(MATRIX) == 192
 
 
 # --------------------------------------------------------------------------- the client's side
@@ -191,6 +220,8 @@ class Switchboard:
     def __init__(self) -> None:
         self.answer = ACCEPT
         self.asked: list[str] = []
+        self.on_ask: Callable[[], None] | None = None
+        """Run once, at the next question (before it is answered)."""
         self._hold: anyio.Event | None = None
         self._rendezvous = 0
         self._base = 0
@@ -209,6 +240,9 @@ class Switchboard:
 
     async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
         self.asked.append(params.message)
+        on_ask, self.on_ask = self.on_ask, None
+        if on_ask is not None:
+            on_ask()
         hold = self._hold
         if hold is not None:
             if self._rendezvous and len(self.asked) - self._base >= self._rendezvous:
@@ -267,6 +301,8 @@ class Group:
     clock: WallClock | None
     count_deletes: Callable[[], int]
     audit_sources: Callable[[], list[list[str]]]
+    change: Callable[[str], None] | None = None
+    """Renames and resizes a snapshot on the group's API (None: a subprocess's own simulator, out of reach)."""
 
     def mark(self) -> Marks:
         return Marks(self.count_deletes(), tuple(len(lines) for lines in self.audit_sources()))
@@ -292,6 +328,13 @@ def _settings(policy: str) -> dict[str, Any]:
         "elicitation_timeout": TIMEOUT,
         "rate_limit": 100_000.0,
     }
+
+
+def _changer(sim: Simulator) -> Callable[[str], None]:
+    def change(snapshot_id: str) -> None:
+        sim.snapshots[snapshot_id].update(CHANGED_WHILE_ASKED)
+
+    return change
 
 
 def _sim_deletes(sim: Simulator) -> Callable[[], int]:
@@ -344,6 +387,7 @@ async def _memory_group(policy: str, era: str, clock: WallClock | None) -> Async
                 clock,
                 _sim_deletes(sim),
                 lambda: [audit.lines],
+                _changer(sim),
             )
 
 
@@ -358,7 +402,16 @@ async def _http_group(policy: str, era: str, clock: WallClock | None) -> AsyncIt
             ) as (cap, nocap),
         ):
             yield Group(
-                "http", policy, era, switch, cap.get, nocap.get, clock, _sim_deletes(sim), lambda: [audit.lines]
+                "http",
+                policy,
+                era,
+                switch,
+                cap.get,
+                nocap.get,
+                clock,
+                _sim_deletes(sim),
+                lambda: [audit.lines],
+                _changer(sim),
             )
 
 
@@ -492,9 +545,14 @@ async def drive(g: Group, client: Client, answer: str, target: str) -> Outcome:
         assert isinstance(alone, InputRequiredResult), alone  # A's answer without A's state: B is asked afresh
         return await retry(client, target, first)
     if g.policy != "token":
+        if answer == "changed_while_asked" and g.change is not None:
+            change = g.change
+            g.switch.on_ask = lambda: change(target)
         return await delete(client, target)
     previewed = await delete(client, OTHER if answer == "other_snapshot" else target)
     token = token_of(previewed)
+    if answer == "changed_while_asked" and g.change is not None:
+        g.change(target)
     if answer in ("decline", "cancel"):  # the person refused the client's approval: no second call
         return previewed
     if answer == "time_out":
@@ -580,7 +638,7 @@ async def open_group(transport: str, policy: str, era: str, tmp: Path, clock: Wa
 GROUPS = [pytest.param(t, p, e, id=f"{t}-{p}-{e}") for t in TRANSPORTS for p in POLICIES for e in ERAS]
 
 
-@pytest.mark.slow  # 168 cells: subprocesses (stdio), real servers (http), and time-outs that must pass in real time
+@pytest.mark.slow  # 192 cells: subprocesses (stdio), real servers (http), and time-outs that must pass in real time
 @pytest.mark.parametrize(("transport", "policy", "era"), GROUPS)
 async def test_guard_matrix(
     transport: str,
@@ -753,8 +811,8 @@ async def test_a_name_written_as_instructions_cannot_forge_the_question(era: str
     assert len(lines) == 3  # the name's line breaks became spaces where the API data was parsed
     assert lines[0] == "Delete this snapshot permanently? This cannot be undone."
     assert lines[1].startswith(f"id {crafted} · 500 GiB · EUC-DE-MUC-1 · status created")
-    assert lines[2] == f"name {json.dumps(clean_text(INJECTED_NAME), ensure_ascii=False)}"
-    assert clean_text(INJECTED_NAME).startswith(INJECTED_NAME.replace(chr(10), " ")[:100])
+    assert lines[2] == f"name {json.dumps(shown(INJECTED_NAME, MAX_SHOWN_NAME), ensure_ascii=False)}"
+    assert shown(INJECTED_NAME, MAX_SHOWN_NAME).startswith(INJECTED_NAME.replace(chr(10), " ")[:100])
     assert describe(result) == (False, "declined")
     assert not any(request.method == "DELETE" for request in sim.requests)
 

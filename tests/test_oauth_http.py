@@ -151,7 +151,7 @@ async def test_every_bad_token_gets_401_invalid_token_and_is_never_logged(
     issuer = LocalIssuer()
     bad = _bad_tokens(issuer)
     async with oauth_app(issuer, sim) as client:
-        with caplog.at_level(logging.DEBUG):
+        with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="snapshot_mcp"):
             for what, token in bad.items():
                 headers = {**ACCEPT, "authorization": f"Bearer {token}"}
                 response = await client.post(

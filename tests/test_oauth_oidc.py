@@ -195,7 +195,7 @@ async def test_every_bad_token_is_refused_with_401_and_nothing_leaks(
     idp: OidcProvider, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad = await _bad_tokens(idp, tmp_path)
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="snapshot_mcp"):
         async with protected(idp, sim) as (base, _), httpx.AsyncClient(base_url=base) as raw:
             answers = {}
             for what, token in bad.items():
@@ -209,6 +209,7 @@ async def test_every_bad_token_is_refused_with_401_and_nothing_leaks(
         assert challenge == f'Bearer error="invalid_token", resource_metadata="{METADATA}"', what
         assert bad[what] not in answer.text
     logged = caplog.text
+    assert logged.count("refused a bearer token") == len(bad)  # each was logged, by its reason only
     for token in bad.values():
         signature = token.split(".")[-1]
         assert token not in logged

@@ -58,7 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("client", ("client",)),
     ("transport", ("sending", "ratelimit", "store", "store_redis")),
     ("words", ("messages", "views")),
-    ("base", ("", "models", "errors", "settings", "redact", "schema", "telemetry", "otel_export")),
+    ("base", ("", "models", "errors", "settings", "redact", "schema", "logs", "safe_text", "telemetry", "otel_export")),
     ("simulator", ("simulator",)),
 )
 """Top to bottom: a module imports modules of its own layer or a lower one (`""` is the package itself)."""
@@ -229,8 +229,9 @@ SETTINGS = (
 """Settings that change what the descriptions say (the confirmation ladder, a duration)."""
 CLIENTS = ("demo",)
 """Modules that call the tools by name as a client does (a call, not a list of tools)."""
-NAMED_ELSEWHERE = {("views", "delete_snapshots")}
-"""A tool name written outside its module: `views.delete_result` tells a batch by its tool's name."""
+NAMED_ELSEWHERE = {("confirm.decisions", "confirm_deletion")}
+"""A tool name written outside its module: a decision's audit lines name the card's deciding tool, whichever
+face (the card, the browser page) decided; `confirm` sits below `apps` and cannot read its declaration."""
 
 
 def _declared() -> list[ToolDeclaration]:

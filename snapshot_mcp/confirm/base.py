@@ -18,7 +18,7 @@ itself (and the audit file) is `snapshot_mcp.audit`'s.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mcp.server.mcpserver import Context
@@ -26,14 +26,15 @@ from mcp.types import CallToolResult, InputRequiredResult
 
 from snapshot_mcp.audit import audit, audit_logger, install_audit_handler
 from snapshot_mcp.models import Snapshot
+from snapshot_mcp.views import DeleteReport
 
 __all__ = [
     "Approved",
     "Channel",
+    "ChannelVerdict",
     "DeletionCall",
     "Refused",
     "Replied",
-    "Verdict",
     "audit",
     "audit_logger",
     "install_audit_handler",
@@ -56,6 +57,8 @@ class DeletionCall:
     deadline: float
     """`time.monotonic()` by which the whole call must have answered (the client's patience)."""
     confirmation_token: str | None = None
+    report: DeleteReport = field(kw_only=True)
+    """Builds this tool's result, in its own shape, whichever channel answers."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -71,6 +74,8 @@ class Approved:
     """A human (or the operator's policy) approved deleting these snapshots."""
 
     snapshots: tuple[Snapshot, ...]
+    reread: bool = False
+    """The yes came a while after the snapshots were read: read each again, delete only the unchanged."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class Replied:
     result: CallToolResult | InputRequiredResult
 
 
-Verdict = Approved | Refused | Replied
+ChannelVerdict = Approved | Refused | Replied
 
 
 class Channel(ABC):
@@ -103,7 +108,7 @@ class Channel(ABC):
         return True
 
     @abstractmethod
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         """Ask (or look up the answer) and judge it."""
 
     def audit(self, call: DeletionCall, outcome: str, detail: str = "") -> None:

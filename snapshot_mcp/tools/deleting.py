@@ -2,11 +2,12 @@
 
 Two signatures, one behaviour: with the token channel the tool takes the
 `confirmation_token` argument, with the others it does not (a model should not see
-an argument that can never help). The declaration names both (`with_token`).
+an argument that can never help). Which one is registered is wiring (`register`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, cast
@@ -17,16 +18,16 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field
 
 from snapshot_mcp import messages, telemetry
-from snapshot_mcp.audit import record_approval
-from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, Verdict, audit
+from snapshot_mcp.confirm import Approved, Channel, ChannelVerdict, DeletionCall, Refused, Replied, audit
+from snapshot_mcp.confirm.base import session_of
+from snapshot_mcp.confirm.outcomes import delete_one
+from snapshot_mcp.confirm.requests import DeletionRequest
 from snapshot_mcp.declaration import CHANGES, ToolDeclaration
-from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
+from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot, SnapshotId
-from snapshot_mcp.operations import DeleteOutcome
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.state import app_state
-from snapshot_mcp.views import DeleteOutcome as ResultOutcome
-from snapshot_mcp.views import DeleteResult, tool_result
+from snapshot_mcp.views import DeleteResult, ResultOutcome, single_delete_result, tool_result
 
 from .common import progress
 
@@ -34,7 +35,7 @@ WaitUntilGone = Annotated[bool, Field(description="poll until it is gone")]
 Token = Annotated[str | None, Field(max_length=512, description="from the preview call, after the user agreed")]
 SingleDeleteAnswer = Annotated[CallToolResult, DeleteResult] | InputRequiredResult
 
-_DONE: dict[DeleteOutcome, str] = {
+_DONE: dict[str, str] = {
     "deleting": "Deletion accepted; the snapshot disappears once the API finishes (get_snapshot then says not found).",
     "deleted": "Deleted; it is gone.",
     "already_deleting": "This snapshot is already being deleted; nothing more was sent.",
@@ -58,19 +59,21 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
     deadline = time.monotonic() + state.settings.call_timeout
     channel = state.ladder.choose(ctx)
     snapshot = await _fetch(ctx, channel, snapshot_id)
+    if isinstance(snapshot, CallToolResult):
+        return snapshot
     if channel is None:
         return nobody_can_ask(ctx, DELETE_SNAPSHOT.name, (snapshot.id,))
-    call = DeletionCall(ctx, DELETE_SNAPSHOT.name, (snapshot,), deadline, token)
-    verdict = await channel_verdict(channel, call)
+    call = DeletionCall(ctx, DELETE_SNAPSHOT.name, (snapshot,), deadline, token, report=single_delete_result)
+    verdict = await ask_channel(channel, call)
     if isinstance(verdict, Replied):
         return verdict.result
     if isinstance(verdict, Refused):
-        return _refusal(snapshot, verdict)
+        return refusal(call, verdict)
     assert isinstance(verdict, Approved)
-    return await _perform(call, channel, wait)
+    return await _perform(call, channel, wait, verdict.reread)
 
 
-async def channel_verdict(channel: Channel, call: DeletionCall) -> Verdict:
+async def ask_channel(channel: Channel, call: DeletionCall) -> ChannelVerdict:
     """The channel's verdict; without the shared store it keeps its records in, a refusal (fail closed)."""
     with telemetry.confirmation(channel.name) as span:
         try:
@@ -91,38 +94,72 @@ def nobody_can_ask(ctx: Context[Any, Any], tool: str, snapshot_ids: tuple[str, .
     raise ToolError(messages.STATELESS_LEGACY if stateless_legacy else messages.NO_CHANNEL)
 
 
-async def _fetch(ctx: Context[Any, Any], channel: Channel | None, snapshot_id: str) -> Snapshot:
+async def _fetch(ctx: Context[Any, Any], channel: Channel | None, snapshot_id: str) -> Snapshot | CallToolResult:
+    """The snapshot as the API shows it now; if it is gone because a person's decision deleted it, that report."""
+    name = channel.name if channel is not None else "-"
     try:
         return await app_state(ctx).ops.get(snapshot_id)
+    except NotFound:
+        earlier = (await deleted_earlier(ctx, (snapshot_id,))).get(snapshot_id)
+        if earlier is None:
+            audit(DELETE_SNAPSHOT.name, (snapshot_id,), channel=name, outcome="error", detail="NotFound")
+            raise
+        audit(DELETE_SNAPSHOT.name, (snapshot_id,), channel=earlier.face or name, outcome="reported_deleted")
+        message = messages.confirmed_earlier(earlier.face, earlier.id)
+        result = DeleteResult(
+            snapshot_id=snapshot_id, outcome="deleted", deleted=True, message=message, request_id=earlier.id
+        )
+        return tool_result(f"deleted: {message}", result)
     except SnapshotMCPError as exc:
-        name = channel.name if channel is not None else "-"
         audit(DELETE_SNAPSHOT.name, (snapshot_id,), channel=name, outcome="error", detail=type(exc).__name__)
         raise
 
 
-def _refusal(snapshot: Snapshot, refused: Refused) -> CallToolResult:
+async def deleted_earlier(ctx: Context[Any, Any], snapshot_ids: Sequence[str]) -> dict[str, DeletionRequest]:
+    """Which of these (gone) snapshots a person's decision in this session deleted, and through which request.
+
+    Best effort: without the shared store nothing is remembered, and the call says "not found".
+    """
+    requests, session = app_state(ctx).requests, session_of(ctx)
+    found: dict[str, DeletionRequest] = {}
+    with contextlib.suppress(StoreUnavailable):
+        for snapshot_id in snapshot_ids:
+            request = await requests.remembered(session, snapshot_id)
+            if request is not None:
+                found[snapshot_id] = request
+    return found
+
+
+def refusal(call: DeletionCall, refused: Refused) -> CallToolResult:
+    """A channel's refusal, in the calling tool's shape: nothing was deleted (an error result if it says so)."""
     if refused.error:
         raise ToolError(refused.message)
-    outcome = cast(ResultOutcome, refused.outcome)
-    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome, deleted=False, message=refused.message)
+    result = call.report(call.snapshots, cast(ResultOutcome, refused.outcome), refused.message)
     return tool_result(messages.not_deleted(refused.outcome, refused.message), result)
 
 
-async def _perform(call: DeletionCall, channel: Channel, wait: bool) -> CallToolResult:
+async def _perform(call: DeletionCall, channel: Channel, wait: bool, reread: bool) -> CallToolResult:
     [snapshot] = call.snapshots
     # A wait after the delete gets only what is left of the call's budget.
     left = call.deadline - time.monotonic() - 1.0
-    try:
-        record_approval(call.tool, call.ids, channel=channel.name)
-        outcome = await app_state(call.ctx).ops.delete(
-            snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left
-        )
-    except SnapshotMCPError as exc:
-        channel.audit(call, "failed", type(exc).__name__)
-        raise
-    channel.audit(call, outcome)
-    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome, deleted=True, message=_DONE[outcome])
-    return tool_result(f"{outcome}: {result.message}", result)
+    ops = app_state(call.ctx).ops
+    outcome = await delete_one(
+        ops,
+        snapshot,
+        tool=call.tool,
+        channel=channel.name,
+        wait=wait and left > 0,
+        progress=progress(call.ctx),
+        wait_timeout=left,
+        reread=reread,
+    )
+    channel.audit(call, outcome.kind, outcome.error or "")
+    if outcome.kind == "changed":  # the person said yes to a snapshot that is no longer what they saw
+        return refusal(call, Refused("changed", messages.CHANGED_WHILE_ASKED))
+    if outcome.reason is not None:
+        raise ToolError(outcome.reason)
+    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome.kind, deleted=True, message=_DONE[outcome.kind])
+    return tool_result(f"{outcome.kind}: {result.message}", result)
 
 
 def ladder_hints(ladder: Sequence[str]) -> str:
