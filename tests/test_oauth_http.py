@@ -17,10 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.shared.exceptions import MCPError
+from mcp.types import ResourceTemplateReference
 from oauth_support import ISSUER, METADATA_URL, RESOURCE, LocalIssuer, forge_hs256, forge_none, tamper
 from pydantic import SecretStr
-from support import READING_TOOLS, SEED_ID, fast
+from support import READING_TOOLS, SEED_ID, audit_lines, connect, fast
 
+from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.http import CORS_ALLOWED_HEADERS, build_http_app
 from snapshot_mcp.oauth.verifier import JwtVerifier
 from snapshot_mcp.server import build_server
@@ -103,11 +109,23 @@ class Legacy:
         return await self.post("tools/call", {"name": tool, "arguments": arguments or {}})
 
 
+APPS_CAPABILITIES = {"extensions": {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}}
+"""What a host that shows MCP Apps (the confirmation card) declares."""
+
+
 async def modern(
-    client: httpx.AsyncClient, token: str, method: str, params: dict[str, Any], name: str | None = None
+    client: httpx.AsyncClient,
+    token: str,
+    method: str,
+    params: dict[str, Any],
+    name: str | None = None,
+    capabilities: dict[str, Any] | None = None,
 ) -> httpx.Response:
     """One self-contained 2026-07-28 request; `name` is the Mcp-Name header (the tool's own name by default)."""
-    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": capabilities or {},
+    }
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
     headers = {**ACCEPT, "authorization": f"Bearer {token}", "mcp-protocol-version": MODERN, "mcp-method": method}
     if method == "tools/call":
@@ -268,10 +286,6 @@ async def test_a_body_past_the_limit_is_413_and_its_tail_never_runs(sim: Simulat
 
 async def test_the_mcp_layer_applies_the_scopes_too(sim: Simulator) -> None:
     """Past the HTTP gate (a modern request whose headers name a reading tool), the server itself refuses."""
-    from mcp.server.auth.middleware.auth_context import auth_context_var
-    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-    from mcp.server.auth.provider import AccessToken
-    from support import connect
 
     user = AuthenticatedUser(AccessToken(token="t", client_id="c", scopes=[READ], subject="alice"))
     reset = auth_context_var.set(user)
@@ -289,12 +303,6 @@ async def test_the_mcp_layer_applies_the_scopes_too(sim: Simulator) -> None:
 
 async def test_reading_api_data_through_resources_or_completions_needs_the_read_scope(sim: Simulator) -> None:
     """A token without snapshots:read reads no snapshot resource and completes no id (both list the API's data)."""
-    from mcp.server.auth.middleware.auth_context import auth_context_var
-    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-    from mcp.server.auth.provider import AccessToken
-    from mcp.shared.exceptions import MCPError
-    from mcp.types import ResourceTemplateReference
-    from support import connect
 
     user = AuthenticatedUser(AccessToken(token="t", client_id="c", scopes=["snapshots:write"], subject="bob"))
     ref = ResourceTemplateReference(type="ref/resource", uri="genesiscloud://snapshots/{snapshot_id}")
@@ -315,7 +323,6 @@ async def test_reading_api_data_through_resources_or_completions_needs_the_read_
 
 async def test_the_audit_line_and_file_name_the_subject_and_client(sim: Simulator, tmp_path: Path) -> None:
     """A delete with the token channel: each record carries sub and client; `approved` precedes the DELETE."""
-    from support import audit_lines
 
     audit_file = tmp_path / "audit.jsonl"
     settings = oauth_settings(delete_confirmation="token", audit_file=str(audit_file))
@@ -337,6 +344,41 @@ async def test_the_audit_line_and_file_name_the_subject_and_client(sim: Simulato
         "time", "tool", "snapshot_ids", "channel", "outcome", "detail", "subject", "client", "request_id"
     }  # fmt: skip
     assert token not in audit_file.read_text()
+
+
+async def test_a_card_click_from_another_subject_is_refused(sim: Simulator) -> None:
+    """2026-07-28 has no sessions: the deletion request is bound to who asked, and bob's click with alice's nonce
+    finds no request; alice's own click deletes, and the audit names her."""
+
+    issuer = LocalIssuer()
+    alice, bob = issuer.token(sub="alice"), issuer.token(sub="bob")
+    with audit_lines() as audit:
+        async with oauth_app(issuer, sim) as client:
+            asked = _message(
+                await modern(
+                    client,
+                    alice,
+                    "tools/call",
+                    {"name": "delete_snapshot", "arguments": {"snapshot_id": SEED_ID}},
+                    capabilities=APPS_CAPABILITIES,
+                )
+            )["result"]
+            meta = asked["_meta"][CONFIRMATION_META]
+            click = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
+            call = {"name": "confirm_deletion", "arguments": click}
+            by_bob = _message(await modern(client, bob, "tools/call", call, capabilities=APPS_CAPABILITIES))
+            deletes_after_bob = api_writes(sim)
+            by_alice = _message(await modern(client, alice, "tools/call", call, capabilities=APPS_CAPABILITIES))
+    assert asked["structuredContent"]["outcome"] == "awaiting_confirmation"
+    assert by_bob["result"]["isError"] is True
+    assert "No such deletion request" in by_bob["result"]["content"][0]["text"]
+    assert deletes_after_bob == []
+    assert by_alice["result"]["structuredContent"]["outcome"] == "deleted"
+    assert api_writes(sim) == [f"DELETE /compute/v1/snapshots/{SEED_ID}"]
+    decided = [line for line in audit.lines if "tool=confirm_deletion" in line and "outcome=deleting" in line]
+    assert len(decided) == 1
+    assert 'subject="alice"' in decided[0]
+    assert 'subject="alice"' in audit.lines[0]  # who asked
 
 
 # -- metadata and CORS ------------------------------------------------------------------

@@ -32,11 +32,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from pydantic import SecretStr
-from support import READING_TOOLS, SEED_ID, audit_lines
+from support import APPS, READING_TOOLS, SEED_ID, audit_lines
 from test_e2e import base_env, http_server
 from test_http import serving, token_client
 from test_oauth_http import ACCEPT, Legacy, modern
 
+from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.oauth.verifier import JwtVerifier
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
@@ -154,6 +155,28 @@ async def test_a_token_with_every_scope_deletes_after_a_yes_and_is_named_in_the_
         ("deleting", "admin", "admin"),
     ]
     assert token not in audit_file.read_text()
+
+
+async def test_a_card_click_from_another_subject_is_refused(idp: OidcProvider, sim: Simulator) -> None:
+    """Two clients of the provider (two subjects), 2026-07-28: admin-2 cannot decide admin's request with its nonce."""
+    asker, other = await idp.token("admin"), await idp.token("admin-2")
+    with audit_lines() as audit:
+        async with protected(idp, sim) as (base, _):
+            async with token_client(f"{base}/mcp", asker, extensions=[APPS]) as client:
+                asked = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+            meta = (asked.meta or {})[CONFIRMATION_META]
+            click = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
+            async with token_client(f"{base}/mcp", other, extensions=[APPS]) as client:
+                refused = await client.call_tool("confirm_deletion", click)
+            assert writes(sim) == []
+            async with token_client(f"{base}/mcp", asker, extensions=[APPS]) as client:
+                decided = await client.call_tool("confirm_deletion", click)
+    assert refused.is_error
+    assert "No such deletion request" in str(refused.content)
+    assert (decided.structured_content or {})["outcome"] == "deleted"
+    assert writes(sim) == [f"DELETE /compute/v1/snapshots/{SEED_ID}"]
+    assert any('subject="admin" client="admin" outcome=deleting' in line for line in audit.lines)
+    assert not any('subject="admin-2"' in line and "outcome=deleting" in line for line in audit.lines)
 
 
 # -- bad tokens -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import httpx
+import jwt
 import pytest
 from oauth_support import ISSUER, RESOURCE, LocalIssuer, SigningKey, forge_hs256, forge_none, tamper
 
@@ -127,7 +128,6 @@ FORGERIES: dict[str, Callable[[LocalIssuer, str], str]] = {
 
 
 def _without_typ(issuer: LocalIssuer) -> str:
-    import jwt
 
     key = issuer.keys[0]
     claims = {"iss": ISSUER, "aud": RESOURCE, "sub": "a", "client_id": "c", "iat": _now(), "exp": _now() + 60}
@@ -219,7 +219,6 @@ async def test_a_kid_less_token_uses_the_only_key_and_an_alg_mismatch_is_refused
     issuer = LocalIssuer()
     verifier = await started(issuer)
     key = issuer.keys[0]
-    import jwt
 
     claims = {"iss": ISSUER, "aud": RESOURCE, "sub": "a", "client_id": "c", "iat": _now(), "exp": _now() + 60}
     kid_less = jwt.encode(claims, key.private, algorithm="RS256", headers={"typ": "at+jwt"})

@@ -10,7 +10,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from mcp.types import ElicitResult
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -20,6 +22,9 @@ from pydantic import SecretStr
 from support import SEED_ID, Asker, accept, connect
 
 from snapshot_mcp import telemetry
+from snapshot_mcp.http import build_http_app
+from snapshot_mcp.otel_export import providers
+from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, Simulator
 
@@ -107,7 +112,6 @@ async def test_api_requests_are_client_spans_with_http_attributes(recording: Rec
 async def test_a_confirmation_is_a_span_with_its_channel_and_outcome(
     recording: Recording, answer: Any, outcome: str
 ) -> None:
-    from mcp.types import ElicitResult
 
     asker = Asker(answer if answer is not None else ElicitResult(action="decline"))
     settings = Settings(token=SecretStr(CANARY), confirm_channels=("form",))
@@ -157,10 +161,6 @@ async def test_off_records_nothing() -> None:
 
 async def test_a_traceparent_header_is_continued_over_http(recording: Recording) -> None:
     """Over HTTP a W3C traceparent header on the POST parents the call's spans (2026-07-28, no `_meta` one)."""
-    import httpx
-
-    from snapshot_mcp.http import build_http_app
-    from snapshot_mcp.server import build_server
 
     sim = Simulator(tokens=[CANARY])
     settings = Settings(token=SecretStr(CANARY))
@@ -194,7 +194,6 @@ async def test_a_traceparent_header_is_continued_over_http(recording: Recording)
 
 def test_the_exporting_providers_follow_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each signal with an endpoint gets a provider (`OTEL_<signal>_EXPORTER=none` switches one off)."""
-    from snapshot_mcp.otel_export import providers
 
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
