@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +113,18 @@ def test_telemetry_stays_off_without_an_endpoint() -> None:
     assert telemetry.wanted({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"})
     assert telemetry.setup({}) is False
     assert not telemetry.enabled()
+
+
+@pytest.mark.slow  # a fresh interpreter, so nothing another test imported counts
+def test_the_default_path_imports_no_jose_library_and_no_telemetry_sdk() -> None:
+    """A stdio server (what Claude Desktop starts) loads neither PyJWT nor OpenTelemetry's SDK: cold start matters."""
+    script = (
+        "import sys\n"
+        "from snapshot_mcp import cli, http\n"
+        "from snapshot_mcp.server import build_server\n"
+        "from snapshot_mcp.settings import Settings\n"
+        "build_server(Settings(simulate=True))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jwt' or m.startswith('opentelemetry.sdk')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
