@@ -105,6 +105,27 @@ ALREADY_DECIDED = "this request was already decided; nothing more was done."
 NOT_IN_REQUEST = "snapshot_ids must name some of the snapshots this request asked about. Nothing was deleted."
 
 
+FACE_NAMES = {"card": "the confirmation card", "browser": "the browser page"}
+"""Where a person decided a deletion request, in words."""
+
+
+def confirmed_earlier(face: str | None, request_id: str) -> str:
+    """A delete of a snapshot that a person's earlier decision deleted: not merely "not found"."""
+    where = FACE_NAMES.get(face or "card", "the confirmation card")
+    return (
+        f"deleted after the user's confirmation in {where} (request {request_id}); the snapshot is gone or going. "
+        "Nothing more was sent."
+    )
+
+
+def confirmed_earlier_in_set(snapshot_ids: Sequence[str]) -> str:
+    """A batch naming snapshots an earlier decision deleted, beside others that still exist."""
+    return (
+        f"Nothing was asked or deleted: {', '.join(snapshot_ids)} already deleted after the user's confirmation. "
+        "Call again without them."
+    )
+
+
 def bad_nonce(tries: int) -> str:
     """A wrong confirmation code; the third voids the request."""
     if tries >= 3:

@@ -23,8 +23,10 @@ from pydantic import SecretStr
 
 from .client import GenesisCloudClient, RetryPolicy, build_http_client
 from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
-from .confirm.card import CardChannel, DeletionRequests
+from .confirm.card import CardChannel
+from .confirm.decisions import Decisions
 from .confirm.ladder import Ladder
+from .confirm.requests import DeletionRequests
 from .operations import Operations
 from .ratelimit import Limiter
 from .settings import Settings
@@ -51,6 +53,8 @@ class AppState:
     ops: Operations
     ladder: Ladder
     requests: DeletionRequests
+    decisions: Decisions
+    """Where every face of a deletion request (the card, the browser page) reads and decides it."""
     store: Store
 
 
@@ -127,7 +131,8 @@ async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState
     key = derived_key(settings, b"card nonces")
     requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
     try:
-        yield AppState(settings, ops, build_ladder(settings, store, requests, seams.wall_clock), requests, store)
+        ladder = build_ladder(settings, store, requests, seams.wall_clock)
+        yield AppState(settings, ops, ladder, requests, Decisions(requests, ops), store)
     finally:
         if seams.store is None:
             await store.aclose()

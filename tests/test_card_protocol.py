@@ -372,3 +372,32 @@ async def test_without_the_shared_store_the_card_deletes_nothing(settings: Setti
     assert "nothing more is deleted" in text_of(clicked)
     assert data(later)["outcome"] == "deleted"  # the request was still pending: the click after the outage counts
     assert deletes(sim) == [SEED_ID]
+
+
+async def test_a_snapshot_deleted_on_the_click_is_reported_as_such_not_as_not_found(
+    settings: Settings, mode: str
+) -> None:
+    """Gone after the person's Delete: a later delete says it was deleted after their confirmation, in either tool."""
+    sim = Simulator(delete_polls=0)  # the API forgets a deleted snapshot at once
+    with audit_lines() as audit:
+        async with connect(settings, sim, mode=mode, apps=True) as client:
+            _, meta = await card(client)
+            await decide(client, meta)
+            one = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+            many = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID]})
+            mixed = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID, OTHER_SEED_ID]})
+    assert (data(one)["outcome"], data(one)["deleted"], data(one)["request_id"]) == (
+        "deleted",
+        True,
+        meta["request_id"],
+    )
+    assert "after the user's confirmation in the confirmation card" in text_of(one)
+    assert (data(many)["outcome"], data(many)["deleted"]) == ("deleted", 1)
+    assert [(r["snapshot_id"], r["outcome"]) for r in data(many)["results"]] == [(SEED_ID, "deleted")]
+    assert "after the user's confirmation" in text_of(many)
+    assert mixed.is_error
+    assert f"{SEED_ID} already deleted after the user's confirmation" in text_of(mixed)
+    assert deletes(sim) == [SEED_ID]
+    reported = [line for line in audit.lines if "reported_deleted" in line]
+    assert len(reported) == 2
+    assert all("channel=card" in line for line in reported)

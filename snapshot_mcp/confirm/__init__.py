@@ -22,8 +22,9 @@ from .base import (
     audit_logger,
     install_audit_handler,
 )
+from .facts import fingerprint, session_digest
 from .form import FormChannel
-from .token import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenChannel, TokenError, fingerprint
+from .token import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenChannel, TokenError
 from .unconfirmed import Unconfirmed
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "audit_logger",
     "fingerprint",
     "install_audit_handler",
+    "session_digest",
 ]

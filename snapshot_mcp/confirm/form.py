@@ -36,8 +36,8 @@ from snapshot_mcp.models import UUID_PATTERN
 from snapshot_mcp.redact import redact
 
 from .base import Approved, Channel, DeletionCall, Replied, Verdict
+from .facts import fingerprint
 from .ladder import client_name, declares_form, named
-from .token import fingerprint
 
 logger = logging.getLogger("snapshot_mcp.confirm")
 

@@ -27,29 +27,13 @@ from snapshot_mcp.store import Store
 from snapshot_mcp.views import delete_result, tool_result
 
 from .base import Approved, Channel, DeletionCall, Replied, Verdict
+from .facts import fingerprint, session_digest
 
 TOKEN_TTL_SECONDS = 300.0
 
 
-def fingerprint(snapshot: Snapshot) -> str:
-    """A digest of the state a person saw; any change invalidates a confirmation."""
-    state = [
-        snapshot.id,
-        snapshot.name,
-        snapshot.size,
-        snapshot.region,
-        snapshot.status,
-        str(snapshot.updated_at),
-    ]
-    return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:32]
-
-
 def _set_fingerprint(snapshots: Sequence[Snapshot]) -> str:
     return hashlib.sha256("".join(fingerprint(s) for s in snapshots).encode()).hexdigest()[:32]
-
-
-def _session_hash(session: str) -> str:
-    return hashlib.sha256(session.encode()).hexdigest()[:16]
 
 
 class TokenError(Exception):
@@ -76,7 +60,7 @@ class ConfirmationTokens:
         payload = {
             "s": [snapshot.id for snapshot in snapshots],
             "f": _set_fingerprint(snapshots),
-            "u": _session_hash(session),
+            "u": session_digest(session),
             "e": round(self._clock() + self.ttl, 3),
             "n": secrets.token_hex(16),
         }
@@ -103,7 +87,7 @@ class ConfirmationTokens:
         payload = self._payload(token)
         if payload.get("s") != [snapshot.id for snapshot in snapshots]:
             raise TokenError("the confirmation token was issued for another snapshot")
-        if payload.get("u") != _session_hash(session):
+        if payload.get("u") != session_digest(session):
             raise TokenError("the confirmation token was issued to another session")
         remaining = float(payload.get("e", 0)) - self._clock()
         if remaining <= 0:

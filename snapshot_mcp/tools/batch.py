@@ -20,6 +20,7 @@ from pydantic import Field
 
 from snapshot_mcp import messages
 from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, audit
+from snapshot_mcp.confirm.requests import DeletionRequest
 from snapshot_mcp.errors import NotFound, SnapshotMCPError
 from snapshot_mcp.models import Snapshot, SnapshotId
 from snapshot_mcp.state import app_state
@@ -34,7 +35,7 @@ from snapshot_mcp.views import (
 )
 
 from .common import tool_error
-from .deleting import Token, judge, nobody_can_ask
+from .deleting import Token, deleted_earlier, judge, nobody_can_ask
 
 MAX_BATCH = 25
 SnapshotIds = Annotated[list[SnapshotId], Field(min_length=1, max_length=MAX_BATCH, description=messages.SNAPSHOT_IDS)]
@@ -59,6 +60,8 @@ async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: s
         raise ToolError(messages.named_twice(twice))
     channel = state.ladder.choose(ctx)
     snapshots = await _fetch_all(ctx, channel, snapshot_ids)
+    if isinstance(snapshots, CallToolResult):
+        return snapshots
     if channel is None:
         return nobody_can_ask(ctx, BATCH_TOOL, tuple(snapshot_ids))
     call = DeletionCall(ctx, BATCH_TOOL, snapshots, deadline, token)
@@ -74,8 +77,14 @@ async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: s
     return await _perform(call, channel, verdict.snapshots)
 
 
-async def _fetch_all(ctx: Context[Any, Any], channel: Channel | None, snapshot_ids: list[str]) -> tuple[Snapshot, ...]:
-    """Every snapshot as the API shows it now; an unknown id refuses the whole set, nobody asked."""
+async def _fetch_all(
+    ctx: Context[Any, Any], channel: Channel | None, snapshot_ids: list[str]
+) -> tuple[Snapshot, ...] | CallToolResult:
+    """Every snapshot as the API shows it now; an unknown id refuses the whole set, nobody asked.
+
+    Ids that are gone because a person's decision deleted them are reported as such: the whole
+    set when every id is, otherwise a refusal that names them.
+    """
     ops = app_state(ctx).ops
     found: list[Snapshot] = []
     unknown: list[str] = []
@@ -87,10 +96,31 @@ async def _fetch_all(ctx: Context[Any, Any], channel: Channel | None, snapshot_i
         except SnapshotMCPError as exc:
             audit(BATCH_TOOL, tuple(snapshot_ids), channel=_name(channel), outcome="error", detail=type(exc).__name__)
             raise tool_error(exc, snapshot_id) from exc
-    if unknown:
+    if not unknown:
+        return tuple(found)
+    earlier = await deleted_earlier(ctx, unknown)
+    if len(earlier) < len(unknown):
         audit(BATCH_TOOL, tuple(snapshot_ids), channel=_name(channel), outcome="error", detail="NotFound")
-        raise ToolError(messages.unknown_ids(unknown))
-    return tuple(found)
+        raise ToolError(messages.unknown_ids([sid for sid in unknown if sid not in earlier]))
+    if found:
+        audit(BATCH_TOOL, tuple(snapshot_ids), channel=_name(channel), outcome="refused", detail="deleted_earlier")
+        raise ToolError(messages.confirmed_earlier_in_set(unknown))
+    return _reported_earlier(earlier)
+
+
+def _reported_earlier(earlier: dict[str, DeletionRequest]) -> CallToolResult:
+    """Every snapshot of the call was deleted after a person's decision: say so, per id."""
+    first = next(iter(earlier.values()))
+    audit(BATCH_TOOL, tuple(earlier), channel=first.face or "card", outcome="reported_deleted")
+    message = messages.confirmed_earlier(first.face, first.id)
+    result = BatchDeleteResult(
+        outcome="deleted",
+        deleted=len(earlier),
+        results=[DeletedItem(snapshot_id=sid, outcome="deleted") for sid in earlier],
+        message=message,
+        request_id=first.id,
+    )
+    return tool_result(batch_text(result), result)
 
 
 def _name(channel: Channel | None) -> str:

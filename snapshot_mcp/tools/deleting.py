@@ -7,7 +7,9 @@ an argument that can never help). Which one is registered is wiring (`register`)
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, cast
 
 from mcp.server.mcpserver import Context
@@ -17,7 +19,9 @@ from pydantic import Field
 
 from snapshot_mcp import messages
 from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, Verdict, audit
-from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
+from snapshot_mcp.confirm.base import session_of
+from snapshot_mcp.confirm.requests import DeletionRequest
+from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot, SnapshotId
 from snapshot_mcp.operations import DeleteOutcome
 from snapshot_mcp.state import app_state
@@ -53,6 +57,8 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
     deadline = time.monotonic() + state.settings.call_timeout
     channel = state.ladder.choose(ctx)
     snapshot = await _fetch(ctx, channel, snapshot_id)
+    if isinstance(snapshot, CallToolResult):
+        return snapshot
     if channel is None:
         return nobody_can_ask(ctx, TOOL, (snapshot.id,))
     call = DeletionCall(ctx, TOOL, (snapshot,), deadline, token)
@@ -82,13 +88,40 @@ def nobody_can_ask(ctx: Context[Any, Any], tool: str, snapshot_ids: tuple[str, .
     raise ToolError(messages.STATELESS_LEGACY if stateless_legacy else messages.NO_CHANNEL)
 
 
-async def _fetch(ctx: Context[Any, Any], channel: Channel | None, snapshot_id: str) -> Snapshot:
+async def _fetch(ctx: Context[Any, Any], channel: Channel | None, snapshot_id: str) -> Snapshot | CallToolResult:
+    """The snapshot as the API shows it now; if it is gone because a person's decision deleted it, that report."""
+    name = channel.name if channel is not None else "-"
     try:
         return await app_state(ctx).ops.get(snapshot_id)
+    except NotFound as exc:
+        earlier = (await deleted_earlier(ctx, (snapshot_id,))).get(snapshot_id)
+        if earlier is None:
+            audit(TOOL, (snapshot_id,), channel=name, outcome="error", detail="NotFound")
+            raise tool_error(exc, snapshot_id) from exc
+        audit(TOOL, (snapshot_id,), channel=earlier.face or name, outcome="reported_deleted")
+        message = messages.confirmed_earlier(earlier.face, earlier.id)
+        result = DeleteResult(
+            snapshot_id=snapshot_id, outcome="deleted", deleted=True, message=message, request_id=earlier.id
+        )
+        return tool_result(messages.delete_text("deleted", message), result)
     except SnapshotMCPError as exc:
-        name = channel.name if channel is not None else "-"
         audit(TOOL, (snapshot_id,), channel=name, outcome="error", detail=type(exc).__name__)
         raise tool_error(exc, snapshot_id) from exc
+
+
+async def deleted_earlier(ctx: Context[Any, Any], snapshot_ids: Sequence[str]) -> dict[str, DeletionRequest]:
+    """Which of these (gone) snapshots a person's decision in this session deleted, and through which request.
+
+    Best effort: without the shared store nothing is remembered, and the call says "not found".
+    """
+    requests, session = app_state(ctx).requests, session_of(ctx)
+    found: dict[str, DeletionRequest] = {}
+    with contextlib.suppress(StoreUnavailable):
+        for snapshot_id in snapshot_ids:
+            request = await requests.remembered(session, snapshot_id)
+            if request is not None:
+                found[snapshot_id] = request
+    return found
 
 
 def _refusal(snapshot: Snapshot, refused: Refused) -> CallToolResult:
