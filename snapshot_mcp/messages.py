@@ -203,6 +203,26 @@ def card_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: st
     )
 
 
+BROWSER_STATUS_PENDING = (
+    "the user has not decided yet on the page opened in their browser. Nothing is deleted until they press Delete "
+    "there."
+)
+BROWSER_PROGRESS = "waiting for the user's decision in their browser"
+BROWSER_FAILED = (
+    "Not deleted: this server could not start the user's browser to ask them. Nothing was deleted; ask the user "
+    "to delete it in the Genesis Cloud console, or in a client that can show a confirmation."
+)
+
+
+def browser_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: str) -> str:
+    """The delete tool's answer when the person did not decide in their browser in time."""
+    return (
+        f"Awaiting the user's decision on the page opened in their browser: {snapshots_line}. Nothing is deleted "
+        f"until they press Delete there. The request expires at {expires_at}. Call {tool} again with the same "
+        f"arguments to learn the outcome.\nrequest_id={request_id}"
+    )
+
+
 def card_status(status: str, request_id: str) -> str:
     return f"{status}: {CARD_STATUS[status]}\nrequest_id={request_id}"
 

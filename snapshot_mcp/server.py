@@ -20,6 +20,9 @@ from mcp.types import Tool
 
 from . import __version__, tools
 from .apps import AppOnlyGate, card_extension
+from .browser import opener
+from .browser.listener import GRACE_SECONDS
+from .browser.opener import Desktop
 from .client import RetryPolicy
 from .confirm import install_audit_handler
 from .messages import INSTRUCTIONS, Words
@@ -28,7 +31,7 @@ from .redact import RedactSecrets
 from .resources import register_catalog
 from .schema import lean
 from .settings import Settings
-from .state import AppState, ExposeState, Seams, open_state
+from .state import AppState, ExposeState, Seams, browser_possible, open_state
 from .store import Store
 
 
@@ -97,15 +100,28 @@ def build_server(
     poll_interval: float = 1.0,
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
+    desktop: Desktop | None = None,
+    page_grace: float = GRACE_SECONDS,
 ) -> MCPServer[AppState]:
     """A ready MCP server for `settings`.
 
     `http` replaces the API's HTTP client, `retry` the client's retry policy,
     `poll_interval` the first pause between polls of a wait, `clock` the wall clock
-    of confirmation tokens, and `store` the shared state (tests shrink, move or break these).
+    of confirmation tokens, `store` the shared state, `desktop` what tells whether and how
+    the person's browser opens (default: this machine's), and `page_grace` how long the
+    browser page's listener outlives its last request (tests shrink, move or break these).
     """
     install_audit_handler()
-    seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock, store=store)
+    launcher = (desktop or opener.this_machine()).launcher() if browser_possible(settings) else None
+    seams = Seams(
+        http=http,
+        retry=retry,
+        poll_interval=poll_interval,
+        wall_clock=clock,
+        store=store,
+        launcher=launcher,
+        page_grace=page_grace,
+    )
     card = "card" in settings.ladder and not settings.read_only
     with _logging_left_alone():
         server = _Server(

@@ -73,10 +73,10 @@ def is_console_browser(program: str) -> bool:
 
 @dataclass(frozen=True)
 class Launcher:
-    """One way to open an address: a command line (with `%s` where the address goes), or `os.startfile`."""
+    """One way to open an address: a command line (with `%s` where the address goes), or a function (`os.startfile`)."""
 
     argv: tuple[str, ...] = ()
-    startfile: Callable[[str], None] | None = None
+    call: Callable[[str], None] | None = None
 
     def command(self, url: str) -> list[str]:
         return with_address(self.argv, url)
@@ -100,7 +100,7 @@ class Desktop:
         if self.platform == "darwin":
             return Launcher(("open", URL_PLACEHOLDER))
         if self.platform == "win32":
-            return Launcher(startfile=self.startfile) if self.startfile is not None else None
+            return Launcher(call=self.startfile) if self.startfile is not None else None
         if not (self.environ.get("DISPLAY") or self.environ.get("WAYLAND_DISPLAY")):
             return None
         if self.which("xdg-open") is not None:
@@ -112,6 +112,11 @@ class Desktop:
 
 NO_DESKTOP = Desktop(platform="linux", environ={}, which=lambda _: None, startfile=None)
 """A machine without a display or `BROWSER`: no browser can be opened."""
+
+
+def this_machine() -> Desktop:
+    """The machine this process runs on, as it is now (the test suite replaces it with `NO_DESKTOP`)."""
+    return Desktop()
 
 
 class Opener:
@@ -127,8 +132,8 @@ class Opener:
         Raises `OSError` when the command cannot be started. The address is never logged
         or put into an error message here: it carries the page's secret.
         """
-        if self.launcher.startfile is not None:
-            self.launcher.startfile(url)
+        if self.launcher.call is not None:
+            self.launcher.call(url)
             return
         process = self._popen(
             self.launcher.command(url),

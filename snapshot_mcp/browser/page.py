@@ -42,7 +42,8 @@ AUDIT_TOOL = "browser_page"
 REQUEST_ID = re.compile(r"[0-9a-f]{24}")
 SECRET = re.compile(r"[A-Za-z0-9_-]{16,200}")
 
-Decision = Literal["delete", "keep"]
+Choice = Literal["delete", "keep"]
+"""What the person chose on the page."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class PageDesk(Protocol):
         """The request's facts and status, if the secret is its own."""
         ...
 
-    async def decide(self, request_id: str, secret: str, decision: Decision) -> DeskAnswer:
+    async def decide(self, request_id: str, secret: str, decision: Choice) -> DeskAnswer:
         """The person's decision, if the secret is the request's own; decided once, in every face."""
         ...
 
