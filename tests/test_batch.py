@@ -193,3 +193,19 @@ async def test_a_bad_set_is_refused_before_anyone_is_asked(
     assert asker.asked == []
     assert deleted(sim) == []
     assert all(r.method == "GET" and r.path.startswith(PREFIX) for r in sim.requests)
+
+
+async def test_asking_again_after_a_card_decision_reports_each_ids_own_outcome(
+    settings: Settings, sim: Simulator, mode: str
+) -> None:
+    """One ticked, one unticked: the batch asked again says deleting for one and kept for the other."""
+    async with connect(settings, sim, mode=mode, apps=True) as client:
+        pending = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
+        assert pending.meta is not None
+        meta = pending.meta[META]
+        args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
+        await client.call_tool("confirm_deletion", {**args, "snapshot_ids": [SEED_ID]})
+        told = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
+    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleted", 1)
+    assert outcomes(told) == {SEED_ID: "deleting", OTHER_SEED_ID: "kept"}
+    assert deleted(sim) == [SEED_ID]

@@ -78,7 +78,7 @@ async def test_a_delete_in_one_face_is_decided_in_the_other(desk: Desk, first: F
     look = await desk.decisions.look(request.id, SESSION)
     assert done.outcome == "deleted"
     assert done.request is not None
-    assert done.request.outcomes == {SEED_ID: "deleting"}
+    assert {sid: o.text() for sid, o in done.request.outcomes.items()} == {SEED_ID: "deleting"}
     assert late.outcome == "already_decided"
     assert late.request is not None
     assert (late.request.status, late.request.face) == ("deleted", first)
@@ -153,7 +153,8 @@ async def test_a_snapshot_deleted_on_a_click_is_remembered_until_the_record_laps
     )
     assert decided.outcome == "deleted"
     assert decided.request is not None
-    assert decided.request.outcomes == {SEED_ID: "deleting", OTHER_SEED_ID: "kept"}
+    outcomes = {sid: outcome.text() for sid, outcome in decided.request.outcomes.items()}
+    assert outcomes == {SEED_ID: "deleting", OTHER_SEED_ID: "kept"}
     remembered = await desk.requests.remembered(SESSION, SEED_ID)
     assert remembered is not None
     assert (remembered.id, remembered.face, remembered.status) == (request.id, "browser", "deleted")

@@ -39,7 +39,7 @@ from support import (
 
 from snapshot_mcp.cli import check_startup
 from snapshot_mcp.confirm import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenError
-from snapshot_mcp.confirm.form import judge
+from snapshot_mcp.confirm.form import judge_answer
 from snapshot_mcp.messages import question
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.settings import Settings
@@ -503,7 +503,7 @@ async def test_a_used_token_is_remembered() -> None:
 def test_confirmation_form_fails_closed(content: Any, verdict: str) -> None:
     """Only a JSON true confirms; anything else that is not a plain false is malformed, never an exception."""
     answer = ElicitResult.model_construct(action="accept", content=content)
-    assert judge(answer, (SEED_ID,)) == verdict
+    assert judge_answer(answer, (SEED_ID,)) == verdict
 
 
 def test_confirmation_message_is_three_lines() -> None:

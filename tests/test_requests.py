@@ -11,6 +11,7 @@ import pytest
 from support import OTHER_SEED_ID, SEED_ID, VirtualClock
 
 from snapshot_mcp.confirm.facts import fingerprint
+from snapshot_mcp.confirm.outcomes import KEPT, SnapshotOutcome
 from snapshot_mcp.confirm.requests import (
     FACES,
     REVEAL_SECONDS,
@@ -100,10 +101,10 @@ async def test_a_secret_is_revealed_once_within_two_minutes(
 async def test_a_move_is_atomic_from_the_state_it_was_read_in(requests: DeletionRequests) -> None:
     """Two decisions from the same read: the first moves it, the second finds it moved (None)."""
     request = await open_one(requests)
-    first = await requests.move(request, "kept", {SEED_ID: "kept"}, "browser")
+    first = await requests.move(request, "kept", {SEED_ID: KEPT}, "browser")
     second = await requests.move(request, "deleting", face="card")
     assert first is not None
-    assert (first.status, first.face, first.outcomes) == ("kept", "browser", {SEED_ID: "kept"})
+    assert (first.status, first.face, first.outcomes) == ("kept", "browser", {SEED_ID: KEPT})
     assert second is None
     assert await requests.load(request.id, SESSION) == first
 
@@ -121,7 +122,8 @@ async def test_the_third_bad_secret_voids_a_pending_request(requests: DeletionRe
 async def test_only_accepted_deletions_are_remembered(requests: DeletionRequests) -> None:
     """remember() notes the snapshots whose DELETE the API accepted, not the kept or failed ones."""
     request = await open_one(requests, SEED_ID, OTHER_SEED_ID)
-    decided = await requests.move(request, "failed", {SEED_ID: "deleting", OTHER_SEED_ID: "failed (Conflict)"})
+    failed = SnapshotOutcome(kind="failed", reason="Conflict [409]: busy", error="Conflict")
+    decided = await requests.move(request, "failed", {SEED_ID: SnapshotOutcome(kind="deleting"), OTHER_SEED_ID: failed})
     assert decided is not None
     await requests.remember(decided, SESSION)
     assert await requests.remembered(SESSION, SEED_ID) == decided

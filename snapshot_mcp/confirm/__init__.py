@@ -1,23 +1,33 @@
-"""Delete confirmation: one channel object per way of asking a human.
+"""Delete confirmation: one channel object per way of asking a human, and what they share.
 
-Channels (chosen by the operator at start-up, never by the model):
+The operator sets the channels and their order (`--confirm-channels`;
+`--delete-confirmation` token or none replaces the whole ladder); per session the
+ladder (`ladder`) picks the first one the client can really show. The model never
+chooses, and no argument of its means "confirmed".
 
-- `FormChannel` (``elicit``, the default): an elicitation form names the snapshots;
-  only an explicit accept deletes.
-- `TokenChannel` (``token``): a preview and a single-use token bound to the
-  snapshots' state; a second call with the token deletes if nothing changed.
+- `CardChannel` (``card``): an MCP Apps card in the chat. The delete call records a
+  deletion request (`requests`) and returns; the person decides it with a click, which
+  reaches `decisions.Decisions`, the one decision path every face of a request shares
+  (the card, the browser page).
+- `FormChannel` (``form``): an elicitation form names the snapshots; only an explicit
+  accept deletes.
+- `TokenChannel` (``token``, operator opt-in): a preview and a single-use token bound to
+  the snapshots' state; a second call with the token deletes if nothing changed.
 - `Unconfirmed` (``none``): deletes directly (unattended pipelines); warned about.
 
-Each channel answers `confirm(call) -> Verdict` and writes its own audit line.
+Each channel answers `confirm(call) -> ChannelVerdict` and writes its own audit line
+(`base`). Every yes is bound to the state the person saw (`facts.fingerprint`) and to
+the asking session (`facts.session_digest`); what a confirmed delete did to each
+snapshot is a typed `outcomes.SnapshotOutcome`.
 """
 
 from .base import (
     Approved,
     Channel,
+    ChannelVerdict,
     DeletionCall,
     Refused,
     Replied,
-    Verdict,
     audit,
     audit_logger,
     install_audit_handler,
@@ -31,6 +41,7 @@ __all__ = [
     "TOKEN_TTL_SECONDS",
     "Approved",
     "Channel",
+    "ChannelVerdict",
     "ConfirmationTokens",
     "DeletionCall",
     "FormChannel",
@@ -39,7 +50,6 @@ __all__ = [
     "TokenChannel",
     "TokenError",
     "Unconfirmed",
-    "Verdict",
     "audit",
     "audit_logger",
     "fingerprint",

@@ -19,13 +19,14 @@ import json
 import logging
 import sys
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, InputRequiredResult
 
 from snapshot_mcp.models import Snapshot
+from snapshot_mcp.views import DeleteReport
 
 audit_logger = logging.getLogger("snapshot_mcp.audit")
 
@@ -62,6 +63,8 @@ class DeletionCall:
     deadline: float
     """`time.monotonic()` by which the whole call must have answered (the client's patience)."""
     confirmation_token: str | None = None
+    report: DeleteReport = field(kw_only=True)
+    """Builds this tool's result, in its own shape, whichever channel answers."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -95,7 +98,7 @@ class Replied:
     result: CallToolResult | InputRequiredResult
 
 
-Verdict = Approved | Refused | Replied
+ChannelVerdict = Approved | Refused | Replied
 
 
 class Channel(ABC):
@@ -109,7 +112,7 @@ class Channel(ABC):
         return True
 
     @abstractmethod
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         """Ask (or look up the answer) and judge it."""
 
     def audit(self, call: DeletionCall, outcome: str, detail: str = "") -> None:

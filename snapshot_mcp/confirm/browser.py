@@ -43,9 +43,9 @@ from snapshot_mcp.browser.opener import Launcher, Opener
 from snapshot_mcp.browser.page import AUDIT_TOOL, Choice, DeskAnswer, Page
 from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot
-from snapshot_mcp.views import delete_result, tool_result
+from snapshot_mcp.views import tool_result
 
-from .base import Channel, DeletionCall, Replied, Verdict, audit
+from .base import Channel, ChannelVerdict, DeletionCall, Replied, audit
 from .card import CONFIRMATION_META, status_result
 from .decisions import Decision, Decisions, standing
 from .ladder import declares_card
@@ -195,7 +195,7 @@ class BrowserChannel(Channel):
         """Only where this server can open the person's own graphical browser (stdio, a desktop)."""
         return self.pages is not None
 
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         assert self.pages is not None, "offered only where the browser can be opened"
         requests = self.pages.requests
         request = await requests.latest(call.session, call.ids)
@@ -211,13 +211,13 @@ class BrowserChannel(Channel):
         if decided is not None:
             return await self._report(call, decided, decided.status)
         self.audit(call, "awaiting_confirmation")
-        return Replied(waiting_result(call.ctx, request, requests.secret(request.id, "card")))
+        return Replied(waiting_result(call, request, requests.secret(request.id, "card")))
 
-    async def _report(self, call: DeletionCall, request: DeletionRequest, status: RequestStatus) -> Verdict:
+    async def _report(self, call: DeletionCall, request: DeletionRequest, status: RequestStatus) -> ChannelVerdict:
         assert self.pages is not None
         await self.pages.requests.forget(call.session, call.ids)  # the next delete of these asks anew
         self.audit(call, f"reported_{status}")
-        return Replied(status_result(request, status))
+        return Replied(status_result(call, request, status))
 
     async def _wait(self, call: DeletionCall, request: DeletionRequest) -> DeletionRequest | None:
         """The request once decided (or expired), or None when the person did not decide in time."""
@@ -243,7 +243,7 @@ def _status(requests: DeletionRequests, request: DeletionRequest) -> RequestStat
     return "expired" if request.status == "pending" and requests.expired(request) else request.status
 
 
-def waiting_result(ctx: Context[Any, Any], request: DeletionRequest, card_nonce: str) -> CallToolResult:
+def waiting_result(call: DeletionCall, request: DeletionRequest, card_nonce: str) -> CallToolResult:
     """The delete tool's answer when the person did not decide in time: pending, nothing deleted.
 
     No address and no browser secret in it. A client that shows the card gets the
@@ -252,17 +252,12 @@ def waiting_result(ctx: Context[Any, Any], request: DeletionRequest, card_nonce:
     """
     snapshots = [facts.snapshot() for facts in request.snapshots]
     line = messages.question_for(snapshots).replace("\n", " · ")
-    result = delete_result(
-        request.tool,
-        snapshots,
-        "awaiting_confirmation",
-        messages.BROWSER_STATUS_PENDING,
-        request_id=request.id,
-        expires_at=request.expires_at(),
-        awaiting=True,
+    expires_at = request.expires_at()
+    message = messages.BROWSER_STATUS_PENDING
+    result = call.report(
+        snapshots, "awaiting_confirmation", message, request_id=request.id, expires_at=expires_at, awaiting=True
     )
-    answer = tool_result(messages.browser_waiting(line, request.expires_at(), request.id, request.tool), result)
-    if declares_card(ctx):
-        meta = {"request_id": request.id, "nonce": card_nonce, "expires_at": request.expires_at()}
-        answer.meta = {CONFIRMATION_META: meta}
+    answer = tool_result(messages.browser_waiting(line, expires_at, request.id, call.tool), result)
+    if declares_card(call.ctx):
+        answer.meta = {CONFIRMATION_META: {"request_id": request.id, "nonce": card_nonce, "expires_at": expires_at}}
     return answer

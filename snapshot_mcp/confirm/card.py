@@ -22,9 +22,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from snapshot_mcp import messages
-from snapshot_mcp.views import DeleteOutcome, delete_result, tool_result
+from snapshot_mcp.views import ResultOutcome, tool_result
 
-from .base import Channel, DeletionCall, Replied, Verdict
+from .base import Channel, ChannelVerdict, DeletionCall, Replied
 from .decisions import standing
 from .ladder import client_name, declares_card, named
 from .requests import DeletionRequest, DeletionRequests, RequestStatus
@@ -32,7 +32,7 @@ from .requests import DeletionRequest, DeletionRequests, RequestStatus
 CONFIRMATION_META = "snapshot-mcp/confirmation"
 """The result `_meta` key that carries the request id, nonce and expiry to the card (and nowhere else)."""
 
-_OUTCOME: dict[RequestStatus, DeleteOutcome] = {
+_OUTCOME: dict[RequestStatus, ResultOutcome] = {
     "pending": "awaiting_confirmation",
     "deleting": "deleting",
     "deleted": "deleted",
@@ -44,35 +44,33 @@ _OUTCOME: dict[RequestStatus, DeleteOutcome] = {
 }
 
 
-def card_result(request: DeletionRequest, nonce: str) -> CallToolResult:
-    """A delete tool's answer under the card channel: pending, nothing deleted; the nonce only in `_meta`."""
+def card_result(call: DeletionCall, request: DeletionRequest, nonce: str) -> CallToolResult:
+    """The delete tool's answer under the card channel, in its own shape: pending, nothing deleted.
+
+    The nonce travels only in `_meta`, where only the card reads it.
+    """
     snapshots = [facts.snapshot() for facts in request.snapshots]
     line = messages.question_for(snapshots).replace("\n", " · ")
-    result = delete_result(
-        request.tool,
-        snapshots,
-        "awaiting_confirmation",
-        messages.CARD_STATUS["pending"],
-        request_id=request.id,
-        expires_at=request.expires_at(),
-        awaiting=True,
+    expires_at = request.expires_at()
+    message = messages.CARD_STATUS["pending"]
+    result = call.report(
+        snapshots, "awaiting_confirmation", message, request_id=request.id, expires_at=expires_at, awaiting=True
     )
-    answer = tool_result(messages.card_waiting(line, request.expires_at(), request.id, request.tool), result)
-    answer.meta = {CONFIRMATION_META: {"request_id": request.id, "nonce": nonce, "expires_at": request.expires_at()}}
+    answer = tool_result(messages.card_waiting(line, expires_at, request.id, call.tool), result)
+    answer.meta = {CONFIRMATION_META: {"request_id": request.id, "nonce": nonce, "expires_at": expires_at}}
     return answer
 
 
-def status_result(request: DeletionRequest, status: RequestStatus) -> CallToolResult:
-    """What became of an earlier request, for a delete call that asks again."""
+def status_result(call: DeletionCall, request: DeletionRequest, status: RequestStatus) -> CallToolResult:
+    """What became of an earlier request, for a delete call that asks again: each snapshot's own outcome."""
     snapshots = [facts.snapshot() for facts in request.snapshots]
-    result = delete_result(
-        request.tool,
-        snapshots,
-        _OUTCOME[status],
-        messages.CARD_STATUS[status],
-        deleted=status in ("deleting", "deleted"),
-        request_id=request.id,
-    )
+    each = {snapshot_id: outcome.text() for snapshot_id, outcome in request.outcomes.items()}
+    if request.outcomes:
+        accepted = sum(outcome.accepted for outcome in request.outcomes.values())
+    else:  # claimed, and its DELETEs under way
+        accepted = len(snapshots) if status in ("deleting", "deleted") else 0
+    message = messages.CARD_STATUS[status]
+    result = call.report(snapshots, _OUTCOME[status], message, accepted=accepted, each=each, request_id=request.id)
     return tool_result(messages.card_status(_OUTCOME[status], request.id), result)
 
 
@@ -88,16 +86,16 @@ class CardChannel(Channel):
     def available(self, ctx: Context[Any, Any]) -> bool:
         return declares_card(ctx) and not named(client_name(ctx), self.ignored_clients)
 
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         latest = await self.requests.latest(call.session, call.ids)
         if latest is not None:
             status = standing(self.requests, latest, {snapshot.id: snapshot for snapshot in call.snapshots})
             if status == "pending":
                 self.audit(call, "awaiting_confirmation", detail="already_pending")
-                return Replied(card_result(latest, self.requests.secret(latest.id, "card")))
+                return Replied(card_result(call, latest, self.requests.secret(latest.id, "card")))
             await self.requests.forget(call.session, call.ids)
             self.audit(call, f"reported_{status}")
-            return Replied(status_result(latest, status))
+            return Replied(status_result(call, latest, status))
         request = await self.requests.open(call.tool, call.snapshots, call.session)
         self.audit(call, "awaiting_confirmation")
-        return Replied(card_result(request, self.requests.secret(request.id, "card")))
+        return Replied(card_result(call, request, self.requests.secret(request.id, "card")))

@@ -21,13 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from snapshot_mcp.errors import NotFound, SnapshotMCPError
+from snapshot_mcp.errors import NotFound
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.operations import Operations
 
 from .base import audit
 from .facts import fingerprint
-from .requests import ACCEPTED, MAX_BAD_SECRETS, DeletionRequest, DeletionRequests, Face, RequestStatus
+from .outcomes import KEPT, SnapshotOutcome, accepted, delete_each
+from .requests import MAX_BAD_SECRETS, DeletionRequest, DeletionRequests, Face, RequestStatus
 
 DECIDING_TOOL = "confirm_deletion"
 """The name a decision's audit lines carry, whatever its face (the face is their channel)."""
@@ -128,7 +129,7 @@ class Decisions:
         return await self._delete(request, chosen, face, session)
 
     async def _keep(self, request: DeletionRequest, face: Face, session: str) -> Decision:
-        kept = await self.requests.move(request, "kept", dict.fromkeys(request.ids, "kept"), face)
+        kept = await self.requests.move(request, "kept", dict.fromkeys(request.ids, KEPT), face)
         if kept is None:
             return Decision("already_decided", await self.requests.load(request.id, session) or request)
         audit(DECIDING_TOOL, request.ids, channel=face, outcome="kept")
@@ -143,21 +144,16 @@ class Decisions:
         claimed = await self.requests.move(request, "deleting", face=face)  # the one decision: a second click loses
         if claimed is None:
             return Decision("already_decided", await self.requests.load(request.id, session) or request, now)
-        outcomes = dict.fromkeys(request.ids, "kept")
-        for snapshot_id in chosen:
-            outcomes[snapshot_id] = await self._delete_one(now[snapshot_id], face)
-        status: Literal["deleted", "failed"] = "deleted" if all(outcomes[s] in ACCEPTED for s in chosen) else "failed"
+        snapshots = [now[facts.id] for facts in request.snapshots]
+
+        def audited(snapshot: Snapshot, outcome: SnapshotOutcome) -> None:
+            audit(DECIDING_TOOL, (snapshot.id,), channel=face, outcome=outcome.kind, detail=outcome.error or "")
+
+        outcomes = await delete_each(self.ops, snapshots, chosen, audited)
+        status: Literal["deleted", "failed"] = "deleted" if accepted(outcomes) == len(chosen) else "failed"
         decided = await self.requests.move(claimed, status, outcomes) or claimed
         await self.requests.remember(decided, session)
         return Decision(status, decided, now)
-
-    async def _delete_one(self, snapshot: Snapshot, face: Face) -> str:
-        try:
-            outcome: str = await self.ops.delete(snapshot, wait=False, progress=None)
-        except SnapshotMCPError as exc:
-            outcome = f"failed ({type(exc).__name__})"
-        audit(DECIDING_TOOL, (snapshot.id,), channel=face, outcome=outcome.split(" ")[0])
-        return outcome
 
     async def _now(self, request: DeletionRequest) -> dict[str, Snapshot]:
         """The request's snapshots as the API shows them now (gone ones are left out)."""

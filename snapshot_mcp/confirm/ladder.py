@@ -53,6 +53,3 @@ class Ladder:
     def choose(self, ctx: Context[Any, Any]) -> Channel | None:
         """The first rung this client can show, or None: then nobody can be asked."""
         return next((rung for rung in self.rungs if rung.available(ctx)), None)
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(rung.name for rung in self.rungs)

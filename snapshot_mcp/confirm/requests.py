@@ -41,6 +41,7 @@ from snapshot_mcp.models import Snapshot
 from snapshot_mcp.store import Store
 
 from .facts import Facts, session_digest
+from .outcomes import SnapshotOutcome
 
 CARD_TTL_SECONDS = 300.0
 REVEAL_SECONDS = 120.0
@@ -53,8 +54,6 @@ Face = Literal["card", "browser"]
 FACES: tuple[Face, ...] = get_args(Face)
 
 RequestStatus = Literal["pending", "deleting", "deleted", "kept", "expired", "changed", "void", "failed"]
-ACCEPTED = ("deleting", "deleted", "already_deleting")
-"""Per-snapshot outcomes that mean the API accepted the deletion."""
 
 
 class DeletionRequest(BaseModel):
@@ -75,7 +74,8 @@ class DeletionRequest(BaseModel):
     status: RequestStatus = "pending"
     face: Face | None = None
     """The face the decision came from, once decided by a person."""
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, SnapshotOutcome] = {}
+    """What became of each snapshot, once a decision deleted (or kept) them."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -185,7 +185,7 @@ class DeletionRequests:
         self,
         request: DeletionRequest,
         status: RequestStatus,
-        outcomes: dict[str, str] | None = None,
+        outcomes: dict[str, SnapshotOutcome] | None = None,
         face: Face | None = None,
     ) -> DeletionRequest | None:
         """Move `request` from the state it was read in to `status`, atomically; None if someone else moved it."""
@@ -204,7 +204,7 @@ class DeletionRequests:
         """Note each snapshot whose deletion `request` had accepted, until the request's record lapses."""
         left = request.expires + RETAIN_SECONDS - self.clock()
         for snapshot_id, outcome in request.outcomes.items():
-            if outcome in ACCEPTED and left > 0:
+            if outcome.accepted and left > 0:
                 await self._store.put(_done_key(session, snapshot_id), request.id, left)
 
     async def remembered(self, session: str, snapshot_id: str) -> DeletionRequest | None:

@@ -31,7 +31,7 @@ def request_view(request: DeletionRequest, status: str, now: Mapping[str, Snapsh
                 status="gone" if gone else shown.status,
                 created_at=facts.created_at,
                 changed=changed and status == "pending",
-                outcome=request.outcomes.get(facts.id),
+                outcome=_outcome_text(request, facts.id),
             )
         )
     return DeletionRequestView(
@@ -42,3 +42,8 @@ def request_view(request: DeletionRequest, status: str, now: Mapping[str, Snapsh
         total_size=sum(facts.size or 0 for facts in request.snapshots),
         can_delete=status == "pending",
     )
+
+
+def _outcome_text(request: DeletionRequest, snapshot_id: str) -> str | None:
+    outcome = request.outcomes.get(snapshot_id)
+    return None if outcome is None else outcome.text()

@@ -24,9 +24,9 @@ from typing import Any
 from snapshot_mcp import messages
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.store import Store
-from snapshot_mcp.views import delete_result, tool_result
+from snapshot_mcp.views import tool_result
 
-from .base import Approved, Channel, DeletionCall, Replied, Verdict
+from .base import Approved, Channel, ChannelVerdict, DeletionCall, Replied
 from .facts import fingerprint, session_digest
 
 TOKEN_TTL_SECONDS = 300.0
@@ -109,7 +109,7 @@ class TokenChannel(Channel):
     def __init__(self, tokens: ConfirmationTokens) -> None:
         self.tokens = tokens
 
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         if call.confirmation_token is None:
             return self._preview(call)
         try:
@@ -122,5 +122,5 @@ class TokenChannel(Channel):
         token = self.tokens.issue(call.snapshots, call.session)
         self.audit(call, "token_issued")
         message = messages.token_preview(call.snapshots, self.tokens.ttl)
-        result = delete_result(call.tool, call.snapshots, "confirmation_required", message, token=token)
+        result = call.report(call.snapshots, "confirmation_required", message, token=token)
         return Replied(tool_result(f"Not deleted yet. {message}\nconfirmation_token={token}", result))

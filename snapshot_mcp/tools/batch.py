@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -20,39 +20,40 @@ from pydantic import Field
 
 from snapshot_mcp import messages
 from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, audit
+from snapshot_mcp.confirm.outcomes import SnapshotOutcome, accepted, delete_each
 from snapshot_mcp.confirm.requests import DeletionRequest
 from snapshot_mcp.errors import NotFound, SnapshotMCPError
 from snapshot_mcp.models import Snapshot, SnapshotId
 from snapshot_mcp.state import app_state
 from snapshot_mcp.views import (
-    BATCH_TOOL,
     BatchDeleteResult,
     DeletedItem,
-    DeleteOutcome,
+    ResultOutcome,
+    batch_delete_result,
     batch_text,
-    delete_result,
     tool_result,
 )
 
 from .common import tool_error
-from .deleting import Token, deleted_earlier, judge, nobody_can_ask
+from .deleting import Token, ask_channel, deleted_earlier, nobody_can_ask, refusal
 
+BATCH_TOOL = "delete_snapshots"
 MAX_BATCH = 25
 SnapshotIds = Annotated[list[SnapshotId], Field(min_length=1, max_length=MAX_BATCH, description=messages.SNAPSHOT_IDS)]
-Answer = Annotated[CallToolResult, BatchDeleteResult] | InputRequiredResult
+BatchAnswer = Annotated[CallToolResult, BatchDeleteResult] | InputRequiredResult
 
 
-async def delete_snapshots(ctx: Context[Any, Any], snapshot_ids: SnapshotIds) -> Answer:
+async def delete_snapshots(ctx: Context[Any, Any], snapshot_ids: SnapshotIds) -> BatchAnswer:
     return await _delete_many(ctx, snapshot_ids, None)
 
 
 async def delete_snapshots_with_token(
     ctx: Context[Any, Any], snapshot_ids: SnapshotIds, confirmation_token: Token = None
-) -> Answer:
+) -> BatchAnswer:
     return await _delete_many(ctx, snapshot_ids, confirmation_token)
 
 
-async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: str | None) -> Answer:
+async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: str | None) -> BatchAnswer:
     state = app_state(ctx)
     deadline = time.monotonic() + state.settings.call_timeout
     twice = sorted(sid for sid, n in Counter(snapshot_ids).items() if n > 1)
@@ -64,15 +65,12 @@ async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: s
         return snapshots
     if channel is None:
         return nobody_can_ask(ctx, BATCH_TOOL, tuple(snapshot_ids))
-    call = DeletionCall(ctx, BATCH_TOOL, snapshots, deadline, token)
-    verdict = await judge(channel, call)
+    call = DeletionCall(ctx, BATCH_TOOL, snapshots, deadline, token, report=batch_delete_result)
+    verdict = await ask_channel(channel, call)
     if isinstance(verdict, Replied):
         return verdict.result
     if isinstance(verdict, Refused):
-        if verdict.error:
-            raise ToolError(verdict.message)
-        result = delete_result(BATCH_TOOL, snapshots, cast(DeleteOutcome, verdict.outcome), verdict.message)
-        return tool_result(messages.not_deleted(verdict.outcome, verdict.message), result)
+        return refusal(call, verdict)
     assert isinstance(verdict, Approved)
     return await _perform(call, channel, verdict.snapshots)
 
@@ -129,25 +127,15 @@ def _name(channel: Channel | None) -> str:
 
 async def _perform(call: DeletionCall, channel: Channel, approved: tuple[Snapshot, ...]) -> CallToolResult:
     """Delete the approved snapshots, each at most once; report every id of the call."""
-    ops = app_state(call.ctx).ops
+
+    def audited(snapshot: Snapshot, outcome: SnapshotOutcome) -> None:
+        channel.audit(dataclasses.replace(call, snapshots=(snapshot,)), outcome.kind, outcome.error or "")
+
     chosen = {snapshot.id for snapshot in approved}
-    outcomes: dict[str, str] = {}
-    for snapshot in call.snapshots:
-        if snapshot.id not in chosen:
-            outcomes[snapshot.id] = "kept"
-            continue
-        try:
-            outcomes[snapshot.id] = await ops.delete(snapshot, wait=False, progress=None)
-        except SnapshotMCPError as exc:
-            outcomes[snapshot.id] = f"failed: {messages.error_text(exc, snapshot.id)}"
-        channel.audit(dataclasses.replace(call, snapshots=(snapshot,)), outcomes[snapshot.id].split(":")[0])
-    accepted = sum(outcome in ("deleting", "already_deleting") for outcome in outcomes.values())
-    outcome: DeleteOutcome = "deleting" if accepted == len(chosen) else "failed" if accepted == 0 else "partial"
-    result = BatchDeleteResult(
-        outcome=outcome,
-        deleted=accepted,
-        results=[DeletedItem(snapshot_id=sid, outcome=value) for sid, value in outcomes.items()],
-        message=messages.batch_done(accepted, len(call.snapshots)),
-        total_size=sum(s.size or 0 for s in call.snapshots),
-    )
+    outcomes = await delete_each(app_state(call.ctx).ops, call.snapshots, chosen, audited)
+    done = accepted(outcomes)
+    outcome: ResultOutcome = "deleting" if done == len(chosen) else "failed" if done == 0 else "partial"
+    each = {snapshot_id: value.text() for snapshot_id, value in outcomes.items()}
+    message = messages.batch_done(done, len(call.snapshots))
+    result = batch_delete_result(call.snapshots, outcome, message, accepted=done, each=each)
     return tool_result(batch_text(result), result)

@@ -18,41 +18,40 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field
 
 from snapshot_mcp import messages
-from snapshot_mcp.confirm import Approved, Channel, DeletionCall, Refused, Replied, Verdict, audit
+from snapshot_mcp.confirm import Approved, Channel, ChannelVerdict, DeletionCall, Refused, Replied, audit
 from snapshot_mcp.confirm.base import session_of
+from snapshot_mcp.confirm.outcomes import delete_one
 from snapshot_mcp.confirm.requests import DeletionRequest
 from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot, SnapshotId
-from snapshot_mcp.operations import DeleteOutcome
 from snapshot_mcp.state import app_state
-from snapshot_mcp.views import DeleteOutcome as ResultOutcome
-from snapshot_mcp.views import DeleteResult, tool_result
+from snapshot_mcp.views import DeleteResult, ResultOutcome, single_delete_result, tool_result
 
 from .common import progress, tool_error
 
 TOOL = "delete_snapshot"
 WaitUntilGone = Annotated[bool, Field(description=messages.WAIT_DELETE)]
 Token = Annotated[str | None, Field(max_length=512, description=messages.CONFIRMATION_TOKEN)]
-Answer = Annotated[CallToolResult, DeleteResult] | InputRequiredResult
+DeleteAnswer = Annotated[CallToolResult, DeleteResult] | InputRequiredResult
 
-_DONE: dict[DeleteOutcome, str] = {
+_DONE: dict[str, str] = {
     "deleting": messages.DELETING,
     "deleted": messages.DELETED,
     "already_deleting": messages.ALREADY_DELETING,
 }
 
 
-async def delete_snapshot(ctx: Context[Any, Any], snapshot_id: SnapshotId, wait: WaitUntilGone = False) -> Answer:
+async def delete_snapshot(ctx: Context[Any, Any], snapshot_id: SnapshotId, wait: WaitUntilGone = False) -> DeleteAnswer:
     return await _delete(ctx, snapshot_id, None, wait)
 
 
 async def delete_snapshot_with_token(
     ctx: Context[Any, Any], snapshot_id: SnapshotId, confirmation_token: Token = None, wait: WaitUntilGone = False
-) -> Answer:
+) -> DeleteAnswer:
     return await _delete(ctx, snapshot_id, confirmation_token, wait)
 
 
-async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool) -> Answer:
+async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool) -> DeleteAnswer:
     state = app_state(ctx)
     deadline = time.monotonic() + state.settings.call_timeout
     channel = state.ladder.choose(ctx)
@@ -61,17 +60,17 @@ async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, w
         return snapshot
     if channel is None:
         return nobody_can_ask(ctx, TOOL, (snapshot.id,))
-    call = DeletionCall(ctx, TOOL, (snapshot,), deadline, token)
-    verdict = await judge(channel, call)
+    call = DeletionCall(ctx, TOOL, (snapshot,), deadline, token, report=single_delete_result)
+    verdict = await ask_channel(channel, call)
     if isinstance(verdict, Replied):
         return verdict.result
     if isinstance(verdict, Refused):
-        return _refusal(snapshot, verdict)
+        return refusal(call, verdict)
     assert isinstance(verdict, Approved)
     return await _perform(call, channel, wait)
 
 
-async def judge(channel: Channel, call: DeletionCall) -> Verdict:
+async def ask_channel(channel: Channel, call: DeletionCall) -> ChannelVerdict:
     """The channel's verdict; without the shared store it keeps its records in, a refusal (fail closed)."""
     try:
         return await channel.confirm(call)
@@ -124,11 +123,11 @@ async def deleted_earlier(ctx: Context[Any, Any], snapshot_ids: Sequence[str]) -
     return found
 
 
-def _refusal(snapshot: Snapshot, refused: Refused) -> CallToolResult:
+def refusal(call: DeletionCall, refused: Refused) -> CallToolResult:
+    """A channel's refusal, in the calling tool's shape: nothing was deleted (an error result if it says so)."""
     if refused.error:
         raise ToolError(refused.message)
-    outcome = cast(ResultOutcome, refused.outcome)
-    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome, deleted=False, message=refused.message)
+    result = call.report(call.snapshots, cast(ResultOutcome, refused.outcome), refused.message)
     return tool_result(messages.not_deleted(refused.outcome, refused.message), result)
 
 
@@ -136,13 +135,10 @@ async def _perform(call: DeletionCall, channel: Channel, wait: bool) -> CallTool
     [snapshot] = call.snapshots
     # A wait after the delete gets only what is left of the call's budget.
     left = call.deadline - time.monotonic() - 1.0
-    try:
-        outcome = await app_state(call.ctx).ops.delete(
-            snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left
-        )
-    except SnapshotMCPError as exc:
-        channel.audit(call, "failed", type(exc).__name__)
-        raise tool_error(exc, snapshot.id) from exc
-    channel.audit(call, outcome)
-    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome, deleted=True, message=_DONE[outcome])
-    return tool_result(messages.delete_text(outcome, result.message), result)
+    ops = app_state(call.ctx).ops
+    outcome = await delete_one(ops, snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left)
+    channel.audit(call, outcome.kind, outcome.error or "")
+    if outcome.reason is not None:
+        raise ToolError(outcome.reason)
+    result = DeleteResult(snapshot_id=snapshot.id, outcome=outcome.kind, deleted=True, message=_DONE[outcome.kind])
+    return tool_result(messages.delete_text(outcome.kind, result.message), result)
