@@ -97,6 +97,25 @@ CARD_STATUS = {
 }
 """Where a confirmation card's request stands, as the model learns it."""
 
+BROWSER_STATUS = {
+    "deleting": "the user confirmed on the page in their browser; the deletion is under way.",
+    "deleted": "the user confirmed on the page in their browser; the deletion was accepted.",
+    "kept": "the user chose Keep on the page in their browser. Nothing was deleted; do not retry unless the user "
+    "asks again.",
+    "expired": "no decision came before the request expired. Nothing was deleted; call again to ask anew if the "
+    "user still wants it.",
+    "changed": "the snapshot changed after the user was asked. Nothing was deleted; call again to ask anew.",
+}
+"""Where a request stands when the person decided it (or was asked) in their browser; the rest as `CARD_STATUS`."""
+
+
+def request_status(status: str, face: str | None) -> str:
+    """Where a deletion request stands, as the model learns it, in the words of the face the person used."""
+    if face == "browser" and status in BROWSER_STATUS:
+        return BROWSER_STATUS[status]
+    return CARD_STATUS[status]
+
+
 CARD_DESCRIPTION = "Asks the user to confirm or keep a pending snapshot deletion; shows every snapshot in full."
 DELETION_REQUEST = "For the confirmation card: a deletion request's snapshots (as they are now) and its status."
 CONFIRM_DELETION = "For the confirmation card: the user's decision (delete or keep) on a deletion request."
@@ -223,8 +242,8 @@ def browser_waiting(snapshots_line: str, expires_at: str, request_id: str, tool:
     )
 
 
-def card_status(status: str, request_id: str) -> str:
-    return f"{status}: {CARD_STATUS[status]}\nrequest_id={request_id}"
+def card_status(status: str, request_id: str, face: str | None = "card") -> str:
+    return f"{status}: {request_status(status, face)}\nrequest_id={request_id}"
 
 
 def token_refused(reason: str) -> str:

@@ -77,6 +77,10 @@ async def deciding(
     return results[0], address
 
 
+async def nobody(address: str) -> None:
+    """The person does not answer (the page stays open)."""
+
+
 def outcome(result: CallToolResult) -> str:
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
@@ -99,11 +103,13 @@ async def test_a_client_without_card_or_form_is_asked_in_the_browser(
         async with connect(settings, sim, mode=mode, person=person) as client:
             result, _ = await deciding(client, person, delete)
     assert outcome(result) == "deleted"
+    assert "the user confirmed on the page in their browser" in text_of(result)
     assert [r.path.rsplit("/", 1)[1] for r in sent(sim, "DELETE")] == [SEED_ID]
     [state] = shown
     assert state["status"] == "pending"
     [row] = state["request"]["snapshots"]
-    assert (row["id"], row["name"], row["size"], row["region"]) == (SEED_ID, "ubuntu-22.04-cuda-12.4", 64, "NORD-NO-KRS-1")
+    facts = (row["id"], row["name"], row["size"], row["region"])
+    assert facts == (SEED_ID, "ubuntu-22.04-cuda-12.4", 64, "NORD-NO-KRS-1")
     assert 0 < state["expires_in"] <= settings.card_timeout
     assert [line.split(" outcome=")[1] for line in lines.lines] == ["deleting", "reported_deleted"]
     assert all("channel=browser" in line for line in lines.lines)
@@ -159,14 +165,16 @@ async def _click(person: Person, address: str, answers: list[str]) -> None:
     answers.append((await person.click(address, "delete")).json()["outcome"])
 
 
-async def test_no_decision_in_time_answers_awaiting_and_a_later_call_reports(settings: Settings, sim: Simulator) -> None:
+async def test_no_decision_in_time_answers_awaiting_and_a_later_call_reports(
+    settings: Settings, sim: Simulator
+) -> None:
     """Nobody clicks within the elicitation timeout: awaiting_confirmation, with progress; the page stays valid;
     after a click, the next call for the same snapshot reports the deletion (and opens nothing new)."""
     person = Person()
     seen = Seen()
     quick = fast(settings, elicitation_timeout=1.0)
     async with connect(quick, sim, person=person) as client:
-        waited, address = await deciding(client, person, lambda address: anyio.sleep(0), seen=seen)
+        waited, address = await deciding(client, person, nobody, seen=seen)
         assert outcome(waited) == "awaiting_confirmation"
         assert sent(sim, "DELETE") == []
         assert (await person.click(address, "delete")).json()["outcome"] == "deleted"
@@ -225,10 +233,10 @@ async def test_the_address_and_secret_reach_no_result_notification_or_log(
     """Neither the page's address nor its secret is in any result, progress message, or log record (DEBUG)."""
     person = Person()
     seen = Seen()
-    quick = fast(settings, elicitation_timeout=1.0)
+    quick = fast(settings, elicitation_timeout=0.5)
     with caplog.at_level("DEBUG"), audit_lines() as lines:
         async with connect(quick, sim, mode=mode, person=person) as client:
-            _, address = await deciding(client, person, lambda address: anyio.sleep(0), seen=seen)
+            _, address = await deciding(client, person, nobody, seen=seen)
             seen.results.append(await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID}))
     page = Page.of(address)
     visible = seen.text() + "\n" + caplog.text + "\n" + "\n".join(lines.lines)

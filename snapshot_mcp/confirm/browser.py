@@ -49,7 +49,7 @@ from .base import Channel, ChannelVerdict, DeletionCall, Replied, audit
 from .card import CONFIRMATION_META, status_result
 from .decisions import Decision, Decisions, standing
 from .ladder import declares_card
-from .requests import DeletionRequest, DeletionRequests, Face, RequestStatus
+from .requests import MAX_BAD_SECRETS, DeletionRequest, DeletionRequests, Face, RequestStatus
 from .shown import request_view
 
 logger = logging.getLogger("snapshot_mcp.confirm")
@@ -141,6 +141,8 @@ class BrowserPages:
         if not self.requests.secret_matches(request_id, FACE, secret):
             tries = await self.requests.bad_secret(look.request)
             audit(AUDIT_TOOL, look.request.ids, channel=FACE, outcome="bad_nonce", detail=f"try {tries}")
+            if tries >= MAX_BAD_SECRETS:
+                self.decided(request_id).set()
             return DeskAnswer(403, {"status": "refused"})
         return DeskAnswer(200, self._payload(look.request, look.status, look.now))
 
@@ -158,6 +160,8 @@ class BrowserPages:
         if decided.outcome == "unknown" or decided.request is None:
             return _unknown(request_id)
         if decided.outcome == "bad_secret":  # the decision path wrote its audit line
+            if decided.void:
+                self.decided(request_id).set()
             return DeskAnswer(403, {"status": "refused"})
         self.decided(request_id).set()
         self.listener.changed()
@@ -217,7 +221,7 @@ class BrowserChannel(Channel):
         assert self.pages is not None
         await self.pages.requests.forget(call.session, call.ids)  # the next delete of these asks anew
         self.audit(call, f"reported_{status}")
-        return Replied(status_result(call, request, status))
+        return Replied(status_result(call, request, status, asked_in=FACE))
 
     async def _wait(self, call: DeletionCall, request: DeletionRequest) -> DeletionRequest | None:
         """The request once decided (or expired), or None when the person did not decide in time."""

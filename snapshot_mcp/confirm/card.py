@@ -27,7 +27,7 @@ from snapshot_mcp.views import ResultOutcome, tool_result
 from .base import Channel, ChannelVerdict, DeletionCall, Replied
 from .decisions import standing
 from .ladder import client_name, declares_card, named
-from .requests import DeletionRequest, DeletionRequests, RequestStatus
+from .requests import DeletionRequest, DeletionRequests, Face, RequestStatus
 
 CONFIRMATION_META = "snapshot-mcp/confirmation"
 """The result `_meta` key that carries the request id, nonce and expiry to the card (and nowhere else)."""
@@ -61,17 +61,23 @@ def card_result(call: DeletionCall, request: DeletionRequest, nonce: str) -> Cal
     return answer
 
 
-def status_result(call: DeletionCall, request: DeletionRequest, status: RequestStatus) -> CallToolResult:
-    """What became of an earlier request, for a delete call that asks again: each snapshot's own outcome."""
+def status_result(
+    call: DeletionCall, request: DeletionRequest, status: RequestStatus, asked_in: Face = "card"
+) -> CallToolResult:
+    """What became of an earlier request, for a delete call that asks again: each snapshot's own outcome.
+
+    Worded for the face the person decided in, or else for the one they were asked in (`asked_in`).
+    """
+    face = request.face or asked_in
     snapshots = [facts.snapshot() for facts in request.snapshots]
     each = {snapshot_id: outcome.text() for snapshot_id, outcome in request.outcomes.items()}
     if request.outcomes:
         accepted = sum(outcome.accepted for outcome in request.outcomes.values())
     else:  # claimed, and its DELETEs under way
         accepted = len(snapshots) if status in ("deleting", "deleted") else 0
-    message = messages.CARD_STATUS[status]
+    message = messages.request_status(status, face)
     result = call.report(snapshots, _OUTCOME[status], message, accepted=accepted, each=each, request_id=request.id)
-    return tool_result(messages.card_status(_OUTCOME[status], request.id), result)
+    return tool_result(messages.card_status(_OUTCOME[status], request.id, face), result)
 
 
 class CardChannel(Channel):
