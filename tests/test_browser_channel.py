@@ -32,7 +32,7 @@ from support import (
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
 
-THIRD_SEED_ID = "d5a5ab2f-ec4e-4d6d-b1d1-6b0b6d1b7b5e"
+THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
 
 
 @pytest.fixture(params=MODES)
