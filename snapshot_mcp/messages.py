@@ -213,12 +213,18 @@ def token_preview(snapshots: Sequence[Snapshot], ttl: float) -> str:
     )
 
 
-def card_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: str) -> str:
-    """The delete tool's answer under the card channel: what awaits the user, and how to learn the outcome."""
+def card_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: str, browser: bool = False) -> str:
+    """The delete tool's answer under the card channel: what awaits the user, and how to learn the outcome.
+
+    `browser`: the browser channel can open here, for a person who sees no card.
+    """
+    instead = (
+        f" If the user sees no card, call {tool} with ask_in_browser=true to ask in their browser." if browser else ""
+    )
     return (
         f"Awaiting the user's decision in the confirmation card: {snapshots_line}. Nothing is deleted until they "
         f"press Delete there. The request expires at {expires_at}. Call {tool} again with the same arguments "
-        f"to learn the outcome.\nrequest_id={request_id}"
+        f"to learn the outcome.{instead}\nrequest_id={request_id}"
     )
 
 
@@ -396,8 +402,8 @@ def error_text(exc: SnapshotMCPError, subject: str = "", kind: str = "snapshot")
     return text
 
 
-def delete_description(ladder: Sequence[str], wait: str) -> str:
-    """delete_snapshot's description for the confirmation ladder the operator chose."""
+def delete_description(ladder: Sequence[str], wait: str, browser: bool = False) -> str:
+    """delete_snapshot's description for the confirmation ladder the operator chose (`browser`: its rung can open)."""
     if tuple(ladder) == ("unconfirmed",):
         return (
             "Use this to delete a snapshot permanently (no confirmation: this server runs unattended). "
@@ -408,32 +414,31 @@ def delete_description(ladder: Sequence[str], wait: str) -> str:
             "Use this to delete a snapshot permanently. Call once for a preview and a confirmation_token, show the "
             "preview to the user, and call again with the token only after they agree."
         )
-    text = (
-        "Use this to delete a snapshot permanently. The user is asked to confirm first; only their yes deletes. "
-        f"wait=true polls until it is gone (~{wait} max)."
-    )
-    return text + _ladder_hints(ladder)
+    text = f"Use this to delete a snapshot permanently, only after the user confirms. wait=true polls (~{wait} max)."
+    return text + _ladder_hints(ladder, browser)
 
 
-def _ladder_hints(ladder: Sequence[str]) -> str:
-    """What a delete tool's answers mean under the card and token channels."""
-    text = ""
-    if "card" in ladder:
-        text += " awaiting_confirmation: the user decides in a card; call again later for the outcome."
+def _ladder_hints(ladder: Sequence[str], browser: bool) -> str:
+    """What a delete tool's answers mean under the card, browser and token channels."""
+    where = " or ".join(place for place, on in (("a card", "card" in ladder), ("their browser", browser)) if on)
+    text = f" awaiting_confirmation: the user decides in {where}; call again for the outcome" if where else ""
+    if "card" in ladder and browser:
+        text += " (no card shown: ask_in_browser=true)"
+    text += "." if where else ""
     if "token" in ladder:
         text += " confirmation_required: show the preview; call again with the token once they agree."
     return text
 
 
-def delete_many_description(ladder: Sequence[str]) -> str:
-    """delete_snapshots' description for the confirmation ladder the operator chose."""
+def delete_many_description(ladder: Sequence[str], browser: bool = False) -> str:
+    """delete_snapshots' description for the confirmation ladder the operator chose (`browser`: its rung can open)."""
     if tuple(ladder) == ("unconfirmed",):
         return "Use this to delete up to 25 snapshots permanently (no confirmation). Reports each id's outcome."
     text = (
-        "Use this to delete up to 25 snapshots permanently, with one confirmation listing them all; only those "
-        "the user confirms are deleted. Reports each id's outcome."
+        "Use this to delete up to 25 snapshots permanently, with one confirmation listing them all; only the ones "
+        "the user confirms go. Reports each id's outcome."
     )
-    return text + _ladder_hints(ladder)
+    return text + _ladder_hints(ladder, browser)
 
 
 @dataclass(frozen=True)
@@ -451,7 +456,8 @@ class Words:
     delete_snapshots: str
 
     @classmethod
-    def of(cls, settings: Settings) -> Words:
+    def of(cls, settings: Settings, *, browser: bool = False) -> Words:
+        """The texts for `settings`; `browser`: the browser channel can open here (its hints are given)."""
         wait = seconds(settings.wait_timeout)
         return cls(
             list_instances="Use this to find instances (id, name, region, status, type) by region or name.",
@@ -464,16 +470,16 @@ class Words:
                 "retry returns the same copy."
             ),
             rename_snapshot="Use this to rename a snapshot.",
-            delete_snapshots=delete_many_description(settings.ladder),
+            delete_snapshots=delete_many_description(settings.ladder, browser),
             list_snapshots=(
-                "Use this to list snapshots (id, name, GiB, region, status, created). No filter: one page. With "
-                "region/status/name_contains: every page is read and only matches returned (page/per_page ignored)."
+                "Use this to list snapshots. No filter: one page. With region/status/name_contains: every page is read "
+                "and only matches returned (page/per_page ignored)."
             ),
-            get_snapshot="Use this to look up one snapshot by id (current status, size, region, dates).",
+            get_snapshot="Use this to look up one snapshot's current state by id.",
             create_snapshot_from_url=(
                 "Use this to import a raw (or zstd-compressed raw) disk image from an http(s) URL as a snapshot "
                 f"(not an instance: see snapshot_instance). Returns at once, status creating; wait=true polls up to "
                 f"~{wait}. An identical retry returns the same import."
             ),
-            delete_snapshot=delete_description(settings.ladder, wait),
+            delete_snapshot=delete_description(settings.ladder, wait, browser),
         )

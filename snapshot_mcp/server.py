@@ -34,15 +34,23 @@ from .settings import Settings
 from .state import AppState, ExposeState, Seams, browser_possible, open_state
 from .store import Store
 
+HIDDEN_WITHOUT_BROWSER = frozenset({"ask_in_browser"})
+"""Arguments listed only where the browser channel is available (a model should not see one that cannot help)."""
+
 
 class _Server(MCPServer[AppState]):
-    """An `MCPServer` whose tools/list sends lean schemas (`schema.lean`), computed once per server."""
+    """An `MCPServer` whose tools/list sends lean schemas (`schema.lean`), computed once per server.
+
+    `hidden` names arguments left out of every listed input schema (an optional argument
+    that this server cannot honour; sent anyway, it changes nothing).
+    """
 
     _lean: list[Tool] | None = None
+    hidden: frozenset[str] = frozenset()
 
     async def list_tools(self) -> list[Tool]:
         if self._lean is None:
-            self._lean = [_leaner(tool) for tool in await super().list_tools()]
+            self._lean = [_leaner(tool, self.hidden) for tool in await super().list_tools()]
         return self._lean
 
     def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -54,9 +62,17 @@ class _Server(MCPServer[AppState]):
         super().remove_tool(name)
 
 
-def _leaner(tool: Tool) -> Tool:
+def _leaner(tool: Tool, hidden: frozenset[str]) -> Tool:
     output = None if tool.output_schema is None else lean(tool.output_schema, descriptions=False)
-    return tool.model_copy(update={"input_schema": lean(tool.input_schema), "output_schema": output})
+    return tool.model_copy(update={"input_schema": _without(lean(tool.input_schema), hidden), "output_schema": output})
+
+
+def _without(schema: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    properties = schema.get("properties")
+    if not hidden or not isinstance(properties, dict) or not hidden & properties.keys():
+        return schema
+    kept = {name: value for name, value in properties.items() if name not in hidden}
+    return {**schema, "properties": kept}
 
 
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
@@ -133,6 +149,7 @@ def build_server(
             extensions=[card_extension()] if card else [],
             middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
         )
-    tools.register(server, settings, Words.of(settings))
+    server.hidden = frozenset() if launcher is not None else HIDDEN_WITHOUT_BROWSER
+    tools.register(server, settings, Words.of(settings, browser=launcher is not None))
     register_catalog(server)
     return server

@@ -88,7 +88,9 @@ def build_ladder(
     """One channel object per rung, in the operator's order."""
     rungs: dict[str, Callable[[], Channel]] = {
         "browser": lambda: BrowserChannel(pages, timeout=settings.elicitation_timeout),
-        "card": lambda: CardChannel(requests, ignored_clients=settings.card_ignored_clients),
+        "card": lambda: CardChannel(
+            requests, ignored_clients=settings.card_ignored_clients, offer_browser=pages is not None
+        ),
         "form": lambda: FormChannel(
             timeout=settings.elicitation_timeout,
             ignored_clients=settings.form_ignored_clients,

@@ -280,3 +280,64 @@ async def test_the_channel_is_absent_without_a_desktop(settings: Settings, sim: 
     assert result.is_error
     assert "Not deleted: this client can show neither" in text_of(result)
     assert "ask_in_browser" not in listed
+
+
+# --------------------------------------------------------------------------- the second chance: ask_in_browser
+
+
+async def test_ask_in_browser_after_a_card_opens_the_same_request(settings: Settings, sim: Simulator) -> None:
+    """A card client whose person sees no card: ask_in_browser=true opens the card's own request in the browser
+    (not a second one); a click there deletes once."""
+    person = Person()
+    async with connect(settings, sim, apps=True, person=person) as client:
+        card = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        assert outcome(card) == "awaiting_confirmation"
+        assert "ask_in_browser=true" in text_of(card)
+        assert person.opened == [], "the card comes first; nothing opens unasked"
+        result, address = await deciding(
+            client, person, lambda address: person.click(address, "delete"), snapshot_id=SEED_ID, ask_in_browser=True
+        )
+    assert card.structured_content is not None
+    assert Page.of(address).request_id == card.structured_content["request_id"]
+    assert outcome(result) == "deleted"
+    assert len(sent(sim, "DELETE")) == 1
+
+
+async def test_a_request_decided_in_the_card_is_decided_on_the_page(settings: Settings, sim: Simulator) -> None:
+    """The page open and waiting, the person clicks Delete in the card instead: the waiting call reports it, the
+    page learns it (decided), and a click on the page then does nothing more."""
+    person = Person()
+    looks: list[dict[str, Any]] = []
+    async with connect(settings, sim, apps=True, person=person) as client:
+        card = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        assert card.meta is not None
+        meta = card.meta["snapshot-mcp/confirmation"]
+
+        async def decide_in_the_card(address: str) -> None:
+            looks.append(await person.look(address))
+            click = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
+            assert outcome(await client.call_tool("confirm_deletion", click)) == "deleted"
+            looks.append(await person.look(address))
+
+        result, address = await deciding(client, person, decide_in_the_card, snapshot_id=SEED_ID, ask_in_browser=True)
+        late = await person.click(address, "delete")
+    assert [look["status"] for look in looks] == ["pending", "deleted"]
+    assert outcome(result) == "deleted"
+    assert "in the card" in text_of(result), "worded for the face the person used"
+    assert late.json()["outcome"] == "already_decided"
+    assert len(sent(sim, "DELETE")) == 1
+
+
+async def test_ask_in_browser_alone_deletes_nothing(settings: Settings, sim: Simulator) -> None:
+    """The argument only chooses where the person is asked: with nobody answering, nothing is deleted; where no
+    browser can open, the session's own channel answers (the card) and nothing opens."""
+    person = Person()
+    async with connect(fast(settings, elicitation_timeout=0.3), sim, person=person) as client:
+        waited, _ = await deciding(client, person, nobody, snapshot_id=SEED_ID, ask_in_browser=True)
+    async with connect(settings, sim, apps=True) as client:
+        card = await client.call_tool("delete_snapshot", {"snapshot_id": OTHER_SEED_ID, "ask_in_browser": True})
+    assert outcome(waited) == "awaiting_confirmation"
+    assert outcome(card) == "awaiting_confirmation"
+    assert "confirmation card" in text_of(card)
+    assert "ask_in_browser" not in text_of(card), "not offered where the browser cannot open"
+    assert sent(sim, "DELETE") == []

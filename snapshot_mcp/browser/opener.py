@@ -114,6 +114,10 @@ NO_DESKTOP = Desktop(platform="linux", environ={}, which=lambda _: None, startfi
 """A machine without a display or `BROWSER`: no browser can be opened."""
 
 
+A_PERSONS_COMPUTER = Desktop(platform="darwin", environ={}, which=lambda _: None, startfile=None)
+"""A person's own computer, where the browser opens: what the README's tool table and the token figure describe."""
+
+
 def this_machine() -> Desktop:
     """The machine this process runs on, as it is now (the test suite replaces it with `NO_DESKTOP`)."""
     return Desktop()

@@ -44,7 +44,7 @@ _OUTCOME: dict[RequestStatus, ResultOutcome] = {
 }
 
 
-def card_result(call: DeletionCall, request: DeletionRequest, nonce: str) -> CallToolResult:
+def card_result(call: DeletionCall, request: DeletionRequest, nonce: str, browser: bool = False) -> CallToolResult:
     """The delete tool's answer under the card channel, in its own shape: pending, nothing deleted.
 
     The nonce travels only in `_meta`, where only the card reads it.
@@ -56,7 +56,7 @@ def card_result(call: DeletionCall, request: DeletionRequest, nonce: str) -> Cal
     result = call.report(
         snapshots, "awaiting_confirmation", message, request_id=request.id, expires_at=expires_at, awaiting=True
     )
-    answer = tool_result(messages.card_waiting(line, expires_at, request.id, call.tool), result)
+    answer = tool_result(messages.card_waiting(line, expires_at, request.id, call.tool, browser), result)
     answer.meta = {CONFIRMATION_META: {"request_id": request.id, "nonce": nonce, "expires_at": expires_at}}
     return answer
 
@@ -85,9 +85,13 @@ class CardChannel(Channel):
 
     name = "card"
 
-    def __init__(self, requests: DeletionRequests, *, ignored_clients: Sequence[str] = ()) -> None:
+    def __init__(
+        self, requests: DeletionRequests, *, ignored_clients: Sequence[str] = (), offer_browser: bool = False
+    ) -> None:
         self.requests = requests
         self.ignored_clients = tuple(ignored_clients)
+        self.offer_browser = offer_browser
+        """The browser channel can open here: the answer says how to ask there instead."""
 
     def available(self, ctx: Context[Any, Any]) -> bool:
         return declares_card(ctx) and not named(client_name(ctx), self.ignored_clients)
@@ -98,10 +102,10 @@ class CardChannel(Channel):
             status = standing(self.requests, latest, {snapshot.id: snapshot for snapshot in call.snapshots})
             if status == "pending":
                 self.audit(call, "awaiting_confirmation", detail="already_pending")
-                return Replied(card_result(call, latest, self.requests.secret(latest.id, "card")))
+                return Replied(card_result(call, latest, self.requests.secret(latest.id, "card"), self.offer_browser))
             await self.requests.forget(call.session, call.ids)
             self.audit(call, f"reported_{status}")
             return Replied(status_result(call, latest, status))
         request = await self.requests.open(call.tool, call.snapshots, call.session)
         self.audit(call, "awaiting_confirmation")
-        return Replied(card_result(call, request, self.requests.secret(request.id, "card")))
+        return Replied(card_result(call, request, self.requests.secret(request.id, "card"), self.offer_browser))

@@ -35,7 +35,7 @@ from snapshot_mcp.views import (
 )
 
 from .common import tool_error
-from .deleting import Token, ask_channel, deleted_earlier, nobody_can_ask, refusal
+from .deleting import InBrowser, Token, ask_channel, deleted_earlier, nobody_can_ask, preferred, refusal
 
 BATCH_TOOL = "delete_snapshots"
 MAX_BATCH = 25
@@ -43,23 +43,30 @@ SnapshotIds = Annotated[list[SnapshotId], Field(min_length=1, max_length=MAX_BAT
 BatchAnswer = Annotated[CallToolResult, BatchDeleteResult] | InputRequiredResult
 
 
-async def delete_snapshots(ctx: Context[Any, Any], snapshot_ids: SnapshotIds) -> BatchAnswer:
-    return await _delete_many(ctx, snapshot_ids, None)
+async def delete_snapshots(
+    ctx: Context[Any, Any], snapshot_ids: SnapshotIds, ask_in_browser: InBrowser = False
+) -> BatchAnswer:
+    return await _delete_many(ctx, snapshot_ids, None, ask_in_browser)
 
 
 async def delete_snapshots_with_token(
-    ctx: Context[Any, Any], snapshot_ids: SnapshotIds, confirmation_token: Token = None
+    ctx: Context[Any, Any],
+    snapshot_ids: SnapshotIds,
+    confirmation_token: Token = None,
+    ask_in_browser: InBrowser = False,
 ) -> BatchAnswer:
-    return await _delete_many(ctx, snapshot_ids, confirmation_token)
+    return await _delete_many(ctx, snapshot_ids, confirmation_token, ask_in_browser)
 
 
-async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: str | None) -> BatchAnswer:
+async def _delete_many(
+    ctx: Context[Any, Any], snapshot_ids: list[str], token: str | None, ask_in_browser: bool
+) -> BatchAnswer:
     state = app_state(ctx)
     deadline = time.monotonic() + state.settings.call_timeout
     twice = sorted(sid for sid, n in Counter(snapshot_ids).items() if n > 1)
     if twice:
         raise ToolError(messages.named_twice(twice))
-    channel = state.ladder.choose(ctx)
+    channel = state.ladder.choose(ctx, preferred(ask_in_browser))
     snapshots = await _fetch_all(ctx, channel, snapshot_ids)
     if isinstance(snapshots, CallToolResult):
         return snapshots

@@ -32,6 +32,9 @@ from .common import progress, tool_error
 TOOL = "delete_snapshot"
 WaitUntilGone = Annotated[bool, Field(description=messages.WAIT_DELETE)]
 Token = Annotated[str | None, Field(max_length=512, description=messages.CONFIRMATION_TOKEN)]
+InBrowser = bool
+"""`ask_in_browser`: listed only where the browser channel is available (`server.HIDDEN_WITHOUT_BROWSER`);
+the tool's description says when to use it."""
 DeleteAnswer = Annotated[CallToolResult, DeleteResult] | InputRequiredResult
 
 _DONE: dict[str, str] = {
@@ -41,20 +44,33 @@ _DONE: dict[str, str] = {
 }
 
 
-async def delete_snapshot(ctx: Context[Any, Any], snapshot_id: SnapshotId, wait: WaitUntilGone = False) -> DeleteAnswer:
-    return await _delete(ctx, snapshot_id, None, wait)
+async def delete_snapshot(
+    ctx: Context[Any, Any], snapshot_id: SnapshotId, wait: WaitUntilGone = False, ask_in_browser: InBrowser = False
+) -> DeleteAnswer:
+    return await _delete(ctx, snapshot_id, None, wait, ask_in_browser)
 
 
 async def delete_snapshot_with_token(
-    ctx: Context[Any, Any], snapshot_id: SnapshotId, confirmation_token: Token = None, wait: WaitUntilGone = False
+    ctx: Context[Any, Any],
+    snapshot_id: SnapshotId,
+    confirmation_token: Token = None,
+    wait: WaitUntilGone = False,
+    ask_in_browser: InBrowser = False,
 ) -> DeleteAnswer:
-    return await _delete(ctx, snapshot_id, confirmation_token, wait)
+    return await _delete(ctx, snapshot_id, confirmation_token, wait, ask_in_browser)
 
 
-async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool) -> DeleteAnswer:
+def preferred(ask_in_browser: bool) -> str | None:
+    """The rung the call asks for: the browser when the person saw no card; else the ladder's choice."""
+    return "browser" if ask_in_browser else None
+
+
+async def _delete(
+    ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool, ask_in_browser: bool
+) -> DeleteAnswer:
     state = app_state(ctx)
     deadline = time.monotonic() + state.settings.call_timeout
-    channel = state.ladder.choose(ctx)
+    channel = state.ladder.choose(ctx, preferred(ask_in_browser))
     snapshot = await _fetch(ctx, channel, snapshot_id)
     if isinstance(snapshot, CallToolResult):
         return snapshot
