@@ -32,14 +32,15 @@ from anyio.abc import SocketStream, TaskGroup
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
-from support import MODES, OTHER_SEED_ID, SEED_ID, Page, text_of
+from support import APPS, MODES, OTHER_SEED_ID, SEED_ID, Page, text_of
 from test_card_view import browser
 from test_e2e import SCRIPT, base_env
-from test_ladder_stdio import ServerLog
+from test_ladder_stdio import CONFIRMATION_META, ServerLog
 
 pytestmark = pytest.mark.slow  # a server subprocess and Chromium per test
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "browser-page.png"
+IN_BROWSER = {"snapshot_id": SEED_ID, "ask_in_browser": True}
 THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
 MARKER = "browser-script-stdout"
 TEE = """
@@ -243,6 +244,52 @@ async def test_a_client_without_card_or_form_deletes_after_a_click_in_the_browse
     page_secret = Page.of(address).secret
     assert all(page_secret not in line for line in sent), "the secret is never in a request line or header"
     assert all(line.startswith(f"http://127.0.0.1:{Page.of(address).port}/") for line in sent), "nothing external"
+
+
+async def test_ask_in_browser_after_a_card_opens_the_same_request(tmp_path: Path) -> None:
+    """A client declaring MCP Apps gets the card; its person sees none, so the model asks again with
+    ask_in_browser=true: the page shows the card's own request, and one click deletes it, once."""
+    async with serving(tmp_path, extensions=[APPS]) as session, anyio.create_task_group() as tasks:
+        card = await session.call("delete_snapshot", {"snapshot_id": SEED_ID})
+        assert outcome(card) == "awaiting_confirmation"
+        assert session.addresses.received == [], "nothing opens while the card is the channel"
+        results = await in_background(
+            tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID, "ask_in_browser": True}
+        )
+        address = await session.addresses.next()
+        async with chromium_page() as (page, _):
+            await page.goto(address)
+            await status_says(page, "Waiting for your decision")
+            await page.locator("#delete").click()
+            await status_says(page, "You can close this tab")
+    assert card.structured_content is not None
+    assert Page.of(address).request_id == card.structured_content["request_id"]
+    assert outcome(results[0]) == "deleted"
+    assert session.log.deletes() == [SEED_ID]
+
+
+async def test_a_request_decided_in_the_card_shows_so_on_the_page(tmp_path: Path) -> None:
+    """The page is open and waiting; the person decides in the card instead: the page learns it and says it was
+    answered elsewhere, the waiting call reports the card's decision, and nothing is deleted twice."""
+    async with serving(tmp_path, extensions=[APPS]) as session, anyio.create_task_group() as tasks:
+        card = await session.call("delete_snapshot", {"snapshot_id": SEED_ID})
+        assert card.meta is not None
+        meta = card.meta[CONFIRMATION_META]
+        results = await in_background(
+            tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID, "ask_in_browser": True}
+        )
+        address = await session.addresses.next()
+        async with chromium_page() as (page, _):
+            await page.goto(address)
+            await status_says(page, "Waiting for your decision")
+            click = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
+            assert outcome(await session.call("confirm_deletion", click)) == "deleted"
+            said = await status_says(page, "already answered elsewhere")
+            assert await page.locator("#delete").is_disabled()
+    assert "You can close this tab" in said
+    assert outcome(results[0]) == "deleted"
+    assert "in the card" in text_of(results[0])
+    assert session.log.deletes() == [SEED_ID]
 
 
 async def test_keep_in_the_browser_deletes_nothing(tmp_path: Path) -> None:
