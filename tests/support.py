@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ import anyio
 import anyio.from_thread
 import httpx
 import pytest
+from anyio.abc import SocketAttribute, SocketStream, TaskGroup
 from mcp import Client
 from mcp.client import ClientRequestContext, advertise
 from mcp.client.session import ElicitationFnT
@@ -232,9 +234,7 @@ class Person:
         return answer
 
     async def click(self, address: str, decision: str) -> httpx.Response:
-        page = Page.of(address)
-        body = {"request_id": page.request_id, "secret": page.secret, "decision": decision}
-        return await self.post(address, "/decide", body)
+        return await decide_on_page(address, decision)
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,70 @@ class Page:
         found = re.fullmatch(r"(http://127\.0\.0\.1:(\d+))/#([0-9a-f]{24})\.([A-Za-z0-9_-]+)", address)
         assert found is not None, "the page's address is http://127.0.0.1:<port>/#<request id>.<secret>"
         return cls(found[1], int(found[2]), found[3], found[4])
+
+
+async def decide_on_page(address: str, decision: str, secret: str | None = None) -> httpx.Response:
+    """POST the person's decision to the page's listener as the page does (`secret`: another one instead)."""
+    page = Page.of(address)
+    body = {"request_id": page.request_id, "secret": page.secret if secret is None else secret, "decision": decision}
+    async with httpx.AsyncClient(base_url=page.origin) as http:
+        return await http.post("/decide", json=body, headers={"Origin": page.origin})
+
+
+MARKER = "browser-script-stdout"
+_OPENER = """#!{python}
+import socket, sys
+print("{marker}", sys.argv[1], flush=True)
+with socket.create_connection(("127.0.0.1", {port})) as hand:
+    hand.sendall(sys.argv[1].encode())
+"""
+
+
+class BrowserScript:
+    """A `BROWSER` command for a server subprocess: it hands each address to this test over a loopback socket,
+    and prints it (with `MARKER`) to its own stdout, which must never be the server's."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "open-browser"
+        self.received: list[str] = []
+        self._taken = 0
+        self._arrived = anyio.Event()
+
+    @property
+    def command(self) -> str:
+        """The value for `BROWSER`."""
+        return f"{self.path} %s"
+
+    async def listen(self, tasks: TaskGroup) -> None:
+        """Accept the script's hand-offs in `tasks`, and write the script."""
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = int(listener.extra(SocketAttribute.local_port))  # noqa: S610 - anyio, not Django
+        self.path.write_text(_OPENER.format(python=sys.executable, marker=MARKER, port=port))
+        self.path.chmod(0o755)
+
+        async def serve() -> None:
+            async with listener:
+                await listener.serve(self._receive)
+
+        tasks.start_soon(serve)
+
+    async def _receive(self, stream: SocketStream) -> None:
+        data = b""
+        async with stream:
+            with contextlib.suppress(anyio.EndOfStream):
+                while True:
+                    data += await stream.receive()
+        self.received.append(data.decode())
+        self._arrived.set()
+
+    async def address(self) -> str:
+        """The next address the server opened (waits for it)."""
+        with anyio.fail_after(30):
+            while len(self.received) <= self._taken:
+                self._arrived = anyio.Event()
+                await self._arrived.wait()
+        self._taken += 1
+        return self.received[self._taken - 1]
 
 
 def _hand_off(address: str) -> None:

@@ -28,11 +28,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from anyio.abc import SocketStream, TaskGroup
+from anyio.abc import TaskGroup
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
-from support import APPS, MODES, OTHER_SEED_ID, SEED_ID, Page, text_of
+from support import APPS, MARKER, MODES, OTHER_SEED_ID, SEED_ID, BrowserScript, Page, text_of
 from test_card_view import browser
 from test_e2e import SCRIPT, base_env
 from test_ladder_stdio import CONFIRMATION_META, ServerLog
@@ -42,7 +42,6 @@ pytestmark = pytest.mark.slow  # a server subprocess and Chromium per test
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "browser-page.png"
 IN_BROWSER = {"snapshot_id": SEED_ID, "ask_in_browser": True}
 THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
-MARKER = "browser-script-stdout"
 TEE = """
 import subprocess, sys
 copy = open(sys.argv[1], "wb")
@@ -55,53 +54,6 @@ for line in child.stdout:
 sys.exit(child.wait())
 """
 """Runs the server with its stdout through a pipe, copying every line to a file and on to the client."""
-OPENER = """#!{python}
-import socket, sys
-print("{marker}", sys.argv[1], flush=True)
-with socket.create_connection(("127.0.0.1", {port})) as hand:
-    hand.sendall(sys.argv[1].encode())
-"""
-"""The `BROWSER` command: hands the address to the test, and prints (to a stdout it must not share)."""
-
-
-class Addresses:
-    """The addresses the server's `BROWSER` command was started with, as the script hands them over."""
-
-    def __init__(self) -> None:
-        self.received: list[str] = []
-        self.port = 0
-        self._taken = 0
-        self._arrived = anyio.Event()
-
-    async def listen(self, tasks: TaskGroup) -> None:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        self.port = int(listener.extra(anyio.abc.SocketAttribute.local_port))  # noqa: S610 - anyio, not Django
-
-        async def serve() -> None:
-            async with listener:
-                await listener.serve(self._receive)
-
-        tasks.start_soon(serve)
-
-    async def _receive(self, stream: SocketStream) -> None:
-        data = b""
-        async with stream:
-            try:
-                while True:
-                    data += await stream.receive()
-            except anyio.EndOfStream:
-                pass
-        self.received.append(data.decode())
-        self._arrived.set()
-
-    async def next(self) -> str:
-        """The next address the server opened (waits for it)."""
-        with anyio.fail_after(30):
-            while len(self.received) <= self._taken:
-                self._arrived = anyio.Event()
-                await self._arrived.wait()
-        self._taken += 1
-        return self.received[self._taken - 1]
 
 
 @dataclass
@@ -109,7 +61,7 @@ class Session:
     """One server process and what was seen of it."""
 
     client: Client
-    addresses: Addresses
+    addresses: BrowserScript
     log: ServerLog
     stdout_copy: Path
     results: list[CallToolResult] = field(default_factory=list)
@@ -132,15 +84,14 @@ class Session:
 async def serving(tmp_path: Path, *args: str, mode: str = "auto", **client: Any) -> AsyncIterator[Session]:
     """`snapshot-mcp --simulate` over stdio with BROWSER set to the hand-off script; checks stdout and leaks after."""
     async with anyio.create_task_group() as tasks:
-        addresses = Addresses()
+        addresses = BrowserScript(tmp_path)
         await addresses.listen(tasks)
-        opener = tmp_path / "open-browser"
-        opener.write_text(OPENER.format(python=sys.executable, marker=MARKER, port=addresses.port))
-        opener.chmod(0o755)
         log, stdout_copy = ServerLog(tmp_path / "stderr.log"), tmp_path / "stdout.jsonl"
         command = [str(SCRIPT), "--simulate", "--log-level", "DEBUG", *args]
         params = StdioServerParameters(
-            command=sys.executable, args=["-c", TEE, str(stdout_copy), *command], env=base_env(BROWSER=f"{opener} %s")
+            command=sys.executable,
+            args=["-c", TEE, str(stdout_copy), *command],
+            env=base_env(BROWSER=addresses.command),
         )
         with log.path.open("w") as errlog, anyio.fail_after(120):
             async with Client(stdio_client(params, errlog=errlog), mode=mode, **client) as connected:
@@ -216,7 +167,7 @@ async def test_a_client_without_card_or_form_deletes_after_a_click_in_the_browse
     Keep has the focus; Delete deletes that snapshot once; the page and the call say so; stdout stays clean."""
     async with serving(tmp_path, mode=mode) as session, anyio.create_task_group() as tasks:
         results = await in_background(tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID})
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         async with chromium_page() as (page, sent):
             await page.goto(address)
             await status_says(page, "Waiting for your decision")
@@ -256,7 +207,7 @@ async def test_ask_in_browser_after_a_card_opens_the_same_request(tmp_path: Path
         results = await in_background(
             tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID, "ask_in_browser": True}
         )
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         async with chromium_page() as (page, _):
             await page.goto(address)
             await status_says(page, "Waiting for your decision")
@@ -278,7 +229,7 @@ async def test_a_request_decided_in_the_card_shows_so_on_the_page(tmp_path: Path
         results = await in_background(
             tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID, "ask_in_browser": True}
         )
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         async with chromium_page() as (page, _):
             await page.goto(address)
             await status_says(page, "Waiting for your decision")
@@ -296,7 +247,7 @@ async def test_keep_in_the_browser_deletes_nothing(tmp_path: Path) -> None:
     """Keep: the page says kept and nothing was deleted; the call says kept; no DELETE."""
     async with serving(tmp_path) as session, anyio.create_task_group() as tasks:
         results = await in_background(tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID})
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         async with chromium_page() as (page, _):
             await page.goto(address)
             await status_says(page, "Waiting for your decision")
@@ -312,7 +263,7 @@ async def test_a_batch_page_lists_every_snapshot_and_deletes_them_once(tmp_path:
     ids = [SEED_ID, OTHER_SEED_ID, THIRD_SEED_ID]
     async with serving(tmp_path) as session, anyio.create_task_group() as tasks:
         results = await in_background(tasks, session, "delete_snapshots", {"snapshot_ids": ids})
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         async with chromium_page() as (page, _):
             await page.goto(address)
             await status_says(page, "Waiting for your decision")
@@ -333,7 +284,7 @@ async def test_a_double_click_deletes_once(tmp_path: Path) -> None:
     """A double click on Delete sends one decision: one DELETE, and the buttons go dead."""
     async with serving(tmp_path) as session, anyio.create_task_group() as tasks:
         results = await in_background(tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID})
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         async with chromium_page() as (page, sent):
             await page.goto(address)
             await status_says(page, "Waiting for your decision")
@@ -354,7 +305,7 @@ async def test_the_page_says_expired_even_after_the_server_is_gone(tmp_path: Pat
         async with serving(tmp_path, "--elicitation-timeout", "1", "--card-timeout", "6") as session:
             async with anyio.create_task_group() as tasks:
                 results = await in_background(tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID})
-                address = await session.addresses.next()
+                address = await session.addresses.address()
                 await page.goto(address)
                 await status_says(page, "Waiting for your decision")
                 page_open.set()
@@ -375,7 +326,7 @@ async def test_a_wrong_or_missing_secret_decides_nothing(tmp_path: Path, fragmen
     delete; a tampered one is refused by the server (audited); the real page still decides afterwards."""
     async with serving(tmp_path, "--elicitation-timeout", "20") as session, anyio.create_task_group() as tasks:
         results = await in_background(tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID})
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         real = Page.of(address)
         wrong = f"{real.origin}/#{real.request_id}.{'A' * len(real.secret)}" if fragment == "tampered" else real.origin
         async with chromium_page() as (page, _):
@@ -399,7 +350,7 @@ async def test_foreign_host_origin_get_and_replay_are_refused_and_audited(tmp_pa
     secret are refused, each with one audit line; after the decision, a replayed POST does nothing more."""
     async with serving(tmp_path, "--elicitation-timeout", "20") as session, anyio.create_task_group() as tasks:
         results = await in_background(tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID})
-        address = await session.addresses.next()
+        address = await session.addresses.address()
         page = Page.of(address)
         decide = {"request_id": page.request_id, "secret": page.secret, "decision": "delete"}
         async with httpx.AsyncClient(base_url=page.origin) as http:
