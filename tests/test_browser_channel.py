@@ -267,9 +267,11 @@ async def test_the_channel_is_absent_over_http(settings: Settings, sim: Simulato
     person = Person()
     async with connect(fast(settings, transport=transport), sim, person=person) as client:
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        listed = json.dumps([tool.model_dump(by_alias=True) for tool in (await client.list_tools()).tools])
     assert result.is_error
     assert "Not deleted" in text_of(result)
     assert person.opened == []
+    assert "ask_in_browser" not in listed
 
 
 async def test_the_channel_is_absent_without_a_desktop(settings: Settings, sim: Simulator) -> None:
@@ -341,3 +343,16 @@ async def test_ask_in_browser_alone_deletes_nothing(settings: Settings, sim: Sim
     assert "confirmation card" in text_of(card)
     assert "ask_in_browser" not in text_of(card), "not offered where the browser cannot open"
     assert sent(sim, "DELETE") == []
+
+
+async def test_a_snapshot_deleted_on_the_page_is_reported_as_such_not_as_not_found(settings: Settings) -> None:
+    """Gone after the person's Delete in the browser: a later delete says so, naming the page, not "not found"."""
+    sim = Simulator(delete_polls=0)  # the API forgets a deleted snapshot at once
+    person = Person()
+    async with connect(settings, sim, person=person) as client:
+        await deciding(client, person, lambda address: person.click(address, "delete"))
+        later = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert outcome(later) == "deleted"
+    assert "after the user's confirmation in the browser page" in text_of(later)
+    assert len(person.opened) == 1, "nothing is asked again"
+    assert len(sent(sim, "DELETE")) == 1

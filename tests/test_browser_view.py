@@ -34,7 +34,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 from support import APPS, MARKER, MODES, OTHER_SEED_ID, SEED_ID, BrowserScript, Page, text_of
 from test_card_view import browser
-from test_e2e import SCRIPT, base_env
+from test_e2e import SCRIPT, base_env, stdio
 from test_ladder_stdio import CONFIRMATION_META, ServerLog
 
 pytestmark = pytest.mark.slow  # a server subprocess and Chromium per test
@@ -320,18 +320,29 @@ async def test_the_page_says_expired_even_after_the_server_is_gone(tmp_path: Pat
     assert session.log.deletes() == []
 
 
-@pytest.mark.parametrize("fragment", ["tampered", "missing"])
-async def test_a_wrong_or_missing_secret_decides_nothing(tmp_path: Path, fragment: str) -> None:
-    """An address whose secret was changed, or that lost its fragment: the page says it is not valid and cannot
-    delete; a tampered one is refused by the server (audited); the real page still decides afterwards."""
+WRONG = {
+    "tampered": ("{origin}/#{request_id}.{other}", "cannot decide", ["bad_nonce"]),
+    "missing": ("{origin}/", "cannot decide", []),
+    "unknown": ("{origin}/#{unknown}.{secret}", "does not know this request", []),
+}
+
+
+@pytest.mark.parametrize("fragment", list(WRONG))
+async def test_a_wrong_missing_or_unknown_address_decides_nothing(tmp_path: Path, fragment: str) -> None:
+    """An address whose secret was changed, that lost its fragment, or that names no request the server knows:
+    the page says so in words and cannot delete; a tampered one is refused by the server (audited); the real
+    page still decides afterwards."""
     async with serving(tmp_path, "--elicitation-timeout", "20") as session, anyio.create_task_group() as tasks:
         results = await in_background(tasks, session, "delete_snapshot", {"snapshot_id": SEED_ID})
         address = await session.addresses.address()
         real = Page.of(address)
-        wrong = f"{real.origin}/#{real.request_id}.{'A' * len(real.secret)}" if fragment == "tampered" else real.origin
+        form, words, audited = WRONG[fragment]
+        wrong = form.format(
+            origin=real.origin, request_id=real.request_id, secret=real.secret, other="A" * 43, unknown="f" * 24
+        )
         async with chromium_page() as (page, _):
-            await page.goto(wrong + "/" if fragment == "missing" else wrong)
-            said = await status_says(page, "cannot decide")
+            await page.goto(wrong)
+            said = await status_says(page, words)
             assert await page.locator("#delete").is_disabled()
             other = await page.context.new_page()  # the real address, in a tab of its own
             await other.goto(address)
@@ -341,8 +352,7 @@ async def test_a_wrong_or_missing_secret_decides_nothing(tmp_path: Path, fragmen
     assert "Nothing was deleted" in said
     assert outcome(results[0]) == "kept"
     assert session.log.deletes() == []
-    expected = ["bad_nonce"] if fragment == "tampered" else []
-    assert [o for o in session.log.audit() if o == "bad_nonce"] == expected
+    assert [o for o in session.log.audit() if o == "bad_nonce"] == audited
 
 
 async def test_foreign_host_origin_get_and_replay_are_refused_and_audited(tmp_path: Path) -> None:
@@ -375,3 +385,19 @@ def test_the_committed_screenshot_is_a_png() -> None:
     data = SCREENSHOT.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 5_000
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the Linux branch: macOS and Windows always have a browser")
+async def test_without_a_display_or_browser_there_is_no_browser_rung(tmp_path: Path) -> None:
+    """The server's environment has neither DISPLAY, WAYLAND_DISPLAY nor BROWSER (a terminal, TERM set): at
+    default settings a client without card or form is refused as before, and ask_in_browser is not listed."""
+    log = ServerLog(tmp_path / "stderr.log")
+    with log.path.open("w") as errlog:
+        async with stdio(["--simulate", "--log-level", "DEBUG"], base_env(TERM="xterm-256color"), errlog) as client:
+            listed = json.dumps([tool.model_dump(by_alias=True) for tool in (await client.list_tools()).tools])
+            result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert result.is_error
+    assert "Not deleted: this client can show neither" in text_of(result)
+    assert "ask_in_browser" not in listed
+    assert log.deletes() == []
+    assert log.audit() == ["refused"]
