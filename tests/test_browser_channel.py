@@ -356,3 +356,24 @@ async def test_a_snapshot_deleted_on_the_page_is_reported_as_such_not_as_not_fou
     assert "after the user's confirmation in the browser page" in text_of(later)
     assert len(person.opened) == 1, "nothing is asked again"
     assert len(sent(sim, "DELETE")) == 1
+
+
+async def test_an_open_page_polling_costs_no_api_request(settings: Settings, sim: Simulator) -> None:
+    """The page asks for the request's state every few seconds: that reads the record, never the API (a batch of
+    25 would otherwise eat the account's rate); Delete still re-reads each snapshot before deleting."""
+    person = Person()
+    reads: list[int] = []
+
+    async def poll_then_delete(address: str) -> None:
+        before = len(sent(sim, "GET"))
+        for _ in range(5):
+            assert (await person.look(address))["status"] == "pending"
+        reads.append(len(sent(sim, "GET")) - before)
+        await person.click(address, "delete")
+        reads.append(len(sent(sim, "GET")) - before)
+
+    async with connect(settings, sim, person=person) as client:
+        result, _ = await deciding(client, person, poll_then_delete)
+    assert outcome(result) == "deleted"
+    assert reads[0] == 0
+    assert reads[1] >= 1, "the decision re-reads the snapshot"

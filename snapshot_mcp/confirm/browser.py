@@ -131,20 +131,21 @@ class BrowserPages:
     # -- the page's desk ------------------------------------------------------------------
 
     async def look(self, request_id: str, secret: str) -> DeskAnswer:
+        """The request as recorded (the page polls this: no API call; a Delete re-reads the snapshots)."""
         session = self._sessions.get(request_id)
         try:
-            look = None if session is None else await self.decisions.look(request_id, session[0])
-        except (StoreUnavailable, SnapshotMCPError) as exc:
+            request = None if session is None else await self.requests.load(request_id, session[0])
+            if request is not None and not self.requests.secret_matches(request_id, FACE, secret):
+                tries = await self.requests.bad_secret(request)
+                audit(AUDIT_TOOL, request.ids, channel=FACE, outcome="bad_nonce", detail=f"try {tries}")
+                if tries >= MAX_BAD_SECRETS:
+                    self.decided(request_id).set()
+                return DeskAnswer(403, {"status": "refused"})
+        except StoreUnavailable as exc:
             return _unavailable(request_id, exc)
-        if look is None:
+        if request is None:
             return _unknown(request_id)
-        if not self.requests.secret_matches(request_id, FACE, secret):
-            tries = await self.requests.bad_secret(look.request)
-            audit(AUDIT_TOOL, look.request.ids, channel=FACE, outcome="bad_nonce", detail=f"try {tries}")
-            if tries >= MAX_BAD_SECRETS:
-                self.decided(request_id).set()
-            return DeskAnswer(403, {"status": "refused"})
-        return DeskAnswer(200, self._payload(look.request, look.status, look.now))
+        return DeskAnswer(200, self._payload(request, _status(self.requests, request), None))
 
     async def decide(self, request_id: str, secret: str, decision: Choice) -> DeskAnswer:
         session = self._sessions.get(request_id)
