@@ -22,6 +22,8 @@ from snapshot_mcp.browser.opener import (
     is_console_browser,
     with_address,
 )
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.state import browser_possible
 
 URL = "http://127.0.0.1:4321/#0123456789abcdef01234567.c2VjcmV0LXNlY3JldC1zZWNyZXQ"
 
@@ -180,3 +182,22 @@ def test_a_command_that_cannot_start_raises_without_the_address() -> None:
     with pytest.raises(OSError, match="No such file") as caught:
         Opener(Launcher(("gone-browser", "%s")), popen=popen).open(URL)
     assert URL not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "possible"),
+    [
+        ({}, True),
+        ({"transport": "http"}, False),
+        ({"read_only": True}, False),
+        ({"confirm_channels": ("card", "form")}, False),
+        ({"delete_confirmation": "token"}, False),
+        ({"confirm_channels": ("browser",)}, True),
+    ],
+    ids=["defaults", "http", "read-only", "not-on-the-ladder", "token-policy", "browser-only"],
+)
+def test_the_browser_rung_exists_only_on_stdio_for_a_writing_server_that_lists_it(
+    changes: dict[str, Any], possible: bool
+) -> None:
+    """Over HTTP never; nor read-only, nor when the operator's ladder leaves it out."""
+    assert browser_possible(Settings(**changes)) is possible
