@@ -8,7 +8,8 @@ file (no download at run time). Deterministic, so CI compares them with
 
 * tools/list: the JSON of the `tools` array exactly as the server sends it (compact,
   UTF-8, shaped by the SDK's per-version serialiser `serialize_server_result`), for
-  the default configuration (four tools, delete policy `elicit`), on the newest
+  the default configuration (every declared tool, `snapshot_mcp.tools.DECLARATIONS`:
+  the figure fails unless each of them is counted; the card and form channels), on the newest
   handshake-era protocol (2025-11-25); the 2026-07-28 form is counted too and the
   larger of the two is the figure. `--wire` also spawns `python -m snapshot_mcp` and
   checks that what arrives over stdio is byte-for-byte the same array.
@@ -40,6 +41,7 @@ from snapshot_mcp.browser.opener import A_PERSONS_COMPUTER
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
+from snapshot_mcp.tools import DECLARATIONS
 
 from ._common import PROJECT_CMD, ROOT, TOKEN, Figure, StdioPeer, print_figures, server_env, spawn, write_json
 
@@ -90,6 +92,8 @@ async def tools_array(version: str = LATEST_HANDSHAKE_VERSION) -> list[dict[str,
     visible = [tool for tool in await server.list_tools() if not is_app_only(tool)]  # what a model is shown
     dumped = ListToolsResult(tools=visible).model_dump(by_alias=True, mode="json", exclude_none=True)
     tools: list[dict[str, Any]] = methods.serialize_server_result("tools/list", version, dumped)["tools"]
+    if [tool["name"] for tool in tools] != [declared.name for declared in DECLARATIONS]:
+        raise RuntimeError("the figure would not count every declared tool: check the default settings")
     return tools
 
 

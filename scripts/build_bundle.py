@@ -6,7 +6,8 @@ The bundle uses manifest_version 0.4 with server type "uv": Claude Desktop start
 with the uv it ships, which fetches a Python and the locked dependencies on first start,
 so the user installs nothing. The bundle root holds what `uv run` needs to build and run
 the project: pyproject.toml, uv.lock, README.md and LICENSE (both named in
-pyproject.toml), the package and its prompts, plus icon.png drawn by scripts/icon.py.
+pyproject.toml), the package and its prompts, and the committed icon.png (drawn by
+scripts/icon.py).
 No server/lib and no virtual environment: those are what the "uv" type replaces.
 
 Before packing, the build checks that uv.lock is current, that the manifest starts the
@@ -23,12 +24,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scripts.icon import write_icon
+from scripts.icon import ICON
 from snapshot_mcp import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 MCPB = "@anthropic-ai/mcpb@2.1.2"
-BUNDLE_FILES = ("manifest.json", "pyproject.toml", "uv.lock", "README.md", "LICENSE")
+BUNDLE_FILES = ("manifest.json", "pyproject.toml", "uv.lock", "README.md", "LICENSE", "icon.png")
 BUNDLE_DIRS = ("snapshot_mcp", "prompts")
 
 # How the manifest's mcp_config starts the server, and why.
@@ -76,13 +77,14 @@ def uv_command() -> str:
 
 
 def stage(into: Path) -> dict[str, Any]:
-    """Copy the bundle's files into `into`, draw the icon, and return the manifest."""
+    """Copy the bundle's files (the committed icon among them) into `into`, and return the manifest."""
     for name in BUNDLE_FILES:
         shutil.copy2(ROOT / name, into / name)
     for name in BUNDLE_DIRS:
         shutil.copytree(ROOT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     manifest: dict[str, Any] = json.loads((into / "manifest.json").read_text(encoding="utf-8"))
-    write_icon(into / manifest["icon"])
+    if manifest.get("icon") != ICON.name:
+        raise SystemExit(f"manifest.json: icon must be {ICON.name}, the committed one")
     return manifest
 
 

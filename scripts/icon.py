@@ -1,9 +1,12 @@
 """Draw the bundle icon: three stacked disk images (snapshots) on a rounded blue tile.
 
-    python -m scripts.icon OUT.png
+    python -m scripts.icon [OUT.png]
 
-The PNG is made at build time from this file (no binary is committed). It is drawn at
-four times its size and scaled down, which smooths the edges Pillow draws hard.
+The manifest names `icon.png` at the repository root, so the root is a valid bundle
+directory as checked out (`mcpb validate manifest.json`). That PNG is committed, drawn
+by this file: after changing the drawing, run `python -m scripts.icon` to redraw it (a
+test fails until the committed pixels are what this file draws). It is drawn at four
+times its size and scaled down, which smooths the edges Pillow draws hard.
 """
 
 import argparse
@@ -11,6 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+ICON = Path(__file__).resolve().parent.parent / "icon.png"
+"""The committed icon the manifest names (the bundle packs this file)."""
 SIZE = 512
 """Width and height in pixels: what Claude Desktop's extension directory recommends."""
 _SCALE = 4
@@ -70,7 +75,7 @@ def write_icon(path: Path, size: int = SIZE) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m scripts.icon", description=__doc__)
-    parser.add_argument("out", type=Path)
+    parser.add_argument("out", type=Path, nargs="?", default=ICON)
     print(write_icon(parser.parse_args().out))
 
 

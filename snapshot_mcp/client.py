@@ -2,9 +2,10 @@
 
 The `httpx.AsyncClient` is the transport seam: production passes one built by
 `build_http_client`, the demo and the tests pass one whose transport is the embedded
-simulator or an `httpx.MockTransport`. One method per endpoint; how a request is sent,
-judged and retried is `sending`; how fast requests leave is `ratelimit` (10 requests/s
-by default, shared by all calls of one client, so concurrent page scans never exceed it).
+simulator or an `httpx.MockTransport`. One method per endpoint, and one pager (`scan`)
+for every listing; how a request is sent, assessed and retried is `sending`; how fast
+requests leave is `ratelimit` (10 requests/s by default, shared by all calls of one
+client, so concurrent page scans never exceed it).
 
 Answers are parsed into typed models (API text cleaned there, the token redacted from
 it); an answer about another snapshot than the one asked for is a `BadResponse`.
@@ -16,19 +17,21 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from . import messages
 from .errors import BadResponse, InvalidInput, MissingToken, NotFound, SnapshotMCPError, WaitTimeout
 from .models import (
     SETTLED_STATUSES,
     CloneRequest,
     CreateSnapshotRequest,
+    Instance,
     InstancePage,
     InstanceSnapshotRequest,
     RenameRequest,
@@ -37,43 +40,22 @@ from .models import (
     check_instance_id,
     check_snapshot_id,
 )
-from .ratelimit import Limiter, SlidingWindow
+from .ratelimit import Clock, Limiter, Sleep, SlidingWindow
 from .sending import (
     ACCEPT_ENCODING,
     ATTEMPT_SECONDS,
-    DEFAULT_TIMEOUT,
     JSON,
-    MAX_BODY_BYTES,
-    RETRY_STATUSES,
     USER_AGENT,
-    Answer,
+    Answered,
     Done,
     Lost,
     Method,
     RetryPolicy,
     Tries,
-    build_http_client,
-    judge,
-    parse_retry_after,
+    assess,
     send_once,
 )
 from .settings import DEFAULT_ENDPOINT
-
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "MAX_BODY_BYTES",
-    "MAX_PER_PAGE",
-    "POLL_GRACE",
-    "RETRY_STATUSES",
-    "USER_AGENT",
-    "GenesisCloudClient",
-    "RateLimiter",
-    "RetryPolicy",
-    "ScanResult",
-    "WaitResult",
-    "build_http_client",
-    "parse_retry_after",
-]
 
 logger = logging.getLogger("snapshot_mcp.client")
 
@@ -81,21 +63,26 @@ MAX_PER_PAGE = 100
 POLL_GRACE = 5.0
 """Seconds a wait's last poll may run past the wait's time-out (its retries)."""
 
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
 M = TypeVar("M", bound=BaseModel)
-RateLimiter = SlidingWindow
-"""The default limiter (see `ratelimit`)."""
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_Identified)
+
+Pages = Callable[[int, int], Awaitable[tuple[Sequence[Item], int]]]
+"""(page, per_page) → that page's items and how many the API counts in all: a listing the pager reads."""
 
 
 @dataclass(frozen=True)
-class ScanResult:
-    """The outcome of reading every page (or the first `max_pages`)."""
+class Scan(Generic[Item]):
+    """What the pager read: every item once (by id), in the order read; the API's count; whether every page was read."""
 
-    matches: list[Snapshot]
+    items: list[Item]
     total_count: int
-    scanned: int
-    pages: int
     complete: bool
 
 
@@ -105,7 +92,6 @@ class WaitResult:
 
     snapshot: Snapshot | None
     reached: bool
-    polls: int
     elapsed: float
 
 
@@ -114,8 +100,6 @@ PageCallback = Callable[[int, int], Awaitable[None]]
 
 ProgressCallback = Callable[[Snapshot | None, int, float], Awaitable[None]]
 """Called after every poll of a wait with (snapshot or None when gone, polls, elapsed seconds)."""
-
-Pages = Callable[[int, int], Awaitable[SnapshotPage]]
 
 
 class GenesisCloudClient:
@@ -161,10 +145,7 @@ class GenesisCloudClient:
             raise MissingToken()
         secret = self._token.get_secret_value()
         if not secret.isprintable() or any(ch.isspace() for ch in secret) or not secret.isascii():
-            error = SnapshotMCPError(
-                "GENESISCLOUD_TOKEN contains spaces or characters an HTTP header cannot carry; "
-                "paste the token again without them"
-            )
+            error = SnapshotMCPError(messages.UNSENDABLE_CREDENTIAL)
             error.who = "operator"  # the server's configuration must change, not the arguments
             raise error
         return f"Bearer {secret}"
@@ -176,8 +157,12 @@ class GenesisCloudClient:
         *,
         params: dict[str, int] | None = None,
         body: dict[str, object] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> JSON:
-        """Send one logical request (several attempts if `sending.judge` says one may help); its JSON."""
+        """Send one logical request (several attempts if `sending.assess` says one may help); its JSON.
+
+        `retry` replaces the client's policy for this request (a completion makes one attempt).
+        """
         headers = {
             "Authorization": self._auth_header(),
             "User-Agent": USER_AGENT,
@@ -185,22 +170,22 @@ class GenesisCloudClient:
             "Accept-Encoding": ACCEPT_ENCODING,
         }
         url = f"{self._base}{path}"
-        tries = Tries(self.retry, self._clock, self._rng)
+        tries = Tries(retry or self.retry, self._clock, self._rng)
         while True:
             request = self._http.build_request(method, url, params=params, json=body, headers=headers)
             outcome = await send_once(self._http, self.limiter, request, seconds=self.attempt_seconds)
             if isinstance(outcome, Lost):
                 logger.info("%s %s: %s", method, path, type(outcome.error).__name__)
-            verdict = judge(method, outcome, secret=self._secret(), maybe_acted=tries.maybe_acted)
-            if isinstance(verdict, Done):
-                return verdict.data
+            assessment = assess(method, outcome, secret=self._secret(), maybe_acted=tries.maybe_acted)
+            if isinstance(assessment, Done):
+                return assessment.data
             cause = outcome.error if isinstance(outcome, Lost) else None
-            if isinstance(verdict, SnapshotMCPError):
-                raise verdict from cause
-            delay = tries.next(verdict)
+            if isinstance(assessment, SnapshotMCPError):
+                raise assessment from cause
+            delay = tries.next(assessment)
             if delay is None:
-                raise verdict.give_up(tries.attempts, tries.maybe_acted) from cause
-            if isinstance(outcome, Answer) and outcome.status == 429 and outcome.retry_after is not None:
+                raise assessment.give_up(tries.attempts, tries.maybe_acted) from cause
+            if isinstance(outcome, Answered) and outcome.status == 429 and outcome.retry_after is not None:
                 await self.limiter.pause(delay)  # the account's limit: every request waits, not only this one
             await self._sleep(delay)
 
@@ -214,68 +199,74 @@ class GenesisCloudClient:
             return model.model_validate(payload, context={"secrets": (self._secret(),)})
         except ValidationError:
             pass  # raised below, outside the handler: pydantic's report repeats the API's values
-        raise BadResponse(200, None, f"the API's answer did not have the documented shape ({model.__name__})")
+        raise BadResponse(200, None, messages.undocumented_shape(model.__name__))
 
-    async def list_page(self, page: int = 1, per_page: int = 50) -> SnapshotPage:
-        """`GET /snapshots?page=&per_page=`: one page, as the API returns it."""
+    async def list_page(self, page: int = 1, per_page: int = 50, *, retry: RetryPolicy | None = None) -> SnapshotPage:
+        """`GET /snapshots?page=&per_page=`: one page, as the API returns it (`retry`: this read's own policy)."""
         if not 1 <= per_page <= MAX_PER_PAGE:
-            raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+            raise InvalidInput(messages.out_of_range("per_page", per_page, 1, MAX_PER_PAGE))
         if page < 1:
-            raise InvalidInput(f"page must be 1 or more, got {page}")
-        data = await self._request("GET", "/snapshots", params={"page": page, "per_page": per_page})
+            raise InvalidInput(messages.out_of_range("page", page, 1))
+        data = await self._request("GET", "/snapshots", params={"page": page, "per_page": per_page}, retry=retry)
         return self._parse(SnapshotPage, data, None)
 
-    async def iter_snapshots(self, per_page: int = MAX_PER_PAGE) -> AsyncIterator[Snapshot]:
-        """Every snapshot, page after page."""
-        page = 1
-        while True:
-            result = await self.list_page(page, per_page)
-            for snapshot in result.snapshots:
-                yield snapshot
-            if not result.snapshots or page * per_page >= result.total_count:
-                return
-            page += 1
+    def snapshot_pages(self, instance_id: str | None = None) -> Pages[Snapshot]:
+        """The account's snapshots (or those made from one instance), as a listing the pager reads."""
+
+        async def read(page: int, per_page: int) -> tuple[list[Snapshot], int]:
+            if instance_id is None:
+                found = await self.list_page(page, per_page)
+            else:
+                found = await self.list_instance_snapshots(instance_id, page, per_page)
+            return found.snapshots, found.total_count
+
+        return read
+
+    async def instance_pages(self, page: int, per_page: int) -> tuple[list[Instance], int]:
+        """The account's instances, as a listing the pager reads."""
+        found = await self.list_instances(page, per_page)
+        return found.instances, found.total_count
 
     async def scan(
         self,
-        predicate: Callable[[Snapshot], bool] = lambda _: True,
+        pages: Pages[Item],
         *,
         per_page: int = MAX_PER_PAGE,
         max_pages: int | None = None,
+        newest_end: bool = False,
         on_page: PageCallback | None = None,
-        pages: Pages | None = None,
-    ) -> ScanResult:
-        """Read every page (or the first `max_pages`), within the rate limit, and keep the matches.
+    ) -> Scan[Item]:
+        """The pager: read every page of a listing (or `max_pages` of them), within the rate limit.
 
-        The first page tells how many there are; `max_concurrency` workers then take the
-        next page number in turn, so no more than that many requests are in flight and
-        memory grows with `max_pages`, never with what the API claims. The first failure
-        ends the scan as itself. A snapshot that moves between pages is counted once.
-        `pages(page, per_page)` reads another listing of the same shape (default: `list_page`).
+        The first page tells how many there are; the next ones follow in order, or with
+        `newest_end` from the last page back (where a listing in creation order keeps its
+        newest). `max_concurrency` workers take the next page number in turn, so no more
+        than that many requests are in flight and memory grows with `max_pages`, never
+        with what the API claims. The first failure ends the scan as itself. An item that
+        moves between pages is kept once.
         """
         if max_pages is not None and max_pages < 1:
-            raise InvalidInput(f"max_pages must be 1 or more, got {max_pages}")
-        read = pages or self.list_page
-        first = await read(1, per_page)
-        total = max(1, math.ceil(first.total_count / per_page))
+            raise InvalidInput(messages.out_of_range("max_pages", max_pages, 1))
+        first, count = await pages(1, per_page)
+        total = max(1, math.ceil(count / per_page))
         wanted = total if max_pages is None else min(total, max_pages)
-        results: dict[int, SnapshotPage] = {1: first}
+        numbers = range(total, total - wanted + 1, -1) if newest_end else range(2, wanted + 1)
+        results: dict[int, Sequence[Item]] = {1: first}
         if on_page is not None:
             await on_page(1, wanted)
-        await self._read_pages(read, per_page, range(2, wanted + 1), results, on_page)
-        seen: dict[str, Snapshot] = {}
-        for page in range(1, wanted + 1):
-            for snapshot in results[page].snapshots:
-                seen.setdefault(snapshot.id, snapshot)
-        matches = [snapshot for snapshot in seen.values() if predicate(snapshot)]
-        return ScanResult(matches, first.total_count, len(seen), wanted, complete=wanted >= total)
+        await self._read_pages(pages, per_page, numbers, results, on_page)
+        seen: dict[str, Item] = {}
+        for number in (1, *numbers):
+            for item in results[number]:
+                seen.setdefault(item.id, item)
+        return Scan(list(seen.values()), count, complete=wanted >= total)
 
     async def _read_pages(
         self,
-        read: Pages,
+        pages: Pages[Item],
         per_page: int,
         numbers: range,
-        results: dict[int, SnapshotPage],
+        results: dict[int, Sequence[Item]],
         on_page: PageCallback | None,
     ) -> None:
         """Fetch `numbers` into `results` with at most `max_concurrency` workers."""
@@ -285,7 +276,7 @@ class GenesisCloudClient:
         async def worker(group: anyio.abc.TaskGroup) -> None:
             for page in queue:  # a shared iterator: each page is taken by one worker
                 try:
-                    results[page] = await read(page, per_page)
+                    results[page], _ = await pages(page, per_page)
                 except SnapshotMCPError as exc:
                     failures.append(exc)
                     group.cancel_scope.cancel()
@@ -304,7 +295,7 @@ class GenesisCloudClient:
         wanted = _checked_id(snapshot_id)
         snapshot = self._parse(Snapshot, await self._request("GET", f"/snapshots/{wanted}"), "snapshot")
         if snapshot.id.strip().lower() != wanted:
-            raise BadResponse(200, None, f"the API answered a request for snapshot {wanted} with another snapshot")
+            raise BadResponse(200, None, messages.another_snapshot(wanted))
         return snapshot
 
     async def create(self, request: CreateSnapshotRequest) -> Snapshot:
@@ -320,9 +311,11 @@ class GenesisCloudClient:
         """
         await self._request("DELETE", f"/snapshots/{_checked_id(snapshot_id)}")
 
-    async def list_instances(self, page: int = 1, per_page: int = MAX_PER_PAGE) -> InstancePage:
-        """`GET /instances?page=&per_page=`: one page of instances."""
-        data = await self._request("GET", "/instances", params={"page": page, "per_page": per_page})
+    async def list_instances(
+        self, page: int = 1, per_page: int = MAX_PER_PAGE, *, retry: RetryPolicy | None = None
+    ) -> InstancePage:
+        """`GET /instances?page=&per_page=`: one page of instances (`retry`: this read's own policy)."""
+        data = await self._request("GET", "/instances", params={"page": page, "per_page": per_page}, retry=retry)
         return self._parse(InstancePage, data, None)
 
     async def list_instance_snapshots(self, instance_id: str, page: int = 1, per_page: int = 50) -> SnapshotPage:
@@ -381,15 +374,15 @@ class GenesisCloudClient:
                         raise
             if poll.cancelled_caught:
                 if last is None:
-                    raise WaitTimeout("the API did not answer within the wait; check again later")
-                return WaitResult(snapshot=last, reached=False, polls=polls, elapsed=self._clock() - started)
+                    raise WaitTimeout(messages.WAIT_NO_ANSWER)
+                return WaitResult(snapshot=last, reached=False, elapsed=self._clock() - started)
             elapsed = self._clock() - started
             if on_progress is not None:
                 await on_progress(snapshot, polls, elapsed)
             reached = snapshot is None if gone else snapshot is not None and snapshot.status in until
             now = self._clock()
             if reached or now >= deadline:
-                return WaitResult(snapshot=snapshot, reached=reached, polls=polls, elapsed=now - started)
+                return WaitResult(snapshot=snapshot, reached=reached, elapsed=now - started)
             await self._sleep(min(delay, deadline - now))
             delay = min(delay * 1.5, max_interval)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -33,8 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 
-from . import messages
-from .client import GenesisCloudClient
+from .client import GenesisCloudClient, Pages
 from .errors import (
     ApiUnreachable,
     BadResponse,
@@ -44,7 +42,7 @@ from .errors import (
     ServerError,
     StoreUnavailable,
 )
-from .models import Snapshot, SnapshotPage
+from .models import Snapshot
 from .store import Store
 
 DEDUPE_WINDOW_SECONDS = 600.0
@@ -60,9 +58,6 @@ BUSY_WAIT = 20.0
 BUSY_POLL = 0.25
 
 log = logging.getLogger(__name__)
-
-Pages = Callable[[int, int], Awaitable[SnapshotPage]]
-"""(page, per_page) → one page of snapshots: where a look-up reads."""
 
 
 @dataclass(frozen=True)
@@ -126,14 +121,15 @@ class Dedupe:
         self._sleep = sleep
         self._locks: dict[str, anyio.Lock] = {}
 
-    async def run(self, intent: Intent, make: Callable[[], Awaitable[Snapshot]], pages: Pages | None = None) -> Outcome:
+    async def run(
+        self, intent: Intent, make: Callable[[], Awaitable[Snapshot]], pages: Pages[Snapshot] | None = None
+    ) -> Outcome:
+        """The create's snapshot: remembered, found after a failed call, or made now (`pages`: where to look)."""
         key = intent.key
         lock = self._locks.setdefault(key, anyio.Lock())
         try:
             async with lock, self._claim(intent):
-                return await self._once(intent, make, pages or self.client.list_page)
-        except StoreUnavailable as exc:
-            raise StoreUnavailable(messages.STORE_DOWN_CREATE) from exc
+                return await self._once(intent, make, pages or self.client.snapshot_pages())
         finally:
             if self._locks.get(key) is lock and not lock.locked() and lock.statistics().tasks_waiting == 0:
                 del self._locks[key]
@@ -147,18 +143,14 @@ class Dedupe:
                 break
             await self._sleep(BUSY_POLL)
         else:
-            raise CreateBusy(messages.CREATE_BUSY)
+            raise CreateBusy(f"another instance holds the claim {key}")  # worded for a model by the tools
         try:
             yield
         finally:
             with suppress(StoreUnavailable):  # else the claim lapses after BUSY_SECONDS
                 await self.store.delete_if(key, mine)  # give it back, if still ours
 
-    def idle(self) -> bool:
-        """No create holds or waits for a lock (the lock map does not grow with every request)."""
-        return not self._locks
-
-    async def _once(self, intent: Intent, make: Callable[[], Awaitable[Snapshot]], pages: Pages) -> Outcome:
+    async def _once(self, intent: Intent, make: Callable[[], Awaitable[Snapshot]], pages: Pages[Snapshot]) -> Outcome:
         stored = await self.store.get(intent.key)
         memory = None if stored is None else _Memory.load(stored)
         if memory is not None and memory.snapshot_id is not None:
@@ -180,10 +172,14 @@ class Dedupe:
             return None
         return None if snapshot.status in UNUSABLE else snapshot
 
-    async def _look_up(self, intent: Intent, memory: _Memory, pages: Pages) -> tuple[Outcome | None, bool]:
-        """A snapshot the failed call may have made, that no other request made; and whether every page was read."""
+    async def _look_up(self, intent: Intent, memory: _Memory, pages: Pages[Snapshot]) -> tuple[Outcome | None, bool]:
+        """A snapshot the failed call may have made, that no other request made; and whether every page was read.
+
+        The API's order is not documented: the look-up reads the first page and the newest end, bounded.
+        """
         since = memory.wall - LOOKUP_SLACK
-        found, complete = await _read(pages, lambda s: _fits(s, intent, since))
+        scan = await self.client.scan(pages, max_pages=LOOKUP_PAGES, newest_end=True)
+        found, complete = [s for s in scan.items if _fits(s, intent, since)], scan.complete
         for snapshot in sorted(found, key=lambda s: s.created_at or since, reverse=True):
             if await self.store.get(f"create-made:{snapshot.id}") in (None, intent.key):
                 await self._remember(intent, memory.wall, snapshot.id)
@@ -214,14 +210,3 @@ class Dedupe:
 def _fits(snapshot: Snapshot, intent: Intent, since: datetime) -> bool:
     recent = snapshot.created_at is None or snapshot.created_at >= since
     return recent and snapshot.status not in UNUSABLE and intent.echoes(snapshot)
-
-
-async def _read(pages: Pages, keep: Callable[[Snapshot], bool]) -> tuple[list[Snapshot], bool]:
-    """Matches among the first page and the newest end (the API's order is not documented), bounded."""
-    first = await pages(1, 100)
-    last = max(1, math.ceil(first.total_count / 100))
-    wanted = [p for p in range(last, 1, -1)][: LOOKUP_PAGES - 1]
-    found = [s for s in first.snapshots if keep(s)]
-    for page in wanted:
-        found += [s for s in (await pages(page, 100)).snapshots if keep(s)]
-    return found, 1 + len(wanted) >= last

@@ -22,7 +22,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
 from pydantic import SecretStr
 
-from .client import build_http_client
+from .sending import build_http_client
 from .server import build_server
 from .settings import Settings
 from .simulator import DEFAULT_TOKEN, Simulator

@@ -1,10 +1,12 @@
-"""Every sentence a model or a person reads, in one place.
+"""The sentences that are not one tool's own: refusals, next steps, progress, error advice, what went wrong.
 
-Tool descriptions, argument help, result texts, next steps, refusals and error advice
-are written here and nowhere else (the API's own error text and the confirmation
-token's refusal reasons live with the classes that own them). Texts that mention a
-duration take it from `Settings`, so they stay true when the operator changes it.
-`Words(settings)` builds the per-server texts once, at start-up.
+Where words live: a tool's own words (its title, description, argument help and the
+result sentences only it says) are in its module under `tools/`, with its declaration.
+Every other sentence a model or a person reads in a client is here: the ones several
+tools say, the confirmation channels' and the prompts' words, and what the API client
+says went wrong. Operations and dedupe build no words: they return facts and raise
+typed errors, which the tools word with these. Texts that mention a duration take it
+from the settings, so they stay true when the operator changes it.
 """
 
 from __future__ import annotations
@@ -12,50 +14,31 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .errors import AuthError, CreateMayHaveStarted, NotFound, RateLimited, SnapshotMCPError, StoreUnavailable
+from .errors import (
+    AuthError,
+    CreateBusy,
+    CreateMayHaveStarted,
+    NotFound,
+    RateLimited,
+    SnapshotMCPError,
+    StoreUnavailable,
+)
 from .models import Snapshot
-from .settings import Settings
 
 INSTRUCTIONS = (
     "Manages Genesis Cloud compute snapshots (disk images). Snapshot ids are UUIDs: find them with "
     "list_snapshots. Deleting asks the user first; never delete without the user's request."
 )
 
-TITLES = {
-    "list_snapshots": "List snapshots",
-    "get_snapshot": "Get snapshot",
-    "create_snapshot_from_url": "Import snapshot from URL",
-    "delete_snapshot": "Delete snapshot",
-    "list_instances": "List instances",
-    "snapshot_instance": "Snapshot an instance",
-    "copy_snapshot": "Copy snapshot to a region",
-    "rename_snapshot": "Rename snapshot",
-    "delete_snapshots": "Delete several snapshots",
-    "card": "Confirm snapshot deletion",
-}
-"""Each tool's title, as a client shows it to a person."""
-
-# -- argument help (static: shown in every tool definition, so kept short) --------------------
+# -- argument help several tools share (static: shown in every tool definition, so kept short) --
 
 REGION_FILTER = "e.g. NORD-NO-KRS-1"
 NAME_CONTAINS = "case-insensitive"
-SIZE = "GiB of the uncompressed image"
 WAIT_CREATE = "poll until created or error"
-WAIT_DELETE = "poll until it is gone"
-REPLICATED_REGION = "also copy it there"
-COPY_NAME = "default: the source's name"
-INSTANCE_ID_FILTER = "made from this instance"
-SNAPSHOT_IDS = "1 to 25 distinct snapshot ids"
-CONFIRMATION_TOKEN = "from the preview call, after the user agreed"  # noqa: S105 - help text, not a secret
 
 # -- what a finished call says -------------------------------------------------------------
-
-ALREADY_DELETING = "This snapshot is already being deleted; nothing more was sent."
-DELETED = "Deleted; it is gone."
-DELETING = "Deletion accepted; the snapshot disappears once the API finishes (get_snapshot then says not found)."
 
 REFUSAL = {
     "declined": "the user declined. Nothing was deleted; do not retry unless the user asks again.",
@@ -116,12 +99,19 @@ def request_status(status: str, face: str | None) -> str:
     return CARD_STATUS[status]
 
 
-CARD_DESCRIPTION = "Asks the user to confirm or keep a pending snapshot deletion; shows every snapshot in full."
-DELETION_REQUEST = "For the confirmation card: a deletion request's snapshots (as they are now) and its status."
-CONFIRM_DELETION = "For the confirmation card: the user's decision (delete or keep) on a deletion request."
 NO_SUCH_REQUEST = "No such deletion request in this session (it may have expired). Nothing was deleted."
 ALREADY_DECIDED = "this request was already decided; nothing more was done."
 NOT_IN_REQUEST = "snapshot_ids must name some of the snapshots this request asked about. Nothing was deleted."
+
+
+CHANGED_WHILE_ASKED = (
+    "changed while you were asked (renamed, resized or otherwise not what the user saw). Not deleted; ask again "
+    "if the user still wants it."
+)
+UNRECORDED = (
+    "The shared state store could not be reached afterwards, so this decision could not be recorded: asking again "
+    "may not report it. get_snapshot shows where each snapshot stands."
+)
 
 
 FACE_NAMES = {"card": "the confirmation card", "browser": "the browser page"}
@@ -260,21 +250,6 @@ def not_deleted(outcome: str, reason: str) -> str:
     return f"Not deleted ({outcome}): {reason}"
 
 
-def delete_text(outcome: str, message: str) -> str:
-    return f"{outcome}: {message}"
-
-
-def named_twice(snapshot_ids: Sequence[str]) -> str:
-    return f"Nothing was asked or deleted: snapshot_ids names {', '.join(snapshot_ids)} more than once."
-
-
-def unknown_ids(snapshot_ids: Sequence[str]) -> str:
-    return (
-        f"Nothing was asked or deleted: no snapshot {', '.join(snapshot_ids)} (deleted already?). "
-        "Use list_snapshots to find ids, then call again with existing ones."
-    )
-
-
 def batch_done(accepted: int, asked: int) -> str:
     if accepted == asked:
         return f"the API accepted all {asked} deletions; each snapshot disappears once the API finishes."
@@ -299,13 +274,6 @@ def prompt_arguments(prompt: str, missing: Sequence[str], unknown: Sequence[str]
     return f"Prompt {prompt!r} " + " and ".join(parts) + f" (its arguments: {', '.join(declared) or 'none'})."
 
 
-def private_url(reason: str) -> str:
-    return (
-        f"url refused: {reason}. Genesis Cloud fetches images from the public internet; if this host is meant, "
-        "the server's operator can allow it (--allow-private-image-urls). Nothing was sent"
-    )
-
-
 def create_next(snapshot: Snapshot, *, waited: bool, can_wait: bool = True) -> str:
     """What to do after a create, from where the import stands (`can_wait`: the tool takes wait=true)."""
     if snapshot.status in ("created", "active"):
@@ -327,7 +295,8 @@ def create_next(snapshot: Snapshot, *, waited: bool, can_wait: bool = True) -> s
     )
 
 
-def create_heading(reused: bool, *, probable: bool = False, made: str = "Import started") -> str:
+def create_heading(reused: bool, *, made: str, probable: bool = False) -> str:
+    """The first words of a create's answer (`made`: what the tool says it started)."""
     if probable:
         return (
             "Found the probable earlier attempt (same name, size, region and OS, made since the failed call; "
@@ -348,8 +317,10 @@ def scan_progress(read: int, pages: int) -> str:
     return f"scanned page {read} of {pages}"
 
 
-def wait_progress(state: str, elapsed: float, goal: str) -> str:
-    return f"{state} after {elapsed:.0f}s (waiting for {goal})"
+def wait_progress(status: str | None, elapsed: float, *, gone: bool) -> str:
+    """Where a wait stands: the status (or `gone`), the seconds so far, and what it waits for."""
+    goal = "gone" if gone else "created or error"
+    return f"{status or 'gone'} after {elapsed:.0f}s (waiting for {goal})"
 
 
 STORE_DOWN_CREATE = (
@@ -383,7 +354,7 @@ def error_text(exc: SnapshotMCPError, subject: str = "", kind: str = "snapshot")
     """Words for a model: what happened, whether retrying helps, what to do next."""
     if isinstance(exc, NotFound):
         return f"Not found: no {kind} {subject} (it may have been deleted). Use list_{kind}s to find ids."
-    text = str(exc).rstrip(".")
+    text = CREATE_BUSY if isinstance(exc, CreateBusy) else str(exc).rstrip(".")
     if isinstance(exc, CreateMayHaveStarted):
         text = f"{text}. {create_maybe_started(exc.name)}"
     if isinstance(exc, AuthError):
@@ -402,84 +373,58 @@ def error_text(exc: SnapshotMCPError, subject: str = "", kind: str = "snapshot")
     return text
 
 
-def delete_description(ladder: Sequence[str], wait: str, browser: bool = False) -> str:
-    """delete_snapshot's description for the confirmation ladder the operator chose (`browser`: its rung can open)."""
-    if tuple(ladder) == ("unconfirmed",):
-        return (
-            "Use this to delete a snapshot permanently (no confirmation: this server runs unattended). "
-            f"wait=true polls until it is gone (~{wait} max)."
-        )
-    if tuple(ladder) == ("token",):
-        return (
-            "Use this to delete a snapshot permanently. Call once for a preview and a confirmation_token, show the "
-            "preview to the user, and call again with the token only after they agree."
-        )
-    text = f"Use this to delete a snapshot permanently, only after the user confirms. wait=true polls (~{wait} max)."
-    return text + _ladder_hints(ladder, browser)
+def invalid_arguments(tool: str, problems: Sequence[str]) -> str:
+    """A call whose arguments failed validation: one short line per field."""
+    return f"Invalid arguments for {tool} (nothing was sent): " + "; ".join(problems)
 
 
-def _ladder_hints(ladder: Sequence[str], browser: bool) -> str:
-    """What a delete tool's answers mean under the card, browser and token channels."""
-    where = " or ".join(place for place, on in (("a card", "card" in ladder), ("their browser", browser)) if on)
-    text = f" awaiting_confirmation: the user decides in {where}; call again for the outcome" if where else ""
-    if "card" in ladder and browser:
-        text += " (no card shown: ask_in_browser=true)"
-    text += "." if where else ""
-    if "token" in ladder:
-        text += " confirmation_required: show the preview; call again with the token once they agree."
-    return text
+# -- what went wrong with the API (the client's errors; `error_text` adds the advice) ------------
+
+API_UNDECODABLE = "the API's answer could not be decoded"
+API_SLOW = "the API did not answer in time"
+API_NO_CONNECTION = "could not connect to the API"
+API_NOT_JSON = "the response body was not valid JSON"
+WAIT_NO_ANSWER = "the API did not answer within the wait; check again later"
+UNSENDABLE_CREDENTIAL = (
+    "GENESISCLOUD_TOKEN contains spaces or characters an HTTP header cannot carry; paste the token again without them"
+)
 
 
-def delete_many_description(ladder: Sequence[str], browser: bool = False) -> str:
-    """delete_snapshots' description for the confirmation ladder the operator chose (`browser`: its rung can open)."""
-    if tuple(ladder) == ("unconfirmed",):
-        return "Use this to delete up to 25 snapshots permanently (no confirmation). Reports each id's outcome."
-    text = (
-        "Use this to delete up to 25 snapshots permanently, with one confirmation listing them all; only the ones "
-        "the user confirms go. Reports each id's outcome."
-    )
-    return text + _ladder_hints(ladder, browser)
+def connection_failed(kind: str) -> str:
+    return f"the connection to the API failed ({kind})"
 
 
-@dataclass(frozen=True)
-class Words:
-    """The texts of one server, built once from its settings."""
+def not_resent(what: str) -> str:
+    """A create (POST) whose answer was lost: sending it again could make a second snapshot."""
+    return f"{what}; the API may have acted on it, so it was not re-sent"
 
-    list_snapshots: str
-    get_snapshot: str
-    create_snapshot_from_url: str
-    delete_snapshot: str
-    list_instances: str
-    snapshot_instance: str
-    copy_snapshot: str
-    rename_snapshot: str
-    delete_snapshots: str
 
-    @classmethod
-    def of(cls, settings: Settings, *, browser: bool = False) -> Words:
-        """The texts for `settings`; `browser`: the browser channel can open here (its hints are given)."""
-        wait = seconds(settings.wait_timeout)
-        return cls(
-            list_instances="Use this to find instances (id, name, region, status, type) by region or name.",
-            snapshot_instance=(
-                "Use this to snapshot an instance (active or stopped). Returns at once, status creating; wait=true "
-                f"polls up to ~{wait}. An identical retry returns the same snapshot."
-            ),
-            copy_snapshot=(
-                "Use this to copy a snapshot to another region. Returns at once, status creating. An identical "
-                "retry returns the same copy."
-            ),
-            rename_snapshot="Use this to rename a snapshot.",
-            delete_snapshots=delete_many_description(settings.ladder, browser),
-            list_snapshots=(
-                "Use this to list snapshots. No filter: one page. With region/status/name_contains: every page is read "
-                "and only matches returned (page/per_page ignored)."
-            ),
-            get_snapshot="Use this to look up one snapshot's current state by id.",
-            create_snapshot_from_url=(
-                "Use this to import a raw (or zstd-compressed raw) disk image from an http(s) URL as a snapshot "
-                f"(not an instance: see snapshot_instance). Returns at once, status creating; wait=true polls up to "
-                f"~{wait}. An identical retry returns the same import."
-            ),
-            delete_snapshot=delete_description(settings.ladder, wait, browser),
-        )
+def tried(what: str, attempts: int) -> str:
+    return f"{what} (tried {attempts} times)"
+
+
+def not_success(status: int, method: str) -> str:
+    return f"HTTP {status} does not mean success for {method}"
+
+
+def answer_too_slow(seconds: float) -> str:
+    return f"the API's answer took longer than {seconds:.0f}s; retrying will not help"
+
+
+def answer_too_large(mebibytes: int) -> str:
+    return f"the API's answer was larger than {mebibytes} MiB; retrying will not help"
+
+
+def undocumented_shape(shape: str) -> str:
+    return f"the API's answer did not have the documented shape ({shape})"
+
+
+def another_snapshot(snapshot_id: str) -> str:
+    return f"the API answered a request for snapshot {snapshot_id} with another snapshot"
+
+
+def out_of_range(name: str, value: int, low: int, high: int | None = None) -> str:
+    """A paging argument outside what the API takes (nothing was sent)."""
+    if high is None:
+        return f"{name} must be {low} or more, got {value}"
+    return f"{name} must be between {low} and {high}, got {value}"

@@ -13,6 +13,8 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from pydantic import BaseModel
 
+from . import messages
+
 _HEADER = re.compile(r"^Error executing tool (?P<tool>[\w-]+): \d+ validation errors? for \w+\n")
 _MAX_MESSAGE = 240
 
@@ -35,7 +37,7 @@ def compact_validation_error(text: str) -> str | None:
             problems.append(f"{field}: {message}" if field else message)
     if not problems:
         return None
-    return f"Invalid arguments for {match['tool']} (nothing was sent): " + "; ".join(problems)
+    return messages.invalid_arguments(match["tool"], problems)
 
 
 class CompactArgumentErrors:

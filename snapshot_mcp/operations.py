@@ -2,25 +2,23 @@
 
 Here live the rules that make the tools safe to call from a model: filtered scans,
 bounded waits with progress, creates that are never silently made twice, and deletes
-that happen once, however many identical calls race. No MCP and no sentences: the
-tools turn what these return into words (`messages`).
+that happen once, however many identical calls race. No MCP, no sentences and no views:
+these return typed facts (`Listing`, `Created`, a `DeleteOutcome`), report progress as
+facts (`ScanStep`, `WaitStep`) and raise typed errors; the tools word them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import anyio
 
-from . import messages
 from .client import GenesisCloudClient, WaitResult
-from .dedupe import DEDUPE_WINDOW_SECONDS, Dedupe, Intent, Outcome, Pages
+from .dedupe import DEDUPE_WINDOW_SECONDS, Dedupe, Intent, Outcome
 from .errors import SnapshotMCPError, StoreUnavailable
 from .models import (
     SETTLED_STATUSES,
@@ -32,7 +30,6 @@ from .models import (
     Snapshot,
 )
 from .store import Store
-from .views import InstanceList, InstanceView, SnapshotList, SnapshotView
 
 logger = logging.getLogger("snapshot_mcp.operations")
 
@@ -42,10 +39,31 @@ MAX_SCAN_PAGES = 200
 MAX_INSTANCE_PAGES = 20
 """Pages of instances a listing reads at most (2,000 instances)."""
 
-Progress = Callable[[float, float, str], Awaitable[None]]
-"""(progress, total, message): how a long wait reports itself."""
-
 DeleteOutcome = Literal["deleting", "deleted", "already_deleting"]
+
+
+@dataclass(frozen=True)
+class ScanStep:
+    """A filtered scan read another page."""
+
+    read: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class WaitStep:
+    """A wait looked again: `status` None once the snapshot is gone; `done` of `total` seconds of its budget."""
+
+    status: str | None
+    elapsed: float
+    gone: bool
+    """What the wait is for: the snapshot gone (else: created or error)."""
+    done: float
+    total: float
+
+
+Progress = Callable[[ScanStep | WaitStep], Awaitable[None]]
+"""How a long call reports where it stands."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +85,32 @@ class Filters:
             return False
         return self.name_contains is None or self.name_contains.casefold() in snapshot.name.casefold()
 
-    def describe(self) -> str:
-        parts = [f"{k}={v}" for k, v in vars(self).items() if v is not None]
-        return "(" + ", ".join(parts) + ")"
+    def given(self) -> dict[str, str]:
+        """The filters that were given, by name."""
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a listing found: one page as the API gave it (`page`, `per_page`), or a filtered scan's matches."""
+
+    snapshots: list[Snapshot]
+    total_count: int
+    complete: bool
+    """False if more pages exist (one page) or the scan stopped before the last page."""
+    page: int | None = None
+    per_page: int | None = None
+    scanned: int | None = None
+    """Snapshots a filtered scan examined."""
+
+
+@dataclass(frozen=True)
+class InstanceListing:
+    """The instances that match, of every page read (up to a bound)."""
+
+    instances: list[Instance]
+    total_count: int
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -149,12 +190,6 @@ class Operations:
 
     # -- reading -------------------------------------------------------------------
 
-    def _pages(self, instance_id: str | None) -> Pages:
-        """Where snapshots are listed: the account's, or one instance's."""
-        if instance_id is None:
-            return self.client.list_page
-        return functools.partial(self.client.list_instance_snapshots, instance_id)
-
     async def list(
         self,
         page: int,
@@ -162,51 +197,34 @@ class Operations:
         filters: Filters,
         progress: Progress | None = None,
         instance_id: str | None = None,
-    ) -> SnapshotList:
-        pages = self._pages(instance_id)
+    ) -> Listing:
+        """One page as the API gives it; with filters, the matches among every page (up to `MAX_SCAN_PAGES`)."""
+        pages = self.client.snapshot_pages(instance_id)
         if not filters.active:
-            result = await pages(page, per_page)
-            return SnapshotList(
-                snapshots=[SnapshotView.of(s) for s in result.snapshots],
-                total_count=result.total_count,
-                page=result.page,
-                per_page=result.per_page,
-                complete=result.page * result.per_page >= result.total_count,
-            )
+            snapshots, total = await pages(page, per_page)
+            return Listing(list(snapshots), total, page * per_page >= total, page=page, per_page=per_page)
 
         async def on_page(read: int, total: int) -> None:
             if progress is not None:
-                await progress(read, total, messages.scan_progress(read, total))
+                await progress(ScanStep(read, total))
 
-        scan = await self.client.scan(filters, max_pages=MAX_SCAN_PAGES, on_page=on_page, pages=pages)
-        return SnapshotList(
-            snapshots=[SnapshotView.of(s) for s in scan.matches],
-            total_count=scan.total_count,
-            page=None,
-            per_page=None,
-            scanned=scan.scanned,
-            complete=scan.complete,
-        )
+        scan = await self.client.scan(pages, max_pages=MAX_SCAN_PAGES, on_page=on_page)
+        matches = [snapshot for snapshot in scan.items if filters(snapshot)]
+        return Listing(matches, scan.total_count, scan.complete, scanned=len(scan.items))
 
     async def get(self, snapshot_id: str) -> Snapshot:
         return await self.client.get(snapshot_id)
 
-    async def list_instances(self, region: str | None, name_contains: str | None) -> InstanceList:
+    async def list_instances(self, region: str | None, name_contains: str | None) -> InstanceListing:
         """Every instance (up to `MAX_INSTANCE_PAGES` pages) whose region and name match."""
-        first = await self.client.list_instances(1, 100)
-        last = min(max(1, math.ceil(first.total_count / 100)), MAX_INSTANCE_PAGES)
-        found = list(first.instances)
-        for page in range(2, last + 1):
-            found += (await self.client.list_instances(page, 100)).instances
-        seen: dict[str, Instance] = {instance.id: instance for instance in found}
+        scan = await self.client.scan(self.client.instance_pages, max_pages=MAX_INSTANCE_PAGES)
         needle = (name_contains or "").casefold()
         kept = [
-            InstanceView.of(i)
-            for i in seen.values()
-            if (region is None or i.region.upper() == region.upper()) and needle in i.name.casefold()
+            instance
+            for instance in scan.items
+            if (region is None or instance.region.upper() == region.upper()) and needle in instance.name.casefold()
         ]
-        complete = last * 100 >= first.total_count
-        return InstanceList(instances=kept, total_count=first.total_count, complete=complete)
+        return InstanceListing(kept, scan.total_count, scan.complete)
 
     # -- waiting -------------------------------------------------------------------
 
@@ -217,21 +235,19 @@ class Operations:
 
         Progress counts seconds of that limit, and ends at the full limit when the goal is reached early.
         """
-        goal = "gone" if gone else "created or error"
         total = self.wait_timeout if limit is None else min(limit, self.wait_timeout)
 
         async def report(snapshot: Snapshot | None, polls: int, elapsed: float) -> None:
-            if progress is None:
-                return
-            state = "gone" if snapshot is None else snapshot.status
-            await progress(min(elapsed, total), total, messages.wait_progress(state, elapsed, goal))
+            if progress is not None:
+                status = None if snapshot is None else snapshot.status
+                await progress(WaitStep(status, elapsed, gone, min(elapsed, total), total))
 
         result = await self.client.wait(
             snapshot_id, gone=gone, timeout=total, interval=self.poll_interval, on_progress=report
         )
         if result.reached and progress is not None:
-            state = "gone" if result.snapshot is None else result.snapshot.status
-            await progress(total, total, messages.wait_progress(state, result.elapsed, goal))
+            status = None if result.snapshot is None else result.snapshot.status
+            await progress(WaitStep(status, result.elapsed, gone, total, total))
         return result
 
     # -- creating ------------------------------------------------------------------
@@ -247,7 +263,9 @@ class Operations:
         """Snapshot an instance, never twice for identical requests (see `dedupe`)."""
         intent = instance_intent(instance_id, request)
         outcome = await self.dedupe.run(
-            intent, lambda: self.client.snapshot_instance(instance_id, request), pages=self._pages(instance_id)
+            intent,
+            lambda: self.client.snapshot_instance(instance_id, request),
+            pages=self.client.snapshot_pages(instance_id),
         )
         return await self._settle(outcome, wait, progress)
 
@@ -282,8 +300,6 @@ class Operations:
         try:
             async with lock:
                 already = snapshot.status in DELETING_STATUSES or not await self._send_delete(snapshot.id)
-        except StoreUnavailable as exc:
-            raise StoreUnavailable(messages.STORE_DOWN_DELETE) from exc
         finally:
             _forget_idle(self._delete_locks, snapshot.id, lock)
         if already:
@@ -291,6 +307,10 @@ class Operations:
         if wait and (await self.wait(snapshot.id, gone=True, progress=progress, limit=wait_timeout)).reached:
             return "deleted"
         return "deleting"
+
+    async def delete_claimed(self, snapshot_id: str) -> bool:
+        """Whether a DELETE of this snapshot was claimed (and is being sent, or was accepted) within the window."""
+        return await self.store.get(f"deleted:{snapshot_id}") is not None
 
     async def _send_delete(self, snapshot_id: str) -> bool:
         """Claim the snapshot's deletion in the store (instances share it), then send the DELETE; False: claimed before.

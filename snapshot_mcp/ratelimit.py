@@ -53,7 +53,6 @@ class SlidingWindow:
     """At most `limit` requests in any `window` seconds, in arrival order; no wait below that."""
 
     def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep) -> None:
-        self.rate = rate
         self.limit, self.window = window_of(rate)
         self._clock = clock
         self._sleep = sleep

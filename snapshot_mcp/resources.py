@@ -22,6 +22,7 @@ prompt carries a list of regions of its own. A malformed file stops start-up wit
 error naming the file.
 """
 
+import contextlib
 import re
 import time
 import tomllib
@@ -31,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
@@ -48,6 +50,7 @@ from mcp_types.jsonrpc import INVALID_PARAMS
 from . import messages
 from .errors import NotFound, SnapshotMCPError
 from .models import KNOWN_REGIONS, check_snapshot_id
+from .sending import RetryPolicy
 from .state import AppState, app_state, current_state
 from .views import SnapshotView
 
@@ -226,39 +229,52 @@ async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
     return SnapshotView.of(snapshot).model_dump_json(exclude_none=True)
 
 
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+"""A completion answers while the person types: one attempt, never a retry's back-off."""
+
+
 async def _first_snapshots(app: AppState) -> list[tuple[str, str]]:
-    page = await app.ops.client.list_page(1, 100)
+    page = await app.ops.client.list_page(1, 100, retry=ONE_ATTEMPT)
     return [(snapshot.id, snapshot.name) for snapshot in page.snapshots]
 
 
 async def _first_instances(app: AppState) -> list[tuple[str, str]]:
-    page = await app.ops.client.list_instances(1, 100)
+    page = await app.ops.client.list_instances(1, 100, retry=ONE_ATTEMPT)
     return [(instance.id, instance.name) for instance in page.instances]
 
 
 @dataclass
 class _FirstPage:
-    """The (id, name) pairs of one listing's first page of 100, read at most every 30 s.
+    """The (id, name) pairs of one listing's first page of 100, read at most once every 30 s.
 
-    An API failure (no token, the API away) keeps what was read before: no error reaches the client.
+    A failed read (no token, the API away or failing) counts as a read: for 30 s the
+    completions offer what was read before, and no error reaches the client. So keystrokes
+    against a failing API cost one request per 30 s, not one (and its retries) each.
+    Concurrent completions wait for the one read in flight instead of starting their own.
     """
 
     read: Callable[[AppState], Awaitable[list[tuple[str, str]]]]
-    at: float = -1e9
+    clock: Callable[[], float] = time.monotonic
+    at: float | None = None
     entries: list[tuple[str, str]] = field(default_factory=list)
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    def _due(self) -> bool:
+        """No read yet, or the last one is 30 s old (or the clock went back)."""
+        return self.at is None or not 0 <= self.clock() - self.at < COMPLETION_CACHE_SECONDS
 
     async def complete(self, prefix: str) -> Completion:
         """The ids whose id or name starts with `prefix` (case-insensitive), at most `MAX_COMPLETIONS`."""
         app = current_state()  # completions have no tool context: the middleware exposes the state
-        if app is not None and time.monotonic() - self.at > COMPLETION_CACHE_SECONDS:
-            try:
-                self.entries = await self.read(app)
-                self.at = time.monotonic()
-            except SnapshotMCPError:
-                pass
-        entries = self.entries if app is not None else []
+        if app is None:
+            return Completion(values=[], total=0, has_more=False)
+        async with self.lock:
+            if self._due():
+                self.at = self.clock()
+                with contextlib.suppress(SnapshotMCPError):
+                    self.entries = await self.read(app)
         needle = prefix.strip().casefold()
-        ids = [id_ for id_, name in entries if id_.startswith(needle) or name.casefold().startswith(needle)]
+        ids = [id_ for id_, name in self.entries if id_.startswith(needle) or name.casefold().startswith(needle)]
         return Completion(values=ids[:MAX_COMPLETIONS], total=len(ids), has_more=len(ids) > MAX_COMPLETIONS)
 
 
@@ -266,12 +282,12 @@ INSTANCE_ARGUMENTS = ("instance_id", "instance")
 """Argument names completed with instance ids (a prompt's `instance` takes a name or an id)."""
 
 
-@dataclass
 class Completions:
     """Argument completions: regions from the known list; snapshot and instance ids from the first page of each."""
 
-    snapshots: _FirstPage = field(default_factory=lambda: _FirstPage(_first_snapshots))
-    instances: _FirstPage = field(default_factory=lambda: _FirstPage(_first_instances))
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.snapshots = _FirstPage(_first_snapshots, clock)
+        self.instances = _FirstPage(_first_instances, clock)
 
     async def complete(
         self,
@@ -288,8 +304,13 @@ class Completions:
         return None
 
 
-def register_catalog(server: MCPServer[Any], *, prompts_dir: Path | None = None) -> None:
-    """Register the prompts (and their argument check), the snapshot resource template and completions."""
+def register_catalog(
+    server: MCPServer[Any], *, prompts_dir: Path | None = None, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Register the prompts (and their argument check), the snapshot resource template and completions.
+
+    `clock` times the completions' 30 s memory of the first pages.
+    """
     prompts = load_prompts(prompts_dir)
     for prompt in prompts:
         server.add_prompt(_as_prompt(prompt))
@@ -301,7 +322,7 @@ def register_catalog(server: MCPServer[Any], *, prompts_dir: Path | None = None)
         description="One snapshot as JSON (read-only).",
         mime_type="application/json",
     )(snapshot_resource)
-    server.completion()(Completions().complete)  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
+    server.completion()(Completions(clock).complete)  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
 
 
 class PromptArguments:

@@ -1,12 +1,12 @@
-"""How one logical API request is sent: one attempt → its verdict → the retry decision → the data.
+"""How one logical API request is sent: one attempt → its assessment → the retry decision → the data.
 
 Split the way httpx splits sending, each step with one job:
 
 - `send_once`: pass the rate limiter, send, read a bounded answer (at most
-  `MAX_BODY_BYTES` decoded — which also bounds a compression bomb — within
+  `MAX_ANSWER_BYTES` decoded — which also bounds a compression bomb — within
   `ATTEMPT_SECONDS` in all, so a slow drip cannot hold a call). Too big or too slow is a
   `BadResponse` that says retrying will not help.
-- `judge`: what an attempt means for this method — done (with the decoded JSON), worth
+- `assess`: what an attempt means for this method — done (with the decoded JSON), worth
   another attempt, or an error to raise. Only the statuses that mean success for a
   method are success (GET/PATCH 200; POST 200/201; DELETE 202/204, or 404 after an
   attempt whose answer was lost); a redirect or any other status is a `BadResponse`.
@@ -41,14 +41,14 @@ from typing import Literal
 import anyio
 import httpx
 
-from . import __version__
+from . import __version__, messages
 from .errors import ApiError, ApiUnreachable, BadResponse, SnapshotMCPError, UnusableResponse, error_from_response
 from .ratelimit import Limiter
 
 USER_AGENT = f"snapshot-mcp/{__version__} (+https://pypi.org/project/snapshot-mcp/)"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """A page of 100 snapshots is about 50 KiB: an answer past 4 MiB (decoded) is not the API's."""
 ATTEMPT_SECONDS = 30.0
 """The longest one attempt may take, connection and the whole answer included."""
@@ -115,7 +115,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 @dataclass(frozen=True)
-class Answer:
+class Answered:
     """What one attempt got back: status, the (bounded) decoded body, the Retry-After seconds."""
 
     status: int
@@ -137,12 +137,12 @@ class Lost:
 
     def describe(self) -> str:
         if isinstance(self.error, httpx.DecodingError):
-            return "the API's answer could not be decoded"
+            return messages.API_UNDECODABLE
         if isinstance(self.error, httpx.TimeoutException):
-            return "the API did not answer in time"
+            return messages.API_SLOW
         if isinstance(self.error, httpx.ConnectError):
-            return "could not connect to the API"
-        return f"the connection to the API failed ({type(self.error).__name__})"
+            return messages.API_NO_CONNECTION
+        return messages.connection_failed(type(self.error).__name__)
 
 
 class _TooLarge(Exception):
@@ -185,30 +185,27 @@ async def _read(response: httpx.Response, limit: int) -> bytes:
 
 async def send_once(
     http: httpx.AsyncClient, limiter: Limiter, request: httpx.Request, *, seconds: float = ATTEMPT_SECONDS
-) -> Answer | Lost:
+) -> Answered | Lost:
     """One attempt: rate-limited, bounded in size and in time."""
     await limiter.acquire()
     try:
         with anyio.fail_after(seconds):
             response = await http.send(request, stream=True)
             try:
-                body = await _read(response, MAX_BODY_BYTES)
+                body = await _read(response, MAX_ANSWER_BYTES)
             finally:
                 await response.aclose()
     except (httpx.TransportError, httpx.DecodingError) as exc:
         return Lost(exc)
     except TimeoutError:
-        raise BadResponse(
-            0, None, f"the API's answer took longer than {seconds:.0f}s; retrying will not help"
-        ) from None
+        raise BadResponse(0, None, messages.answer_too_slow(seconds)) from None
     except _TooLarge:
-        message = f"the API's answer was larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; retrying will not help"
-        raise UnusableResponse(message) from None
+        raise UnusableResponse(messages.answer_too_large(MAX_ANSWER_BYTES // (1024 * 1024))) from None
     retry_after = parse_retry_after(response.headers.get("retry-after"))
-    return Answer(response.status_code, body, response.headers.get("content-type", ""), retry_after)
+    return Answered(response.status_code, body, response.headers.get("content-type", ""), retry_after)
 
 
-# -- its verdict ----------------------------------------------------------------------------
+# -- its assessment ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -228,23 +225,23 @@ class Again:
     """This attempt may have reached the API (so a later 404 on DELETE means it did the deletion)."""
 
 
-Verdict = Done | Again | SnapshotMCPError
+Assessment = Done | Again | SnapshotMCPError
 
 
-def judge(method: Method, outcome: Answer | Lost, *, secret: str, maybe_acted: bool) -> Verdict:
+def assess(method: Method, outcome: Answered | Lost, *, secret: str, maybe_acted: bool) -> Assessment:
     """What one attempt means for `method` (see the module docstring)."""
     idempotent = method != "POST"
     if isinstance(outcome, Lost):
         message = outcome.describe()
         if not idempotent and not outcome.never_sent:
-            return ApiUnreachable(f"{message}; the API may have acted on it, so it was not re-sent")
+            return ApiUnreachable(messages.not_resent(message))
         return Again(_unreachable(message), None, reached=not outcome.never_sent)
     if outcome.status in SUCCESS[method]:
         return _decoded(outcome, idempotent)
     if outcome.status == 404 and method == "DELETE" and maybe_acted:
         return Done(None)  # an earlier attempt, whose answer was lost, did the deletion
     if outcome.status < 400:
-        odd = BadResponse(outcome.status, None, f"HTTP {outcome.status} does not mean success for {method}")
+        odd = BadResponse(outcome.status, None, messages.not_success(outcome.status, method))
         return Again(_same(odd), None, reached=True) if idempotent else odd
     error = error_from_response(outcome.status, outcome.body, outcome.content_type, outcome.retry_after, secret=secret)
     if outcome.status == 429 or (idempotent and outcome.status in RETRY_STATUSES):
@@ -252,13 +249,13 @@ def judge(method: Method, outcome: Answer | Lost, *, secret: str, maybe_acted: b
     return error
 
 
-def _decoded(answer: Answer, idempotent: bool) -> Verdict:
+def _decoded(answer: Answered, idempotent: bool) -> Assessment:
     if not answer.body.strip():
         return Done(None)
     try:
         data: JSON = json.loads(answer.body)
     except (ValueError, RecursionError):
-        error = BadResponse(answer.status, None, "the response body was not valid JSON")
+        error = BadResponse(answer.status, None, messages.API_NOT_JSON)
         return Again(_same(error), None, reached=True) if idempotent else error
     return Done(data)
 
@@ -268,9 +265,7 @@ def _same(error: ApiError) -> Callable[[int, bool], SnapshotMCPError]:
 
 
 def _unreachable(message: str) -> Callable[[int, bool], SnapshotMCPError]:
-    return lambda attempts, maybe_acted: ApiUnreachable(
-        f"{message} (tried {attempts} times)", may_have_acted=maybe_acted
-    )
+    return lambda attempts, maybe_acted: ApiUnreachable(messages.tried(message, attempts), may_have_acted=maybe_acted)
 
 
 # -- the retry decision ---------------------------------------------------------------------

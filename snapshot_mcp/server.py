@@ -2,8 +2,8 @@
 
 Nothing is created at import time: each call makes an independent server, whose
 lifespan (`state.open_state`) opens the API client's connection pool and the store.
-What the tools do lives in `tools/`, how deletes are confirmed in `confirm/`, the
-words in `messages`.
+What the tools are lives in `tools/` (one declaration each), how deletes are confirmed
+in `confirm/`, the words they share in `messages`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from .apps import AppOnlyGate, card_extension
 from .browser import opener
 from .browser.listener import GRACE_SECONDS
 from .browser.opener import Desktop
-from .client import RetryPolicy
 from .confirm import install_audit_handler
-from .messages import INSTRUCTIONS, Words
+from .messages import INSTRUCTIONS
 from .middleware import CompactArgumentErrors
 from .redact import RedactSecrets
 from .resources import register_catalog
 from .schema import lean
+from .sending import RetryPolicy
 from .settings import Settings
 from .state import AppState, ExposeState, Seams, browser_possible, open_state
 from .store import Store
@@ -123,9 +123,10 @@ def build_server(
 
     `http` replaces the API's HTTP client, `retry` the client's retry policy,
     `poll_interval` the first pause between polls of a wait, `clock` the wall clock
-    of confirmation tokens, `store` the shared state, `desktop` what tells whether and how
-    the person's browser opens (default: this machine's), and `page_grace` how long the
-    browser page's listener outlives its last request (tests shrink, move or break these).
+    of confirmation tokens and of the completions' memory, `store` the shared state,
+    `desktop` what tells whether and how the person's browser opens (default: this
+    machine's), and `page_grace` how long the browser page's listener outlives its last
+    request (tests shrink, move or break these).
     """
     install_audit_handler()
     launcher = (desktop or opener.this_machine()).launcher() if browser_possible(settings) else None
@@ -146,10 +147,10 @@ def build_server(
             version=__version__,
             lifespan=lambda _: open_state(settings, seams),
             request_state_security=_request_state_security(settings),
-            extensions=[card_extension()] if card else [],
+            extensions=[card_extension(settings)] if card else [],
             middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
         )
     server.hidden = frozenset() if launcher is not None else HIDDEN_WITHOUT_BROWSER
-    tools.register(server, settings, Words.of(settings, browser=launcher is not None))
-    register_catalog(server)
+    tools.register(server, settings, browser=launcher is not None)
+    register_catalog(server, clock=clock)
     return server

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from .browser.listener import GRACE_SECONDS
 from .browser.opener import Launcher
-from .client import GenesisCloudClient, RetryPolicy, build_http_client
+from .client import GenesisCloudClient
 from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
 from .confirm.browser import BrowserChannel, BrowserPages, browser_pages
 from .confirm.card import CardChannel
@@ -32,6 +32,7 @@ from .confirm.ladder import Ladder
 from .confirm.requests import DeletionRequests
 from .operations import Operations
 from .ratelimit import Limiter
+from .sending import RetryPolicy, build_http_client
 from .settings import Settings
 from .store import MemoryStore, Store
 
@@ -81,7 +82,7 @@ def derived_key(settings: Settings, purpose: bytes) -> bytes | None:
 def build_ladder(
     settings: Settings,
     store: Store,
-    requests: DeletionRequests,
+    decisions: Decisions,
     clock: Callable[[], float],
     pages: BrowserPages | None = None,
 ) -> Ladder:
@@ -89,7 +90,7 @@ def build_ladder(
     rungs: dict[str, Callable[[], Channel]] = {
         "browser": lambda: BrowserChannel(pages, timeout=settings.elicitation_timeout),
         "card": lambda: CardChannel(
-            requests, ignored_clients=settings.card_ignored_clients, offer_browser=pages is not None
+            decisions, ignored_clients=settings.card_ignored_clients, offer_browser=pages is not None
         ),
         "form": lambda: FormChannel(
             timeout=settings.elicitation_timeout,
@@ -155,7 +156,7 @@ async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState
     launcher = seams.launcher if browser_possible(settings) else None
     try:
         async with browser_pages(requests, decisions, launcher, grace=seams.page_grace) as pages:
-            ladder = build_ladder(settings, store, requests, seams.wall_clock, pages)
+            ladder = build_ladder(settings, store, decisions, seams.wall_clock, pages)
             yield AppState(settings, ops, ladder, requests, decisions, store)
     finally:
         if seams.store is None:

@@ -1,8 +1,10 @@
-"""What the tools return: typed results (`structuredContent`) and their compact text.
+"""What the tools return: typed results (`structuredContent`) and the compact forms of their text.
 
 The structured result is complete; the text block a model reads is short: one line
-per snapshot, tab-separated, with a header naming the columns. Names are data, not
-instructions: control characters are folded so a name cannot forge extra lines.
+per snapshot, tab-separated, with a header naming the columns (`snapshot_row`), or one
+`key=value` line (`detail_text`). The sentences around them are the tools' own. Names
+are data, not instructions: control characters are folded so a name cannot forge
+extra lines.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Literal, Protocol
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from . import messages
 from .models import Instance, Snapshot
 
 ResultOutcome = Literal[
@@ -248,40 +249,27 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _clean(text: str | None) -> str:
+def cell(text: str | None) -> str:
+    """A value as one cell of a tab-separated row: no tabs or line breaks, `-` when empty."""
     if text is None:
         return "-"
     return " ".join(text.replace("\t", " ").split()) or "-"
 
 
-def _row(view: SnapshotView) -> str:
+SNAPSHOT_HEADER = "id\tname\tGiB\tregion\tstatus\tcreated"
+
+
+def snapshot_row(view: SnapshotView) -> str:
+    """One snapshot as a row under `SNAPSHOT_HEADER`."""
     size = "-" if view.size is None else str(view.size)
     created = (view.created_at or "-")[:10]
-    return "\t".join((view.id, _clean(view.name), size, view.region or "-", view.status or "-", created))
-
-
-HEADER = "id\tname\tGiB\tregion\tstatus\tcreated"
-
-
-def list_text(result: SnapshotList, filters: str = "") -> str:
-    if result.scanned is not None:
-        head = f"{len(result.snapshots)} match {filters} of {result.scanned} scanned"
-        if not result.complete:
-            head += f" (incomplete: {result.total_count} exist)"
-    else:
-        shown = len(result.snapshots)
-        head = f"page {result.page}: {shown} of {result.total_count}"
-        if not result.complete:
-            head += f"; more: page={(result.page or 1) + 1}"
-    if not result.snapshots:
-        return head
-    return "\n".join([head, HEADER, *(_row(view) for view in result.snapshots)])
+    return "\t".join((view.id, cell(view.name), size, view.region or "-", view.status or "-", created))
 
 
 def detail_text(view: SnapshotView) -> str:
     parts = [
         f"{view.id}",
-        f"name={_clean(view.name)}",
+        f"name={cell(view.name)}",
         f"size={view.size if view.size is not None else '-'}GiB",
         f"region={view.region}",
         f"status={view.status}",
@@ -294,14 +282,6 @@ def detail_text(view: SnapshotView) -> str:
     return " ".join(parts)
 
 
-def create_text(result: CreateResult, made: str = "Import started") -> str:
-    heading = messages.create_heading(result.reused, probable=bool(result.probable), made=made)
-    text = f"{heading}: {detail_text(result.snapshot)}\nNext: {result.next}"
-    if result.lookup_complete is False:
-        text += "\n" + messages.lookup_incomplete(result.snapshot.name)
-    return text
-
-
 def tool_result(text: str, model: BaseModel) -> CallToolResult:
     """A tool's answer: the compact text a model reads, and the complete typed data.
 
@@ -312,21 +292,6 @@ def tool_result(text: str, model: BaseModel) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=model.model_dump(mode="json", exclude_none=True),
     )
-
-
-INSTANCE_HEADER = "id\tname\tregion\tstatus\ttype"
-
-
-def instance_text(result: InstanceList, filters: str = "") -> str:
-    head = f"{len(result.instances)} instance{'s' if len(result.instances) != 1 else ''} {filters}".rstrip()
-    if not result.complete:
-        head += f" (incomplete: {result.total_count} exist)"
-    if not result.instances:
-        return head
-    rows = (
-        "\t".join((v.id, _clean(v.name), v.region or "-", v.status or "-", v.type or "-")) for v in result.instances
-    )
-    return "\n".join([head, INSTANCE_HEADER, *rows])
 
 
 def batch_text(result: BatchDeleteResult) -> str:

@@ -41,7 +41,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
 from pydantic import SecretStr
 
-from snapshot_mcp.client import RetryPolicy
+from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, KNOWN_REGIONS, Faults, Simulator

@@ -40,11 +40,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
 
 from snapshot_mcp.browser.opener import NO_DESKTOP, Desktop, Launcher
-from snapshot_mcp.client import RetryPolicy
+from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore, Store, StoreUnavailable
+from snapshot_mcp.tools import DECLARATIONS
 from stress.api import most_in_any_window as most_in_any_window  # counted as the API counts, as in stress/
 
 PREFIX = "/compute/v1/snapshots"
@@ -60,17 +61,10 @@ SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 OTHER_SEED_ID = "9607c382-cdbd-42ad-b42e-38298191bb45"
 """Another seed snapshot: win-server-2022-base, 80 GiB, EUW-NL-AMS-1, created."""
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-READING_TOOLS = {"list_snapshots", "get_snapshot", "list_instances"}
-WRITING_TOOLS = {
-    "create_snapshot_from_url",
-    "snapshot_instance",
-    "copy_snapshot",
-    "rename_snapshot",
-    "delete_snapshot",
-    "delete_snapshots",
-}
+READING_TOOLS = {declared.name for declared in DECLARATIONS if not declared.writes}
+WRITING_TOOLS = {declared.name for declared in DECLARATIONS if declared.writes}
 MODEL_TOOLS = READING_TOOLS | WRITING_TOOLS
-"""Every tool a model is offered by default (the card's app-only tools are not among them)."""
+"""Every tool a model is offered by default, as declared (the card's app-only tools are not among them)."""
 
 
 def fast(settings: Settings, **changes: Any) -> Settings:
@@ -335,8 +329,13 @@ class FlakyStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.down = False
+        self.down_for = 0
+        """Operations still to fail before it answers again (a pause), while `down` is false."""
 
     def _reach(self) -> None:
+        if self.down_for > 0:
+            self.down_for -= 1
+            raise StoreUnavailable("The shared state store (test) cannot be reached")
         if self.down:
             raise StoreUnavailable("The shared state store (test) cannot be reached")
 
@@ -369,6 +368,46 @@ class FlakyStore(MemoryStore):
         return await super().delete_if(key, expected)
 
 
+class AfterClaim:
+    """A store that runs `then()` once a Delete click has claimed a deletion request in it (the store "pauses" there).
+
+    Everything else goes to `store` unchanged; `then` takes the store down, or stops a Redis server.
+    """
+
+    def __init__(self, store: Store, then: Callable[[], None]) -> None:
+        self.store = store
+        self.then = then
+        self.tripped = False
+
+    async def get(self, key: str) -> str | None:
+        return await self.store.get(key)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        await self.store.put(key, value, ttl)
+
+    async def put_once(self, key: str, value: str, ttl: float) -> bool:
+        return await self.store.put_once(key, value, ttl)
+
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        swapped = await self.store.swap(key, expected, value, ttl)
+        if swapped and not self.tripped and '"status":"deleting"' in value:
+            self.tripped = True
+            self.then()
+        return swapped
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return await self.store.incr(key, ttl)
+
+    async def delete(self, key: str) -> None:
+        await self.store.delete(key)
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        return await self.store.delete_if(key, expected)
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
 def text_of(result: CallToolResult) -> str:
     """The text blocks of a result, joined."""
     return "\n".join(block.text for block in result.content if block.type == "text")
@@ -397,6 +436,24 @@ class Asker:
         if self.block is not None:
             await self.block.wait()
         return self.answer
+
+
+CHANGED_WHILE_ASKED = {"name": "production-db-DO-NOT-DELETE", "size": 4096}
+"""What happens to a snapshot while a person looks at the question about it (renamed and grown)."""
+
+
+class ChangesWhileAsked(Asker):
+    """An `Asker` in whose time to answer the snapshots it names change on the API (`CHANGED_WHILE_ASKED`)."""
+
+    def __init__(self, sim: Simulator, *snapshot_ids: str) -> None:
+        super().__init__(accept(confirm=True))
+        self.sim = sim
+        self.snapshot_ids = snapshot_ids
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        for snapshot_id in self.snapshot_ids:
+            self.sim.snapshots[snapshot_id].update(CHANGED_WHILE_ASKED)
+        return await super().__call__(context, params)
 
 
 def accept(**content: Any) -> ElicitResult:
@@ -488,9 +545,11 @@ class RedisServer:
     (and may be called again after `start()`, to test an outage and a return).
     """
 
-    def __init__(self, directory: Path, *, password: str | None = None) -> None:
+    def __init__(self, directory: Path, *, password: str | None = None, persist: bool = False) -> None:
         self.directory = directory
         self.password = password
+        self.persist = persist
+        """Write every change to an append-only file, so a stop and a start keep the data (an outage, not a loss)."""
         self.port = 0
         self.process: subprocess.Popen[str] | None = None
 
@@ -506,7 +565,8 @@ class RedisServer:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 self.port = probe.getsockname()[1]
-        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        durable = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *durable]
         args += ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(
             [binary, *args, "--dir", str(self.directory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

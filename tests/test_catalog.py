@@ -212,6 +212,31 @@ async def test_readme_tool_table_is_current() -> None:
     assert render_readme(readme, tools) == readme
 
 
+async def test_readme_says_why_the_additive_writers_are_not_destructive() -> None:
+    """The paragraph after the table names, from tools/list, exactly the writers marked non-destructive and the others.
+
+    Its sentence with `destructiveHint: false` names the tools that write (not read-only)
+    without being destructive; its sentence with `destructiveHint: true` the destructive ones.
+    """
+    tools, _ = await server_catalog()
+    writers = [t for t in tools if t.annotations is not None and not t.annotations.read_only_hint]
+    additive = {t.name for t in writers if t.annotations is not None and t.annotations.destructive_hint is False}
+    destructive = {t.name for t in writers} - additive
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after_table = readme.split("<!-- tools:end -->", 1)[1]
+    paragraph = after_table.split("**Which writing tools are marked destructive.**", 1)[1].split("\n\n", 1)[0]
+    sentences = re.split(r"(?<=[.)])\s+(?=[A-Z`(])", " ".join(paragraph.split()))
+
+    def named(hint: str) -> set[str]:
+        [sentence] = [s for s in sentences if f"`destructiveHint: {hint}`" in s]
+        return set(re.findall(r"`([a-z_]+)`", sentence)) & {t.name for t in tools}
+
+    assert additive
+    assert destructive
+    assert named("false") == additive
+    assert named("true") == destructive
+
+
 async def test_manifest_lists_what_the_server_lists() -> None:
     """manifest.json's version, tools and prompts equal the server's own (python -m scripts.catalog)."""
     tools, prompts = await server_catalog()

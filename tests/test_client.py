@@ -26,14 +26,7 @@ from pydantic import SecretStr
 from support import VirtualClock, most_in_any_window
 
 from snapshot_mcp import __version__
-from snapshot_mcp.client import (
-    DEFAULT_TIMEOUT,
-    USER_AGENT,
-    GenesisCloudClient,
-    RetryPolicy,
-    build_http_client,
-    parse_retry_after,
-)
+from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.errors import (
     ApiError,
     ApiUnreachable,
@@ -49,6 +42,7 @@ from snapshot_mcp.errors import (
     SnapshotMCPError,
 )
 from snapshot_mcp.models import CreateSnapshotRequest, Snapshot
+from snapshot_mcp.sending import DEFAULT_TIMEOUT, USER_AGENT, RetryPolicy, build_http_client, parse_retry_after
 from snapshot_mcp.settings import DEFAULT_ENDPOINT
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 
@@ -174,48 +168,73 @@ async def test_list_page_bounds_checked_before_sending(
     assert sim.requests == []
 
 
-async def test_iter_snapshots_reads_every_page_once(client: GenesisCloudClient, sim: Simulator) -> None:
-    """262 snapshots in pages of 100: three requests, every snapshot once."""
+def pages_read(sim: Simulator) -> int:
+    """How many pages of a listing the simulator was asked for."""
+    return sum(1 for r in sim.requests if r.method == "GET" and "page" in r.query)
+
+
+async def test_the_pager_reads_every_page_once_in_order(clock: VirtualClock, sim: Simulator) -> None:
+    """262 snapshots in pages of 100, one worker: three requests in page order, every snapshot once."""
     sim.add_many(250)
-    ids = [s.id async for s in client.iter_snapshots(per_page=100)]
+    async with connected(sim, clock, max_concurrency=1) as (client, _):
+        ids = [s.id for s in (await client.scan(client.snapshot_pages(), per_page=100)).items]
     assert len(ids) == len(set(ids)) == 262
     assert set(ids) == set(sim.snapshots)
     assert [r.query["page"] for r in sim.requests] == ["1", "2", "3"]
 
 
-async def test_iter_snapshots_stops_on_an_exact_multiple(clock: VirtualClock) -> None:
+async def test_the_pager_stops_on_an_exact_multiple(clock: VirtualClock) -> None:
     """200 snapshots in pages of 100: two requests, no empty third page."""
     sim = Simulator(seed=False)
     sim.add_many(200)
     async with connected(sim, clock) as (client, _):
-        ids = [s.id async for s in client.iter_snapshots(per_page=100)]
+        ids = [s.id for s in (await client.scan(client.snapshot_pages(), per_page=100)).items]
     assert len(set(ids)) == 200
     assert len(sim.requests) == 2
 
 
-async def test_iter_snapshots_of_nothing(clock: VirtualClock) -> None:
-    """An empty account: one request, nothing yielded."""
+async def test_the_pager_of_nothing(clock: VirtualClock) -> None:
+    """An empty account: one request, nothing found, complete."""
     sim = Simulator(seed=False)
     async with connected(sim, clock) as (client, _):
-        assert [s async for s in client.iter_snapshots()] == []
+        scan = await client.scan(client.snapshot_pages())
+    assert (scan.items, scan.total_count, scan.complete) == ([], 0, True)
     assert len(sim.requests) == 1
+
+
+async def test_the_pager_reads_the_newest_end_after_the_first_page(client: GenesisCloudClient, sim: Simulator) -> None:
+    """newest_end: page 1, then the last pages backwards, up to max_pages; incomplete when pages are left."""
+    sim.add_many(488)  # 500 in all: five pages of 100
+    scan = await client.scan(client.snapshot_pages(), per_page=100, max_pages=3, newest_end=True)
+    asked = [int(r.query["page"]) for r in sim.requests]
+    assert asked[0] == 1
+    assert sorted(asked[1:]) == [4, 5]
+    assert (len(scan.items), scan.complete, scan.total_count) == (300, False, 500)
+
+
+async def test_the_pager_reads_instances_too(client: GenesisCloudClient, sim: Simulator) -> None:
+    """Another listing of the same shape: the seed's instances, each once."""
+    scan = await client.scan(client.instance_pages)
+    assert {i.id for i in scan.items} == set(sim.instances)
+    assert (scan.total_count, scan.complete) == (len(sim.instances), True)
 
 
 async def test_scan_sees_everything_once(client: GenesisCloudClient, sim: Simulator) -> None:
     """A full scan: all pages, every snapshot once, complete, matches as the predicate says."""
     sim.add_many(250)
     expected = {sid for sid, s in sim.snapshots.items() if s["region"] == "EUW-NL-AMS-1"}
-    result = await client.scan(lambda s: s.region == "EUW-NL-AMS-1", per_page=100)
-    assert (result.total_count, result.scanned, result.pages, result.complete) == (262, 262, 3, True)
-    assert {s.id for s in result.matches} == expected
-    assert len(result.matches) == len(expected)
+    result = await client.scan(client.snapshot_pages(), per_page=100)
+    matches = [s for s in result.items if s.region == "EUW-NL-AMS-1"]
+    assert (result.total_count, len(result.items), pages_read(sim), result.complete) == (262, 262, 3, True)
+    assert {s.id for s in matches} == expected
+    assert len(matches) == len(expected)
     assert sorted(int(r.query["page"]) for r in sim.requests) == [1, 2, 3]
 
 
-async def test_scan_default_predicate_keeps_all(client: GenesisCloudClient, sim: Simulator) -> None:
-    """Without a predicate every snapshot matches."""
-    result = await client.scan()
-    assert len(result.matches) == result.scanned == 12
+async def test_scan_keeps_every_snapshot(client: GenesisCloudClient, sim: Simulator) -> None:
+    """The pager keeps every snapshot it reads (filtering is its caller's)."""
+    result = await client.scan(client.snapshot_pages())
+    assert len(result.items) == len(sim.snapshots) == 12
 
 
 @pytest.mark.parametrize(("max_pages", "pages", "scanned", "complete"), [(1, 1, 100, False), (2, 2, 200, False)])
@@ -224,29 +243,29 @@ async def test_scan_max_pages_is_incomplete(
 ) -> None:
     """Stopping early says so: complete is False and only max_pages are requested."""
     sim.add_many(250)
-    result = await client.scan(per_page=100, max_pages=max_pages)
-    assert (result.pages, result.scanned, result.complete, result.total_count) == (pages, scanned, complete, 262)
+    result = await client.scan(client.snapshot_pages(), per_page=100, max_pages=max_pages)
+    assert (pages_read(sim), len(result.items), result.complete, result.total_count) == (pages, scanned, complete, 262)
     assert len(sim.requests) == pages
 
 
 async def test_scan_max_pages_above_total_is_complete(client: GenesisCloudClient, sim: Simulator) -> None:
     """A limit larger than the account changes nothing."""
-    result = await client.scan(max_pages=50)
-    assert (result.pages, result.complete) == (1, True)
+    result = await client.scan(client.snapshot_pages(), max_pages=50)
+    assert (pages_read(sim), result.complete) == (1, True)
 
 
 @pytest.mark.parametrize("max_pages", [0, -1])
 async def test_scan_rejects_max_pages_below_one(client: GenesisCloudClient, sim: Simulator, max_pages: int) -> None:
     """max_pages < 1 is InvalidInput before any request (not a silent empty result)."""
     with pytest.raises(InvalidInput):
-        await client.scan(max_pages=max_pages)
+        await client.scan(client.snapshot_pages(), max_pages=max_pages)
     assert sim.requests == []
 
 
 async def test_scan_rejects_bad_per_page_before_sending(client: GenesisCloudClient, sim: Simulator) -> None:
     """per_page is checked by the first page's bounds, before a request."""
     with pytest.raises(InvalidInput):
-        await client.scan(per_page=101)
+        await client.scan(client.snapshot_pages(), per_page=101)
     assert sim.requests == []
 
 
@@ -256,8 +275,8 @@ async def test_scan_concurrency_is_bounded(clock: VirtualClock, max_concurrency:
     sim = Simulator(seed=False)
     sim.add_many(1000)
     async with connected(sim, clock, latency=0.5, max_concurrency=max_concurrency) as (client, recorder):
-        result = await client.scan(per_page=100)
-    assert (result.scanned, result.pages, result.complete) == (1000, 10, True)
+        result = await client.scan(client.snapshot_pages(), per_page=100)
+    assert (len(result.items), pages_read(sim), result.complete) == (1000, 10, True)
     assert recorder.max_in_flight == max_concurrency
 
 
@@ -266,7 +285,7 @@ async def test_scan_concurrency_is_also_bounded_by_the_rate(clock: VirtualClock)
     sim = Simulator(seed=False)
     sim.add_many(2000)
     async with connected(sim, clock, latency=0.45, max_concurrency=8) as (client, recorder):
-        await client.scan(per_page=100)
+        await client.scan(client.snapshot_pages(), per_page=100)
     assert recorder.max_in_flight == 8
     assert most_in_any_window(recorder.started, 1.0) <= 10
 
@@ -277,7 +296,7 @@ async def test_scan_respects_the_rate_limit(clock: VirtualClock, rate: float) ->
     sim = Simulator(seed=False)
     sim.add_many(1500)
     async with connected(sim, clock, rate_limit=rate, max_concurrency=4) as (client, recorder):
-        await client.scan(per_page=100)
+        await client.scan(client.snapshot_pages(), per_page=100)
     starts = recorder.started
     limit = math.floor(rate)
     assert len(starts) == 15
@@ -305,7 +324,7 @@ async def test_scan_failure_is_the_api_error_not_a_group(client: GenesisCloudCli
     sim.add_many(500)
     sim.faults.fail_when = lambda r: 500 if r.query.get("page") == "3" else None
     with pytest.raises(ServerError) as info:
-        await client.scan(per_page=100)
+        await client.scan(client.snapshot_pages(), per_page=100)
     assert info.value.status == 500
 
 
@@ -321,8 +340,8 @@ async def test_scan_retries_a_transient_page_failure(client: GenesisCloudClient,
         return None
 
     sim.faults.fail_when = once
-    result = await client.scan(per_page=100)
-    assert (result.scanned, result.complete) == (262, True)
+    result = await client.scan(client.snapshot_pages(), per_page=100)
+    assert (len(result.items), result.complete) == (262, True)
     assert len(sim.requests) == 4
 
 
@@ -466,7 +485,7 @@ async def test_custom_endpoint_is_used(sim: Simulator, clock: VirtualClock) -> N
 
 CALLS: list[Any] = [
     pytest.param(lambda c: c.list_page(), id="list"),
-    pytest.param(lambda c: c.scan(), id="scan"),
+    pytest.param(lambda c: c.scan(c.snapshot_pages()), id="scan"),
     pytest.param(lambda c: c.get(SEED_CREATED), id="get"),
     pytest.param(lambda c: c.create(CreateSnapshotRequest.model_validate(GOOD)), id="create"),
     pytest.param(lambda c: c.delete(SEED_CREATED), id="delete"),
@@ -970,7 +989,12 @@ def test_zone_less_http_date_is_gmt_in_any_local_zone(value: str) -> None:
 # =========================================================================== wait
 
 
-async def test_wait_until_created(client: GenesisCloudClient, clock: VirtualClock) -> None:
+def polls_of(sim: Simulator, snapshot_id: str) -> int:
+    """How many times the snapshot was looked up (one poll is one GET: these waits meet no fault)."""
+    return sum(1 for r in sim.requests if r.method == "GET" and r.path.endswith(f"/snapshots/{snapshot_id}"))
+
+
+async def test_wait_until_created(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A new import: creating, creating, created — three polls, backing off 1 s then 1.5 s."""
     created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
     clock.now += 1  # a moment later: the rate limiter has nothing to wait for
@@ -984,7 +1008,7 @@ async def test_wait_until_created(client: GenesisCloudClient, clock: VirtualCloc
     assert result.reached is True
     assert result.snapshot is not None
     assert result.snapshot.status == "created"
-    assert result.polls == 3
+    assert polls_of(sim, created.id) == 3
     assert seen == [("creating", 1, 0.0), ("creating", 2, 1.0), ("created", 3, 2.5)]
     assert result.elapsed == clock.now - start == 2.5
     assert clock.sleeps[-2:] == [1.0, 1.5]
@@ -1001,7 +1025,7 @@ async def test_wait_settles_on_error(clock: VirtualClock) -> None:
     assert result.snapshot.status == "error"
 
 
-async def test_wait_until_gone_after_delete(client: GenesisCloudClient, clock: VirtualClock) -> None:
+async def test_wait_until_gone_after_delete(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """After a delete: pending_delete, deleting, then 404 — reached with no snapshot."""
     await client.delete(SEED_CREATED)
     statuses: list[str | None] = []
@@ -1010,7 +1034,7 @@ async def test_wait_until_gone_after_delete(client: GenesisCloudClient, clock: V
         statuses.append(None if snapshot is None else snapshot.status)
 
     result = await client.wait(SEED_CREATED, gone=True, interval=2.0, on_progress=progress)
-    assert (result.reached, result.snapshot, result.polls) == (True, None, 3)
+    assert (result.reached, result.snapshot, polls_of(sim, SEED_CREATED)) == (True, None, 3)
     assert statuses == ["pending_delete", "deleting", None]
 
 
@@ -1032,7 +1056,7 @@ async def test_wait_timeout_returns_not_reached_on_time(clock: VirtualClock) -> 
     assert result.snapshot is not None
     assert result.snapshot.status == "creating"
     assert result.elapsed == clock.now - start == 10.0
-    assert result.polls == 6
+    assert polls_of(sim, created.id) == 6
     assert clock.sleeps[-5:] == [1.0, 1.5, 2.25, 3.0, 2.25]
 
 
@@ -1049,10 +1073,12 @@ async def test_wait_never_overruns(clock: VirtualClock, budget: float) -> None:
     assert clock.now - start <= budget + 1e-9
 
 
-async def test_wait_with_zero_timeout_polls_once(client: GenesisCloudClient, clock: VirtualClock) -> None:
+async def test_wait_with_zero_timeout_polls_once(
+    client: GenesisCloudClient, sim: Simulator, clock: VirtualClock
+) -> None:
     """timeout=0: one look, no sleep."""
     result = await client.wait(SEED_CREATING, until={"created"}, timeout=0)
-    assert (result.reached, result.polls, result.elapsed) == (False, 1, 0.0)
+    assert (result.reached, polls_of(sim, SEED_CREATING), result.elapsed) == (False, 1, 0.0)
     assert clock.sleeps == []
 
 
@@ -1068,15 +1094,15 @@ async def test_wait_backoff_grows_to_max_interval(clock: VirtualClock) -> None:
     assert max(clock.sleeps) == 5.0
 
 
-async def test_wait_progress_is_called_per_poll(client: GenesisCloudClient) -> None:
+async def test_wait_progress_is_called_per_poll(client: GenesisCloudClient, sim: Simulator) -> None:
     """The callback gets every poll, numbered from 1, with non-decreasing elapsed time."""
     calls: list[tuple[int, float]] = []
 
     async def progress(snapshot: Snapshot | None, polls: int, elapsed: float) -> None:
         calls.append((polls, elapsed))
 
-    result = await client.wait(SEED_CREATING, until={"created"}, on_progress=progress)
-    assert [n for n, _ in calls] == list(range(1, result.polls + 1))
+    await client.wait(SEED_CREATING, until={"created"}, on_progress=progress)
+    assert [n for n, _ in calls] == list(range(1, polls_of(sim, SEED_CREATING) + 1))
     assert [e for _, e in calls] == sorted(e for _, e in calls)
 
 
@@ -1120,7 +1146,10 @@ SCENARIOS: list[Any] = [
         id="400",
     ),
     pytest.param(
-        lambda: Simulator(tokens={CANARY}, faults=Faults(fail_first=99)), lambda c: c.scan(), ServerError, id="503"
+        lambda: Simulator(tokens={CANARY}, faults=Faults(fail_first=99)),
+        lambda c: c.scan(c.snapshot_pages()),
+        ServerError,
+        id="503",
     ),
     pytest.param(
         lambda: Simulator(tokens={CANARY}, faults=Faults(fail_first=99, fail_status=429)),

@@ -85,7 +85,10 @@ async def test_a_delete_in_one_face_is_decided_in_the_other(desk: Desk, first: F
     assert look is not None
     assert (look.status, look.request.face) == ("deleted", first)
     assert desk.deletes() == [SEED_ID]
-    assert [line.split(" channel=")[1] for line in audit.lines] == [f"{first} outcome=deleting"]
+    assert [line.split(" channel=")[1] for line in audit.lines] == [
+        f"{first} outcome=deleting",
+        f'{second} outcome=already_decided detail="deleted"',
+    ]
 
 
 @pytest.mark.parametrize("first", FACES)

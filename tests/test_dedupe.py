@@ -13,13 +13,15 @@ import pytest
 from pydantic import SecretStr
 from support import MODES, PREFIX, FlakyStore, VirtualClock, connect, sent, text_of
 
-from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
+from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.dedupe import BUSY_POLL, BUSY_WAIT, LOOKUP_PAGES, Dedupe, Intent
 from snapshot_mcp.errors import CreateBusy, CreateMayHaveStarted, ServerError, StoreUnavailable
 from snapshot_mcp.models import Snapshot
+from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
+from snapshot_mcp.tools.writing import CREATE_SNAPSHOT_FROM_URL
 
 IMPORT: dict[str, Any] = {
     "name": "img-a",
@@ -259,9 +261,10 @@ async def test_a_store_down_before_the_claim_sends_nothing(sim: Simulator) -> No
     store, clock = FlakyStore(), VirtualClock()
     store.down = True
     async with httpx.AsyncClient(transport=sim.transport()) as http:
-        with pytest.raises(StoreUnavailable, match="Nothing was created"):
+        with pytest.raises(StoreUnavailable) as refused:
             await _dedupe(sim, http, store, clock).run(_import_intent(), _never)
     assert sent(sim, "POST") == []
+    assert CREATE_SNAPSHOT_FROM_URL.error_text(refused.value).startswith("Nothing was created")  # as the tool words it
 
 
 async def _never() -> Snapshot:

@@ -26,6 +26,7 @@ from support import (
     UNKNOWN_ID,
     Asker,
     AuditLines,
+    ChangesWhileAsked,
     FlakyStore,
     VirtualClock,
     accept,
@@ -673,3 +674,19 @@ async def test_a_failed_delete_gives_its_claim_back(settings: Settings, mode: st
     assert not again.is_error, text_of(again)
     assert structured(again)["outcome"] == "deleting"
     assert deletes(sim) == [SEED_PATH, SEED_PATH]
+
+
+async def test_a_snapshot_changed_while_the_person_was_asked_is_not_deleted(
+    settings: Settings, sim: Simulator, audit: AuditLines
+) -> None:
+    """2025 era: renamed and resized while the form was open; the yes was for what the person saw, so nothing goes."""
+    asker = ChangesWhileAsked(sim, SEED_ID)
+    async with connect(settings, sim, mode="legacy", elicit=asker) as client:
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert not result.is_error, text_of(result)
+    assert (structured(result)["outcome"], structured(result)["deleted"]) == ("changed", False)
+    assert text_of(result).startswith("Not deleted (changed): changed while you were asked")
+    assert len(asker.asked) == 1
+    assert deletes(sim) == []
+    assert sim.snapshots[SEED_ID]["name"] == "production-db-DO-NOT-DELETE"
+    one_audit_line(audit, "changed")

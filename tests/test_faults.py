@@ -40,9 +40,10 @@ from support import (
     text_of,
 )
 
-from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
+from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.models import CreateSnapshotRequest
 from snapshot_mcp.operations import Operations
+from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, RANDOM_FAULT_KINDS, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
@@ -481,7 +482,7 @@ async def test_operations_forget_idle_locks_and_old_deletes() -> None:
             made.append((await ops.create(request, wait=False, progress=None)).snapshot.id)
         for sid in made[:10]:
             await ops.delete(await client.get(sid), wait=False, progress=None)
-        assert ops.dedupe.idle()
+        assert ops.dedupe._locks == {}
         assert ops._delete_locks == {}
         assert len(store) == 20 * 2 + 10  # twenty recent creates (request and snapshot), ten recent deletes
         clock.now += 61
@@ -509,7 +510,7 @@ async def test_concurrent_identical_creates_still_share_one_post() -> None:
     assert len(set(ids)) == 1
     assert len(ids) == 5
     assert len(sent(sim, "POST")) == 1
-    assert ops.dedupe.idle()
+    assert ops.dedupe._locks == {}
 
 
 def test_sim_request_records_no_fault_by_default() -> None:

@@ -12,11 +12,12 @@ import pytest
 from pydantic import SecretStr
 from support import OTHER_SEED_ID, SEED_ID, sent
 
-from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
+from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.confirm.outcomes import KEPT, SnapshotOutcome, accepted, delete_each, delete_one
 from snapshot_mcp.errors import Conflict
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.operations import Operations
+from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
 

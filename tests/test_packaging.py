@@ -11,6 +11,7 @@ import ast
 import email.parser
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
+from scripts.build_bundle import MCPB
 from scripts.catalog import ROOT, server_catalog
 from snapshot_mcp import __version__
 
@@ -157,3 +159,32 @@ def test_uvx_runs_the_built_wheel(dist: Path, constraints: Path) -> None:
 def test_lock_is_current() -> None:
     """uv.lock matches pyproject.toml (after adding a dependency, run `uv lock` and commit both)."""
     _run(BIN / "uv", "lock", "--check", "--offline")
+
+
+def _fresh_checkout(into: Path) -> Path:
+    """The repository as a fresh `git clone` gives it (its committed files only); an unpacked sdist as it is."""
+    if not (ROOT / ".git").exists():
+        shutil.copytree(ROOT, into, ignore=shutil.ignore_patterns(".venv", "__pycache__", "node_modules"))
+        return into
+    _run("git", "clone", "--quiet", "--no-hardlinks", ROOT, into)
+    return into
+
+
+def test_a_fresh_clone_is_a_valid_bundle_directory(tmp_path: Path) -> None:
+    """`npx @anthropic-ai/mcpb validate manifest.json` passes at the root of a fresh clone: the icon is committed."""
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.fail("npx (Node.js) is required for the MCP Bundle CLI")
+    clone = _fresh_checkout(tmp_path / "clone")
+    done = subprocess.run(
+        [npx, "-y", MCPB, "validate", "manifest.json"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Manifest schema validation passes!" in done.stdout
+    assert "not found" not in done.stdout + done.stderr

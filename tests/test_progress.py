@@ -25,8 +25,8 @@ async def test_scan_reports_each_page() -> None:
 
     async with httpx.AsyncClient(transport=sim.transport()) as http:
         api = GenesisCloudClient(http, token=SecretStr(DEFAULT_TOKEN), endpoint=ENDPOINT, rate_limit=1e6)
-        result = await api.scan(on_page=on_page)
-    assert result.scanned == 250
+        result = await api.scan(api.snapshot_pages(), on_page=on_page)
+    assert len(result.items) == 250
     assert seen[0] == (1, 3)
     assert sorted(seen) == [(1, 3), (2, 3), (3, 3)]
 

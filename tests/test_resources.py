@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
 from mcp.types import PromptReference, ResourceTemplateReference
+from support import FAST_RETRY, SEED_ID
 
 from snapshot_mcp.models import KNOWN_REGIONS, KNOWN_STATUSES
 from snapshot_mcp.resources import (
@@ -24,17 +27,20 @@ from snapshot_mcp.resources import (
 )
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import Simulator
+from snapshot_mcp.simulator import Faults, Simulator
 
 REGIONS = ", ".join(KNOWN_REGIONS)
 REGION_SHAPE = re.compile(r"\b[A-Z]{2,5}(?:-[A-Z]{2,5})+-\d+\b")
 """What a region name looks like (NORD-NO-KRS-1, ARC-IS-HAF-1, a future one)."""
+BULK_START = datetime(2026, 11, 2, tzinfo=UTC)
+"""After every seeded instance, so instances added from here on follow them in the API's order."""
 GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
 GPU_WORKER_2 = "3be1e2de-dca6-4781-8e10-11f7d41275e4"
 TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
 INSTANCE_WORDS = {"snapshot_before_change.md": {"active", "stopped"}}
 """Words in backticks that are an instance's statuses (the ones a snapshot may be taken in), not a snapshot's."""
 BEFORE_CHANGE = PromptReference(type="ref/prompt", name="snapshot_before_change")
+REVIEW = PromptReference(type="ref/prompt", name="review_snapshot")
 
 
 @pytest.fixture(params=["auto", "legacy"])
@@ -182,14 +188,82 @@ async def test_instance_completions_read_one_page_and_are_cached(
 
     Only the first page is offered, as for snapshot ids: a completion must answer fast.
     """
-    for n in range(150):
-        sim.add_instance(name=f"bulk-{n:03d}", region=KNOWN_REGIONS[0])
+    seeds = len(sim.instances)
+    for n in range(150):  # a second apart: the API orders by created_at, then id (random among equal times)
+        sim.add_instance(name=f"bulk-{n:03d}", region=KNOWN_REGIONS[0], created_at=BULK_START + timedelta(seconds=n))
     async with Client(build_server(settings, http=sim_http)) as c:
         results = [await c.complete(BEFORE_CHANGE, {"name": "instance", "value": v}) for v in ("", "b", "bulk-05")]
     reads = [r for r in sim.requests if r.method == "GET"]
     assert [(r.path, r.query) for r in reads] == [("/compute/v1/instances", {"page": "1", "per_page": "100"})]
     assert len(results[0].completion.values) == MAX_COMPLETIONS
     assert sorted(sim.instances[i]["name"] for i in results[2].completion.values) == [f"bulk-05{n}" for n in range(10)]
+    first_page = [sim.instances[i]["name"] for i in results[1].completion.values]  # the seeds are older
+    assert first_page == [f"bulk-{n:03d}" for n in range(100 - seeds)]
+
+
+TYPED = "ubuntu-22.04-cuda-12.4-training"[:30]
+"""What a person types into a completing argument: 30 keystrokes, a completion request each."""
+FAILING_READS = [
+    pytest.param(REVIEW, "snapshot_id", "/compute/v1/snapshots", id="snapshot_id"),
+    pytest.param(BEFORE_CHANGE, "instance", "/compute/v1/instances", id="instance"),
+]
+
+
+@pytest.mark.parametrize(("ref", "argument", "path"), FAILING_READS)
+async def test_completions_against_a_failing_api_cost_one_request_per_30_seconds(
+    settings: Settings, sim: Simulator, sim_http: httpx.AsyncClient, ref: PromptReference, argument: str, path: str
+) -> None:
+    """While the API answers 503, 30 keystrokes send one request (one attempt, no retry), and one more 30 s later.
+
+    A failure is remembered as long as a success: the completions offer nothing meanwhile, and no error.
+    """
+    sim.faults = Faults(fail_when=lambda r: 503)
+    now = [1_000.0]
+    server = build_server(settings, http=sim_http, retry=FAST_RETRY, clock=lambda: now[0])
+    async with Client(server) as c:
+        offered = [(await c.complete(ref, {"name": argument, "value": TYPED[:n]})).completion for n in range(1, 31)]
+        during = len(sim.requests)
+        now[0] += 29.9
+        await c.complete(ref, {"name": argument, "value": TYPED})
+        within = len(sim.requests)
+        now[0] += 0.2
+        await c.complete(ref, {"name": argument, "value": TYPED})
+    assert (during, within) == (1, 1)
+    assert [(r.method, r.path) for r in sim.requests] == [("GET", path), ("GET", path)]
+    assert all(c.values == [] and c.total == 0 for c in offered)
+
+
+async def test_a_failed_read_keeps_what_was_read_before(
+    settings: Settings, sim: Simulator, sim_http: httpx.AsyncClient
+) -> None:
+    """A failing API after a good read: completions still offer the first page read 30 s before, at one request."""
+    now = [1_000.0]
+    async with Client(build_server(settings, http=sim_http, retry=FAST_RETRY, clock=lambda: now[0])) as c:
+        before = await c.complete(REVIEW, {"name": "snapshot_id", "value": "ubuntu-22"})
+        sim.faults = Faults(fail_when=lambda r: 503)
+        now[0] += 31
+        after = [await c.complete(REVIEW, {"name": "snapshot_id", "value": "ubuntu-22"}) for _ in range(5)]
+    assert before.completion.values == [SEED_ID]
+    assert [a.completion.values for a in after] == [[SEED_ID]] * 5
+    assert [r.query.get("page") for r in sim.requests] == ["1", "1"]
+
+
+async def test_concurrent_completions_share_one_read(
+    settings: Settings, sim: Simulator, sim_http: httpx.AsyncClient
+) -> None:
+    """Keystrokes that arrive while the first page is being read wait for that read instead of sending their own."""
+    sim.faults = Faults(latency=0.05)
+    async with Client(build_server(settings, http=sim_http)) as c:
+        found: list[list[str]] = []
+
+        async def type_one(prefix: str) -> None:
+            found.append((await c.complete(REVIEW, {"name": "snapshot_id", "value": prefix})).completion.values)
+
+        async with anyio.create_task_group() as tg:
+            for n in range(1, 11):
+                tg.start_soon(type_one, "ubuntu-22"[: n % 9 + 1])
+    assert len(sim.requests) == 1
+    assert [SEED_ID] in found
 
 
 async def test_instance_completion_without_token_is_empty_not_an_error(sim_http: httpx.AsyncClient) -> None:

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from snapshot_mcp.client import GenesisCloudClient, RetryPolicy
+from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.errors import ApiUnreachable, BadResponse
-from snapshot_mcp.sending import MAX_BODY_BYTES, SUCCESS, Answer, Done, Lost, judge
+from snapshot_mcp.sending import MAX_ANSWER_BYTES, SUCCESS, Answered, Done, Lost, RetryPolicy, assess
 
 SID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 OTHER = "9607c382-cdbd-42ad-b42e-38298191bb45"
@@ -67,7 +67,7 @@ def client_for(handler: httpx.MockTransport, **kwargs: object) -> tuple[GenesisC
 
 
 async def test_an_endless_body_is_cut_at_the_cap_and_not_retried() -> None:
-    """Item 5: a body without end stops at MAX_BODY_BYTES decoded; one attempt; retrying won't help."""
+    """Item 5: a body without end stops at MAX_ANSWER_BYTES decoded; one attempt; retrying won't help."""
     streams: list[Endless] = []
 
     def endless(request: httpx.Request) -> httpx.Response:
@@ -80,7 +80,7 @@ async def test_an_endless_body_is_cut_at_the_cap_and_not_retried() -> None:
             await client.get(SID)
     assert caught.value.retryable is False
     assert len(streams) == 1
-    assert streams[0].sent <= MAX_BODY_BYTES + 2 * 1024 * 1024
+    assert streams[0].sent <= MAX_ANSWER_BYTES + 2 * 1024 * 1024
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
@@ -105,7 +105,7 @@ async def test_a_compression_bomb_is_cut_while_it_is_decompressed(encoding: str)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 3 * MAX_BODY_BYTES  # the capped body and its copy, not 64 MiB
+    assert peak < 3 * MAX_ANSWER_BYTES  # the capped body and its copy, not 64 MiB
     assert asked == ["gzip, deflate"]
 
 
@@ -193,22 +193,22 @@ async def test_the_same_id_in_another_case_is_the_same_snapshot() -> None:
     [("GET", {200}), ("PATCH", {200}), ("POST", {200, 201}), ("DELETE", {202, 204})],
 )
 def test_success_statuses_per_method(method: str, statuses: set[int]) -> None:
-    """The table the judge uses: nothing else under 400 is success."""
+    """The table `assess` uses: nothing else under 400 is success."""
     assert set(SUCCESS[method]) == statuses
     for status in range(200, 400):
-        verdict = judge(method, Answer(status, b"", "", None), secret="s", maybe_acted=False)  # type: ignore[arg-type]
-        assert isinstance(verdict, Done) is (status in statuses), status
+        assessment = assess(method, Answered(status, b"", "", None), secret="s", maybe_acted=False)  # type: ignore[arg-type]
+        assert isinstance(assessment, Done) is (status in statuses), status
 
 
 def test_a_lost_post_is_never_retried_but_a_refused_connection_is() -> None:
     """A POST whose request may have arrived is not re-sent; one that never left may be."""
-    timeout = judge("POST", Lost(httpx.ReadTimeout("slow")), secret="s", maybe_acted=False)
-    refused = judge("POST", Lost(httpx.ConnectError("refused")), secret="s", maybe_acted=False)
+    timeout = assess("POST", Lost(httpx.ReadTimeout("slow")), secret="s", maybe_acted=False)
+    refused = assess("POST", Lost(httpx.ConnectError("refused")), secret="s", maybe_acted=False)
     assert isinstance(timeout, ApiUnreachable)
     assert "not re-sent" in str(timeout)
     assert not isinstance(refused, ApiUnreachable | Done)
 
 
 def test_a_404_after_a_lost_delete_is_the_deletion() -> None:
-    verdict = judge("DELETE", Answer(404, b"", "", None), secret="s", maybe_acted=True)
-    assert verdict == Done(None)
+    assessment = assess("DELETE", Answered(404, b"", "", None), secret="s", maybe_acted=True)
+    assert assessment == Done(None)

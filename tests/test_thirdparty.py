@@ -82,7 +82,7 @@ def test_bundle_holds_a_uv_project_and_nothing_installed(bundle: Path) -> None:
 
 
 def test_bundle_icon_is_a_512_png(bundle: Path) -> None:
-    """The icon the manifest names is the PNG drawn at build time, 512 × 512 with a transparent corner."""
+    """The icon the manifest names is the committed PNG, 512 × 512 with a transparent corner."""
     manifest: dict[str, Any] = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     with Image.open(bundle / manifest["icon"]) as icon:
         assert (icon.format, icon.size, icon.mode) == ("PNG", (512, 512), "RGBA")

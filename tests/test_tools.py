@@ -7,7 +7,7 @@ Deletes and their confirmation policies are in `test_delete.py`.
 The tools/list snapshot: `tests/snapshots/tools_list.json` pins the wire form of every
 tool. After a deliberate change, regenerate it and review the diff:
 
-    UPDATE_SNAPSHOTS=1 /tmp/v/bin/pytest tests/test_tools.py -k tools_list_snapshot
+    UPDATE_SNAPSHOTS=1 python -m pytest tests/test_tools.py -k tools_list_snapshot
 """
 
 from __future__ import annotations

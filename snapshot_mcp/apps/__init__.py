@@ -15,15 +15,15 @@ from typing import Any
 
 from mcp.server.apps import Apps, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from snapshot_mcp import messages
+from snapshot_mcp.settings import Settings
 
-from .tools import confirm_deletion, deletion_request
+from .tools import APP_TOOLS
 
-CARD_URI = "ui://snapshot-mcp/confirm-delete-v1.html"
-APP_ONLY = frozenset({"deletion_request", "confirm_deletion"})
+CARD_URI = "ui://snapshot-mcp/confirm-delete-v2.html"
+APP_ONLY = frozenset(declared.name for declared in APP_TOOLS)
 LINK_META: dict[str, Any] = {"ui": {"resourceUri": CARD_URI}, "ui/resourceUri": CARD_URI}
 """What a delete tool carries to link the card (the flat key is the older form some hosts still read)."""
 
@@ -33,32 +33,27 @@ def card_html() -> str:
     return resources.files("snapshot_mcp.apps").joinpath("card.html").read_text(encoding="utf-8")
 
 
-def card_extension() -> Apps:
-    """The Apps extension: the card's view and its two app-only tools."""
+def card_extension(settings: Settings) -> Apps:
+    """The Apps extension: the card's view and its app-only tools, each as declared (`tools.APP_TOOLS`)."""
     apps = Apps()
     apps.add_html_resource(
         CARD_URI,
         card_html(),
         name="confirm-delete",
-        title=messages.TITLES["card"],
-        description=messages.CARD_DESCRIPTION,
+        title="Confirm snapshot deletion",
+        description="Asks the user to confirm or keep a pending snapshot deletion; shows every snapshot in full.",
         prefers_border=True,
     )
-    flat = {"ui/resourceUri": CARD_URI}
-    apps.tool(
-        resource_uri=CARD_URI,
-        visibility=["app"],
-        meta=flat,
-        description=messages.DELETION_REQUEST,
-        annotations=ToolAnnotations(read_only_hint=True),
-    )(deletion_request)
-    apps.tool(
-        resource_uri=CARD_URI,
-        visibility=["app"],
-        meta=flat,
-        description=messages.CONFIRM_DELETION,
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True),
-    )(confirm_deletion)
+    for declared in APP_TOOLS:
+        apps.tool(
+            resource_uri=CARD_URI,
+            visibility=["app"],
+            meta={"ui/resourceUri": CARD_URI},
+            name=declared.name,
+            title=declared.title,
+            description=declared.describe(settings),
+            annotations=declared.annotations,
+        )(declared.function(settings))
     return apps
 
 

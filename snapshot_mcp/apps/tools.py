@@ -13,15 +13,16 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from snapshot_mcp import messages
-from snapshot_mcp.confirm.base import audit, session_of
+from snapshot_mcp.confirm.base import session_of
 from snapshot_mcp.confirm.card import CONFIRMATION_META
-from snapshot_mcp.confirm.decisions import DECIDING_TOOL, Decision, Look
+from snapshot_mcp.confirm.decisions import Decision, Look
 from snapshot_mcp.confirm.shown import request_view
-from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
+from snapshot_mcp.declaration import READS, ToolDeclaration
+from snapshot_mcp.errors import StoreUnavailable
 from snapshot_mcp.models import SnapshotId
 from snapshot_mcp.state import app_state
 from snapshot_mcp.views import DeletionRequestView, tool_result
@@ -33,12 +34,7 @@ Nonce = Annotated[str, Field(max_length=100)]
 async def deletion_request(
     ctx: Context[Any, Any], request_id: RequestId
 ) -> Annotated[CallToolResult, DeletionRequestView]:
-    try:
-        look = await app_state(ctx).decisions.look(request_id, session_of(ctx))
-    except StoreUnavailable as exc:
-        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
-    except SnapshotMCPError as exc:
-        raise ToolError(messages.error_text(exc)) from exc
+    look = await app_state(ctx).decisions.look(request_id, session_of(ctx))
     if look is None:
         raise ToolError(messages.NO_SUCH_REQUEST)
     return await _shown(ctx, look)
@@ -63,13 +59,7 @@ async def confirm_deletion(
     snapshot_ids: Annotated[list[SnapshotId] | None, Field(max_length=25)] = None,
 ) -> Annotated[CallToolResult, DeletionRequestView]:
     decisions, session = app_state(ctx).decisions, session_of(ctx)
-    try:
-        decided = await decisions.decide(request_id, nonce, decision, snapshot_ids, face="card", session=session)
-    except StoreUnavailable as exc:
-        audit(DECIDING_TOOL, (), channel="card", outcome="refused", detail="StoreUnavailable")
-        raise ToolError(messages.error_text(StoreUnavailable(messages.STORE_DOWN_CARD))) from exc
-    except SnapshotMCPError as exc:
-        raise ToolError(messages.error_text(exc)) from exc
+    decided = await decisions.decide(request_id, nonce, decision, snapshot_ids, face="card", session=session)
     return _reply(decided)
 
 
@@ -81,6 +71,8 @@ _TEXT = {
 
 def _reply(decided: Decision) -> CallToolResult:
     """confirm_deletion's reply: what this decision did and where the request stands (refusals are errors)."""
+    if decided.outcome == "store_down":
+        raise StoreUnavailable(messages.STORE_DOWN_CARD)
     if decided.outcome == "unknown" or decided.request is None:
         raise ToolError(messages.NO_SUCH_REQUEST)
     if decided.outcome == "bad_secret":
@@ -90,4 +82,27 @@ def _reply(decided: Decision) -> CallToolResult:
     request = decided.request
     view = request_view(request, request.status, decided.now)
     view = view.model_copy(update={"can_delete": False, "outcome": decided.outcome})
-    return tool_result(f"{decided.outcome}: {_TEXT[decided.outcome]}", view)
+    text = f"{decided.outcome}: {_TEXT[decided.outcome]}"
+    return tool_result(text if decided.recorded else f"{text} {messages.UNRECORDED}", view)
+
+
+DELETION_REQUEST = ToolDeclaration(
+    name="deletion_request",
+    title=None,
+    description="The card's view of a deletion request: its snapshots (as they are now) and its status.",
+    handler=deletion_request,
+    annotations=READS,
+    scope="snapshots:read",
+    store_down=messages.STORE_DOWN_CARD,
+)
+CONFIRM_DELETION = ToolDeclaration(
+    name="confirm_deletion",
+    title=None,
+    description="The card's answer to a deletion request: the user's decision, delete or keep.",
+    handler=confirm_deletion,
+    annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True),
+    scope="snapshots:delete",
+    store_down=messages.STORE_DOWN_CARD,
+)
+APP_TOOLS = (DELETION_REQUEST, CONFIRM_DELETION)
+"""The card's app-only tools."""

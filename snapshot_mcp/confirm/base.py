@@ -80,6 +80,8 @@ class Approved:
     """A human (or the operator's policy) approved deleting these snapshots."""
 
     snapshots: tuple[Snapshot, ...]
+    reread: bool = False
+    """The yes came a while after the snapshots were read: read each again, delete only the unchanged."""
 
 
 @dataclass(frozen=True)

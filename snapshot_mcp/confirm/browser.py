@@ -47,7 +47,7 @@ from snapshot_mcp.views import tool_result
 
 from .base import Channel, ChannelVerdict, DeletionCall, Replied, audit
 from .card import CONFIRMATION_META, status_result
-from .decisions import Decision, Decisions, standing
+from .decisions import Decision, Decisions
 from .ladder import declares_card
 from .requests import MAX_BAD_SECRETS, DeletionRequest, DeletionRequests, Face, RequestStatus
 from .shown import request_view
@@ -153,14 +153,17 @@ class BrowserPages:
             return _unknown(request_id)
         try:
             decided = await self.decisions.decide(request_id, secret, decision, None, face=FACE, session=session[0])
-        except (StoreUnavailable, SnapshotMCPError) as exc:
-            return _unavailable(request_id, exc)
+        except SnapshotMCPError:  # the API could not be read to check the snapshots; the decision path audited it
+            return DeskAnswer(503, {"status": "unavailable"})
         return self._answer(request_id, decided)
 
     def _answer(self, request_id: str, decided: Decision) -> DeskAnswer:
+        """The page's answer to a decision (the decision path wrote its audit line, whatever it was)."""
+        if decided.outcome == "store_down":
+            return DeskAnswer(503, {"status": "unavailable"})
         if decided.outcome == "unknown" or decided.request is None:
-            return _unknown(request_id)
-        if decided.outcome == "bad_secret":  # the decision path wrote its audit line
+            return DeskAnswer(404, {"status": "unknown"})
+        if decided.outcome == "bad_secret":
             if decided.void:
                 self.decided(request_id).set()
             return DeskAnswer(403, {"status": "refused"})
@@ -205,7 +208,9 @@ class BrowserChannel(Channel):
         requests = self.pages.requests
         request = await requests.latest(call.session, call.ids)
         if request is not None:
-            status = standing(requests, request, {snapshot.id: snapshot for snapshot in call.snapshots})
+            status = await self.pages.decisions.standing(
+                request, {snapshot.id: snapshot for snapshot in call.snapshots}
+            )
             if status != "pending":
                 return await self._report(call, request, status)
         else:

@@ -25,9 +25,9 @@ from snapshot_mcp import messages
 from snapshot_mcp.views import ResultOutcome, tool_result
 
 from .base import Channel, ChannelVerdict, DeletionCall, Replied
-from .decisions import standing
+from .decisions import Decisions
 from .ladder import client_name, declares_card, named
-from .requests import DeletionRequest, DeletionRequests, Face, RequestStatus
+from .requests import DeletionRequest, Face, RequestStatus
 
 CONFIRMATION_META = "snapshot-mcp/confirmation"
 """The result `_meta` key that carries the request id, nonce and expiry to the card (and nowhere else)."""
@@ -86,9 +86,10 @@ class CardChannel(Channel):
     name = "card"
 
     def __init__(
-        self, requests: DeletionRequests, *, ignored_clients: Sequence[str] = (), offer_browser: bool = False
+        self, decisions: Decisions, *, ignored_clients: Sequence[str] = (), offer_browser: bool = False
     ) -> None:
-        self.requests = requests
+        self.decisions = decisions
+        self.requests = decisions.requests
         self.ignored_clients = tuple(ignored_clients)
         self.offer_browser = offer_browser
         """The browser channel can open here: the answer says how to ask there instead."""
@@ -99,7 +100,7 @@ class CardChannel(Channel):
     async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         latest = await self.requests.latest(call.session, call.ids)
         if latest is not None:
-            status = standing(self.requests, latest, {snapshot.id: snapshot for snapshot in call.snapshots})
+            status = await self.decisions.standing(latest, {snapshot.id: snapshot for snapshot in call.snapshots})
             if status == "pending":
                 self.audit(call, "awaiting_confirmation", detail="already_pending")
                 return Replied(card_result(call, latest, self.requests.secret(latest.id, "card"), self.offer_browser))

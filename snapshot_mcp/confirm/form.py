@@ -131,7 +131,7 @@ class FormChannel(Channel):
                 )
         if scope.cancelled_caught:
             return self._verdict(call, "timed_out")
-        return self._verdict(call, judge_answer(answer, call.ids))
+        return self._verdict(call, judge_answer(answer, call.ids), reread=True)  # the person may have taken a while
 
     def _modern(self, call: DeletionCall, text: str) -> ChannelVerdict:
         shown = _digest(text, call)
@@ -142,9 +142,9 @@ class FormChannel(Channel):
         state = json.dumps({"shown": shown}, separators=(",", ":"))
         return Replied(InputRequiredResult(input_requests={QUESTION_KEY: request}, request_state=state))
 
-    def _verdict(self, call: DeletionCall, outcome: str) -> ChannelVerdict:
+    def _verdict(self, call: DeletionCall, outcome: str, *, reread: bool = False) -> ChannelVerdict:
         if outcome == "accepted":
-            return Approved(call.snapshots)
+            return Approved(call.snapshots, reread=reread)
         return self.refuse(call, outcome, messages.REFUSAL[outcome])
 
 

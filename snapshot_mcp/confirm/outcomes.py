@@ -14,11 +14,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from snapshot_mcp import messages
-from snapshot_mcp.errors import SnapshotMCPError
+from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot
-from snapshot_mcp.operations import Operations, Progress
+from snapshot_mcp.operations import DELETING_STATUSES, Operations, Progress
 
-OutcomeKind = Literal["deleting", "deleted", "already_deleting", "kept", "failed"]
+from .facts import fingerprint
+
+OutcomeKind = Literal["deleting", "deleted", "already_deleting", "kept", "changed", "failed"]
 ACCEPTED: frozenset[OutcomeKind] = frozenset({"deleting", "deleted", "already_deleting"})
 """The outcomes that mean the API accepted the deletion."""
 
@@ -30,9 +32,11 @@ class SnapshotOutcome(BaseModel):
 
     kind: OutcomeKind
     reason: str | None = None
-    """`failed`: what went wrong, in words for a model (the error's text)."""
+    """`failed`, `changed`: why, in words for a model (for a failure, the error's text)."""
     error: str | None = None
     """`failed`: the error's type, for the audit line."""
+    sent: bool = True
+    """Whether a DELETE may have reached the API (false: kept, changed, or the store refused the claim)."""
 
     @property
     def accepted(self) -> bool:
@@ -44,10 +48,15 @@ class SnapshotOutcome(BaseModel):
 
     @classmethod
     def failure(cls, exc: SnapshotMCPError, snapshot_id: str) -> SnapshotOutcome:
-        return cls(kind="failed", reason=messages.error_text(exc, snapshot_id), error=type(exc).__name__)
+        """A delete that failed; without the shared store no DELETE was sent (its once-only claim failed first)."""
+        sent = not isinstance(exc, StoreUnavailable)
+        worded = exc if sent else StoreUnavailable(messages.STORE_DOWN_DELETE)
+        reason = messages.error_text(worded, snapshot_id)
+        return cls(kind="failed", reason=reason, error=type(exc).__name__, sent=sent)
 
 
-KEPT = SnapshotOutcome(kind="kept")
+KEPT = SnapshotOutcome(kind="kept", sent=False)
+CHANGED = SnapshotOutcome(kind="changed", reason=messages.CHANGED_WHILE_ASKED, sent=False)
 
 OnEach = Callable[[Snapshot, SnapshotOutcome], None]
 """Called once per snapshot a delete was attempted for (its audit line)."""
@@ -60,17 +69,42 @@ async def delete_one(
     wait: bool = False,
     progress: Progress | None = None,
     wait_timeout: float | None = None,
+    reread: bool = False,
 ) -> SnapshotOutcome:
-    """Delete one confirmed snapshot, at most once across calls and instances (see `Operations.delete`)."""
+    """Delete one confirmed snapshot, at most once across calls and instances (see `Operations.delete`).
+
+    `reread`: the yes came some time after `snapshot` was read (a question the person took
+    time over), so read it again first; if it changed (or is gone), it is not deleted.
+    """
     try:
+        if reread:
+            current = await _reread(ops, snapshot)
+            if current is None:
+                return CHANGED
+            snapshot = current
         kind = await ops.delete(snapshot, wait=wait, progress=progress, wait_timeout=wait_timeout)
     except SnapshotMCPError as exc:
         return SnapshotOutcome.failure(exc, snapshot.id)
     return SnapshotOutcome(kind=kind)
 
 
+async def _reread(ops: Operations, shown: Snapshot) -> Snapshot | None:
+    """The snapshot to delete, read again: None if it is no longer what the person was shown.
+
+    Being deleted already (by another yes) or gone is no change that matters here: the
+    once-only delete then says `already_deleting`, or the API that it is not found.
+    """
+    try:
+        current = await ops.get(shown.id)
+    except NotFound:
+        return shown
+    if current.status in DELETING_STATUSES or fingerprint(current) == fingerprint(shown):
+        return current
+    return None
+
+
 async def delete_each(
-    ops: Operations, snapshots: Sequence[Snapshot], chosen: Collection[str], on_each: OnEach
+    ops: Operations, snapshots: Sequence[Snapshot], chosen: Collection[str], on_each: OnEach, *, reread: bool = False
 ) -> dict[str, SnapshotOutcome]:
     """Delete the `chosen` of `snapshots`, one after another; every snapshot gets an outcome (`kept` if not chosen)."""
     outcomes: dict[str, SnapshotOutcome] = {}
@@ -78,7 +112,7 @@ async def delete_each(
         if snapshot.id not in chosen:
             outcomes[snapshot.id] = KEPT
             continue
-        outcomes[snapshot.id] = await delete_one(ops, snapshot)
+        outcomes[snapshot.id] = await delete_one(ops, snapshot, reread=reread)
         on_each(snapshot, outcomes[snapshot.id])
     return outcomes
 
@@ -86,3 +120,8 @@ async def delete_each(
 def accepted(outcomes: Mapping[str, SnapshotOutcome]) -> int:
     """How many deletions the API accepted."""
     return sum(outcome.accepted for outcome in outcomes.values())
+
+
+def sent_none(outcomes: Mapping[str, SnapshotOutcome]) -> bool:
+    """No DELETE may have reached the API (each was kept, changed, or refused its claim by the store)."""
+    return not any(outcome.sent for outcome in outcomes.values())

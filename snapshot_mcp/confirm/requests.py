@@ -74,6 +74,10 @@ class DeletionRequest(BaseModel):
     status: RequestStatus = "pending"
     face: Face | None = None
     """The face the decision came from, once decided by a person."""
+    claimed_at: float | None = None
+    """When a Delete click claimed it (status `deleting`): its DELETEs are under way, or were sent."""
+    chosen: tuple[str, ...] = ()
+    """The snapshots that click chose to delete."""
     outcomes: dict[str, SnapshotOutcome] = {}
     """What became of each snapshot, once a decision deleted (or kept) them."""
 
@@ -139,7 +143,7 @@ class DeletionRequests:
     async def bad_secret(self, request: DeletionRequest) -> int:
         """Count a wrong secret (from any face); the third voids the request."""
         count = await self._store.incr(f"deletion:bad:{request.id}", self._life)
-        if count >= MAX_BAD_SECRETS and request.status == "pending":
+        if count >= MAX_BAD_SECRETS:  # from the state it was read in: a decision taken meanwhile stands
             await self.move(request, "void")
         return count
 
@@ -190,9 +194,20 @@ class DeletionRequests:
     ) -> DeletionRequest | None:
         """Move `request` from the state it was read in to `status`, atomically; None if someone else moved it."""
         update = {"status": status, "outcomes": outcomes or request.outcomes, "face": face or request.face}
-        moved = request.model_copy(update=update)
-        key = f"deletion:request:{request.id}"
-        ok = await self._store.swap(key, request.dump(), moved.dump(), self._life)
+        return await self._swap(request, request.model_copy(update=update))
+
+    async def claim(self, request: DeletionRequest, chosen: Sequence[str], face: Face) -> DeletionRequest | None:
+        """A Delete click takes the request (`deleting`) for the `chosen` snapshots; None if someone else moved it."""
+        update = {"status": "deleting", "face": face, "claimed_at": self.clock(), "chosen": tuple(chosen)}
+        return await self._swap(request, request.model_copy(update=update))
+
+    async def release(self, claimed: DeletionRequest) -> DeletionRequest | None:
+        """Give back a claim that sent no DELETE: the request is pending again, and the person may try again."""
+        update = {"status": "pending", "face": None, "claimed_at": None, "chosen": ()}
+        return await self._swap(claimed, claimed.model_copy(update=update))
+
+    async def _swap(self, read: DeletionRequest, moved: DeletionRequest) -> DeletionRequest | None:
+        ok = await self._store.swap(f"deletion:request:{read.id}", read.dump(), moved.dump(), self._life)
         return moved if ok else None
 
     def expired(self, request: DeletionRequest) -> bool:

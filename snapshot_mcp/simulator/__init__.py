@@ -96,13 +96,14 @@ in the current form only (the client must be tolerant; this must be strict):
 ``handle`` has no await after the optional latency sleep, so it is safe under concurrent
 calls on one event loop. Imports are stdlib, httpx and anyio; uvicorn only inside ``serve``.
 Modules: ``_core`` (state, lifecycle, routes), ``_checks`` (bodies, fields, paging),
-``_data`` (regions, seed), ``_faults``, ``_adapters`` (transport, ASGI, ``serve``), ``_wire``.
+``_data`` (regions, seed), ``_faults``, ``_adapters`` (transport, ASGI), ``_serve`` (uvicorn), ``_wire``.
 """
 
-from ._adapters import ASGIApp, serve
+from ._adapters import ASGIApp
 from ._core import DEFAULT_TOKEN, Simulator
 from ._data import KNOWN_REGIONS, REFERENCE_DATE
 from ._faults import RANDOM_FAULT_KINDS, Faults
+from ._serve import serve
 from ._wire import SimRequest
 
 __all__ = [

@@ -1,20 +1,15 @@
-"""The two ways in: an in-process httpx transport and a raw ASGI3 app (and uvicorn around it)."""
+"""The two ways in: an in-process httpx transport and a raw ASGI3 app (uvicorn runs it in `_serve`)."""
 
 from __future__ import annotations
 
-import copy
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import httpx
 
 from ._faults import Faults
 from ._wire import Reply, SimRequest
-
-if TYPE_CHECKING:
-    from ._core import Simulator
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -105,24 +100,3 @@ def asgi_app(sim: _Handles) -> ASGIApp:
         await send({"type": "http.response.body", "body": body})
 
     return app
-
-
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8089,
-    *,
-    simulator: Simulator | None = None,
-    log_level: str = "info",
-) -> None:
-    """Run the simulator as a real HTTP server with uvicorn; all logs go to stderr."""
-    import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
-
-    from ._core import Simulator
-
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    for handler in log_config.get("handlers", {}).values():
-        handler["stream"] = "ext://sys.stderr"
-    sim = simulator if simulator is not None else Simulator()
-    print(f"snapshot simulator on http://{host}:{port}/compute/v1", file=sys.stderr)
-    uvicorn.run(sim.asgi_app(), host=host, port=port, log_level=log_level, log_config=log_config)
