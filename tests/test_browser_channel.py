@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -29,8 +29,13 @@ from support import (
     text_of,
 )
 
+from snapshot_mcp.browser.opener import Launcher
+from snapshot_mcp.confirm.browser import browser_pages
+from snapshot_mcp.confirm.decisions import Decisions
+from snapshot_mcp.confirm.requests import DeletionRequests
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
+from snapshot_mcp.store import MemoryStore
 
 THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
 
@@ -377,3 +382,16 @@ async def test_an_open_page_polling_costs_no_api_request(settings: Settings, sim
     assert outcome(result) == "deleted"
     assert reads[0] == 0
     assert reads[1] >= 1, "the decision re-reads the snapshot"
+
+
+async def test_what_ends_the_server_arrives_unwrapped() -> None:
+    """The pages' task group lives in the server's lifespan: an error ending the run comes out as itself."""
+    requests = DeletionRequests(MemoryStore())
+
+    async def run() -> None:
+        async with browser_pages(requests, Decisions(requests, cast(Any, None)), Launcher(call=print)) as pages:
+            assert pages is not None
+            raise KeyError("the run ended")
+
+    with pytest.raises(KeyError, match="the run ended"):
+        await run()

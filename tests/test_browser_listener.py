@@ -18,7 +18,7 @@ from support import audit_lines
 from test_browser_page import REQUEST_ID, SECRET, Desk
 
 from snapshot_mcp.browser.listener import Listener
-from snapshot_mcp.browser.page import MAX_BODY, Page
+from snapshot_mcp.browser.page import MAX_BODY, Incoming, Outgoing, Page
 from snapshot_mcp.confirm import install_audit_handler
 
 pytestmark = pytest.mark.slow  # a real network listener on loopback
@@ -171,3 +171,24 @@ async def test_a_new_request_after_closing_starts_a_new_listener(tasks: TaskGrou
     assert not listener.closed.is_set()
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
+
+
+async def test_a_handler_that_fails_answers_500_and_the_listener_goes_on(tasks: TaskGroup) -> None:
+    """A bug answering one request costs that request only: 500, and the next request is answered."""
+    desk, pending = Desk(), Pending()
+    calls: list[str] = []
+
+    async def handler(incoming: Incoming) -> Outgoing:
+        calls.append(incoming.path)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return Outgoing(200, b"{}")
+
+    listener = Listener(lambda port: handler, pending, grace=60, tick=0.01)
+    port = await listener.ensure(tasks)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        failed = await http.get("/")
+        answered = await http.get("/")
+    assert (failed.status_code, answered.status_code) == (500, 200)
+    assert not listener.closed.is_set()
+    assert desk.looks == []

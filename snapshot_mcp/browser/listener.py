@@ -92,6 +92,10 @@ async def serve_connection(stream: SocketStream, handler: Handler) -> None:
     async with stream:
         try:
             answer = await _answer(stream, connection, handler)
+        except Exception as exc:  # a failure answers this request only; logged by type, never with its text
+            logger.warning("the browser page could not answer (%s)", type(exc).__name__)
+            answer = Outgoing(500, b'{"status":"unavailable"}')
+        try:
             if answer is not None:
                 await write_response(stream, connection, answer)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, h11.LocalProtocolError):
@@ -162,12 +166,15 @@ class Listener:
         self._wake.set()
 
     async def _run(self, listener: anyio.abc.Listener[SocketStream], handler: Handler) -> None:
+        """Serve until idle, then close. A failure closes this listener only, never the server it runs in."""
         try:
             async with listener, anyio.create_task_group() as connections:
                 connections.start_soon(listener.serve, lambda stream: serve_connection(stream, handler))
                 await self._until_idle()
                 self.port = None  # from here on, `ensure` starts a new listener
                 connections.cancel_scope.cancel()
+        except Exception as exc:
+            logger.warning("the browser page listener stopped (%s)", type(exc).__name__)
         finally:
             self.port = None
             self.closed.set()

@@ -69,13 +69,26 @@ async def browser_pages(
     *,
     grace: float = GRACE_SECONDS,
 ) -> AsyncIterator[BrowserPages | None]:
-    """The server's pages while it runs (their listener's tasks end with it); None where no browser can be opened."""
+    """The server's pages while it runs (their listener's tasks end with it); None where no browser can be opened.
+
+    What ends the server's run arrives as itself, not wrapped in the task group's exception group.
+    """
     if launcher is None:
         yield None
         return
-    async with anyio.create_task_group() as tasks:
-        yield BrowserPages(requests, decisions, Opener(launcher), tasks, grace=grace)
-        tasks.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as tasks:
+            yield BrowserPages(requests, decisions, Opener(launcher), tasks, grace=grace)
+            tasks.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise _sole(group) from None
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside nested groups, or the group itself when there are several."""
+    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group.exceptions[0] if len(group.exceptions) == 1 else group
 
 
 class BrowserPages:
@@ -113,8 +126,15 @@ class BrowserPages:
         return True
 
     def decided(self, request_id: str) -> anyio.Event:
-        """Set when the page decides `request_id` (a decision in another face is found by looking again)."""
+        """Set the next time the page decides `request_id` (a decision in another face is found by looking again)."""
         return self._decided.setdefault(request_id, anyio.Event())
+
+    def _pulse(self, request_id: str) -> None:
+        """Wake whoever waits on `request_id`; the next wait gets a fresh event (no waiter spins on a set one)."""
+        event = self._decided.pop(request_id, None)
+        if event is not None:
+            event.set()
+        self.listener.changed()
 
     def _forget_expired(self) -> None:
         now = self.requests.clock()
@@ -139,7 +159,7 @@ class BrowserPages:
                 tries = await self.requests.bad_secret(request)
                 audit(AUDIT_TOOL, request.ids, channel=FACE, outcome="bad_nonce", detail=f"try {tries}")
                 if tries >= MAX_BAD_SECRETS:
-                    self.decided(request_id).set()
+                    self._pulse(request_id)
                 return DeskAnswer(403, {"status": "refused"})
         except StoreUnavailable as exc:
             return _unavailable(request_id, exc)
@@ -165,10 +185,9 @@ class BrowserPages:
             return DeskAnswer(404, {"status": "unknown"})
         if decided.outcome == "bad_secret":
             if decided.void:
-                self.decided(request_id).set()
+                self._pulse(request_id)
             return DeskAnswer(403, {"status": "refused"})
-        self.decided(request_id).set()
-        self.listener.changed()
+        self._pulse(request_id)
         payload = self._payload(decided.request, decided.request.status, decided.now)
         return DeskAnswer(200, {**payload, "outcome": decided.outcome})
 
@@ -234,9 +253,9 @@ class BrowserChannel(Channel):
         assert self.pages is not None
         started = time.monotonic()
         patience = max(0.0, min(self.timeout, call.deadline - started - ANSWER_RESERVE))
-        decided = self.pages.decided(request.id)
         with anyio.move_on_after(patience):
             while True:
+                decided = self.pages.decided(request.id)  # taken before looking: a decision after it wakes us
                 current = await self.pages.requests.load(request.id, call.session)
                 if current is None:
                     return None
