@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -131,28 +130,21 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
 
 
 def configure_logging(level: str) -> None:
-    """Everything to stderr; httpx's per-request lines only at DEBUG, httpcore's never.
+    """Everything to stderr, one line per record; other libraries' DEBUG lines never (see `logs`)."""
+    from .logs import configure
 
-    httpcore (and the SDK's httpcore2) log every request's and response's headers at
-    DEBUG; the request's carry the API token. They stay at WARNING whatever the level.
-    """
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
-    quiet = max(logging.WARNING, logging.getLevelName(level))
-    for transport in ("httpcore", "httpcore2"):
-        logging.getLogger(transport).setLevel(quiet)
-    for noisy in ("httpx", "mcp", "uvicorn.access"):  # at DEBUG: their own lines too (set again each call)
-        logging.getLogger(noisy).setLevel(logging.NOTSET if level == "DEBUG" else quiet)
+    configure(level)
     startup_logger.setLevel(logging.WARNING)  # below the root's level too: see startup_logger
 
 
 def protect_logs(secrets: Sequence[str]) -> None:
-    """Every handler writing our logs (the root's, the audit line's) drops the secrets from each record."""
+    """Every handler writing our logs (the root's, the audit line's): one line per record, and no secret in it."""
+    from .logs import LINES
     from .redact import RedactingFilter
 
     guard = RedactingFilter(secrets)
     for handler in [*logging.getLogger().handlers, *logging.getLogger("snapshot_mcp.audit").handlers]:
+        handler.addFilter(LINES)
         handler.addFilter(guard)
 
 

@@ -185,6 +185,7 @@ class GenesisCloudClient:
             delay = tries.next(assessment)
             if delay is None:
                 raise assessment.give_up(tries.attempts, tries.maybe_acted) from cause
+            logger.debug("%s %s: attempt %d failed; the next in %.2f s", method, path, tries.attempts, delay)
             if isinstance(outcome, Answered) and outcome.status == 429 and outcome.retry_after is not None:
                 await self.limiter.pause(delay)  # the account's limit: every request waits, not only this one
             await self._sleep(delay)

@@ -38,6 +38,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .safe_text import one_line
 from .settings import Settings, is_loopback_host
 
 __all__ = [
@@ -141,7 +142,7 @@ class BearerAuth:
         logger.warning(
             "refused %s %s from %s: %s bearer token",
             scope.get("method", "?"),
-            scope.get("path", "?"),
+            one_line(scope.get("path", "?")),  # percent-decoded: CR/LF would start a line of their own
             client[0] if client else "?",
             "wrong" if presented else "missing",
         )

@@ -176,7 +176,7 @@ def question(snapshot: Snapshot, now: datetime | None = None) -> str:
         "Delete this snapshot permanently? This cannot be undone.\n"
         f"id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
         f"{age_text(snapshot.created_at, now)}\n"
-        f"name {json.dumps(snapshot.name, ensure_ascii=False)}"
+        f"name {json.dumps(snapshot.name.shown, ensure_ascii=False)}"
     )
 
 
@@ -190,7 +190,7 @@ def question_for(snapshots: Sequence[Snapshot], now: datetime | None = None) -> 
         size = f"{snapshot.size} GiB" if snapshot.size is not None else "size unknown"
         lines.append(
             f"{number}. id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
-            f"{age_text(snapshot.created_at, now)} · {json.dumps(snapshot.name)}"
+            f"{age_text(snapshot.created_at, now)} · {json.dumps(snapshot.name.shown)}"
         )
     return "\n".join(lines)
 

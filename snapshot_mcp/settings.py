@@ -28,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .safe_text import url_secrets
+
 DEFAULT_ENDPOINT = "https://api.genesiscloud.com/compute/v1"
 TOKEN_ENV = "GENESISCLOUD_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENDPOINT_ENV = "GENESISCLOUD_ENDPOINT"
@@ -300,11 +302,15 @@ class Settings(BaseSettings):
 
     @property
     def secret_values(self) -> tuple[str, ...]:
-        """The configured secrets in clear (API token, HTTP client token, state key, Redis password), for redaction."""
+        """The configured secrets in clear (API token, HTTP client token, state key, Redis passwords), for redaction.
+
+        A Redis password counts wherever it was given: `--state-password`, or anywhere in
+        `--state-url` (see `safe_text.url_secrets`).
+        """
         given = (self.token, self.http_token, self.state_key, self.state_password)
         found = [s.get_secret_value() for s in given if s is not None]
-        if self.state_url is not None and (password := urlsplit(self.state_url.get_secret_value()).password):
-            found.append(password)
+        if self.state_url is not None:
+            found += url_secrets(self.state_url.get_secret_value())
         return tuple(found)
 
     @property

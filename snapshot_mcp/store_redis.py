@@ -27,11 +27,11 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
 from .ratelimit import SlidingWindow, window_of
+from .safe_text import shown_url
 from .store import StoreUnavailable
 
 try:
@@ -94,16 +94,6 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 1
 """
-
-
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def namespace(endpoint: str, token: str | None) -> str:

@@ -54,7 +54,7 @@ class SnapshotView(BaseModel):
     def of(cls, snapshot: Snapshot) -> SnapshotView:
         return cls(
             id=snapshot.id,
-            name=snapshot.name,
+            name=snapshot.name.shown,
             size=snapshot.size,
             region=snapshot.region,
             status=snapshot.status,
@@ -116,7 +116,7 @@ class InstanceView(BaseModel):
     @classmethod
     def of(cls, instance: Instance) -> InstanceView:
         return cls(
-            id=instance.id, name=instance.name, region=instance.region, status=instance.status, type=instance.type
+            id=instance.id, name=instance.name.shown, region=instance.region, status=instance.status, type=instance.type
         )
 
 

@@ -76,7 +76,8 @@ from test_http import serving, sim_settings
 
 from snapshot_mcp import cli
 from snapshot_mcp.confirm import TOKEN_TTL_SECONDS
-from snapshot_mcp.models import clean_text
+from snapshot_mcp.models import MAX_SHOWN_NAME
+from snapshot_mcp.safe_text import shown
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 
@@ -939,8 +940,8 @@ async def test_a_name_written_as_instructions_cannot_forge_the_question(era: str
     assert len(lines) == 3  # the name's line breaks became spaces where the API data was parsed
     assert lines[0] == "Delete this snapshot permanently? This cannot be undone."
     assert lines[1].startswith(f"id {crafted} · 500 GiB · EUC-DE-MUC-1 · status created")
-    assert lines[2] == f"name {json.dumps(clean_text(INJECTED_NAME), ensure_ascii=False)}"
-    assert clean_text(INJECTED_NAME).startswith(INJECTED_NAME.replace(chr(10), " ")[:100])
+    assert lines[2] == f"name {json.dumps(shown(INJECTED_NAME, MAX_SHOWN_NAME), ensure_ascii=False)}"
+    assert shown(INJECTED_NAME, MAX_SHOWN_NAME).startswith(INJECTED_NAME.replace(chr(10), " ")[:100])
     assert describe(result) == (False, "declined")
     assert not any(request.method == "DELETE" for request in sim.requests)
 

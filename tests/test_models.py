@@ -16,8 +16,11 @@ from pydantic import TypeAdapter, ValidationError
 from snapshot_mcp.models import (
     KNOWN_REGIONS,
     MAX_NAME_LENGTH,
+    MAX_SHOWN_NAME,
     MAX_URL_LENGTH,
+    ApiText,
     CreateSnapshotRequest,
+    Instance,
     Snapshot,
     SnapshotId,
     SnapshotPage,
@@ -131,6 +134,48 @@ def test_snapshot_is_frozen() -> None:
     snap = Snapshot.model_validate(OLD_SHAPE)
     with pytest.raises(ValidationError):
         snap.status = "deleting"
+
+
+AWKWARD_NAMES = ["L" * MAX_NAME_LENGTH, "nightly\u200bbuild", "invoice-\u202egpj.exe", "a\x1b[31mb\nc"]
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES, ids=["long", "zero-width", "bidi", "controls"])
+def test_a_name_is_kept_as_sent_beside_its_shown_form(name: str) -> None:
+    """`raw` is exactly what the API sent (to compare and re-send); `shown` is safe and bounded."""
+    for model in (Snapshot, Instance):
+        parsed = model.model_validate({"id": SID, "name": name}, context={"secrets": ("s3cret-token",)})
+        assert parsed.name.raw == name
+        assert parsed.name.shown.isprintable()
+        assert len(parsed.name.shown) <= MAX_SHOWN_NAME
+        assert parsed.name.shown != name
+        assert str(parsed.name) == parsed.name.shown
+        assert name not in repr(parsed)
+
+
+def test_the_shown_form_is_what_a_dump_carries_and_secrets_only_leave_the_shown_form() -> None:
+    snapshot = Snapshot.model_validate(
+        {"id": SID, "name": "copy of s3cret-token"}, context={"secrets": ("s3cret-token",)}
+    )
+    assert snapshot.name == ApiText("copy of s3cret-token", "copy of [redacted]")
+    assert snapshot.model_dump()["name"] == "copy of [redacted]"
+    assert "s3cret-token" not in snapshot.model_dump_json() + repr(snapshot) + str(snapshot)
+
+
+def test_an_api_name_never_equals_a_str() -> None:
+    """Neither form is silently compared with a request's name: the code has to say `.raw` (or `.shown`)."""
+    name = Snapshot.model_validate({"id": SID, "name": "plain"}).name
+    assert (name.raw, name.shown) == ("plain", "plain")
+    assert name != "plain"  # type: ignore[comparison-overlap]
+    assert name == ApiText("plain", "plain")
+    assert hash(name) == hash(ApiText("plain", "plain"))
+
+
+def test_a_name_search_matches_either_form() -> None:
+    """A person types the real character; a model copies the escape it read. Case is ignored."""
+    name = Snapshot.model_validate({"id": SID, "name": "Nightly\u200bBuild"}).name
+    assert name.contains("nightly\u200bbuild")
+    assert name.contains("NIGHTLY\\u200bbuild")
+    assert not name.contains("nightlybuild")
 
 
 def test_snapshot_page_reads_the_documented_example() -> None:

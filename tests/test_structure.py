@@ -58,7 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("client", ("client",)),
     ("transport", ("sending", "ratelimit", "store", "store_redis")),
     ("words", ("messages", "views")),
-    ("base", ("", "models", "errors", "settings", "redact", "schema")),
+    ("base", ("", "models", "errors", "settings", "redact", "schema", "logs", "safe_text")),
     ("simulator", ("simulator",)),
 )
 """Top to bottom: a module imports modules of its own layer or a lower one (`""` is the package itself)."""

@@ -23,7 +23,7 @@ def fingerprint(snapshot: Snapshot) -> str:
     """A digest of the state a person saw; any change invalidates a confirmation."""
     state = [
         snapshot.id,
-        snapshot.name,
+        snapshot.name.raw,
         snapshot.size,
         snapshot.region,
         snapshot.status,

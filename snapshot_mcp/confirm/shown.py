@@ -25,7 +25,7 @@ def request_view(request: DeletionRequest, status: str, now: Mapping[str, Snapsh
         rows.append(
             CardSnapshot(
                 id=facts.id,
-                name=shown.name,
+                name=current.name.shown if current is not None else facts.name,
                 size=shown.size,
                 region=shown.region,
                 status="gone" if gone else shown.status,
