@@ -22,6 +22,9 @@ from mcp.types import Tool
 from . import __version__, tools
 from .apps import AppOnlyGate, card_extension
 from .audit import AuditFile, AuditScope
+from .browser import opener
+from .browser.listener import GRACE_SECONDS
+from .browser.opener import Desktop
 from .confirm import install_audit_handler
 from .messages import INSTRUCTIONS
 from .middleware import CompactArgumentErrors, ToolCallMetrics
@@ -31,21 +34,28 @@ from .schema import lean
 from .scopes import ScopeGate
 from .sending import RetryPolicy
 from .settings import Settings
-from .state import AppState, ExposeState, Seams, open_state
+from .state import AppState, ExposeState, Seams, browser_possible, open_state
 from .store import Store
 
 PER_CALLER: dict[CacheableMethod, CacheHint] = {"tools/list": CacheHint(ttl_ms=0, scope="private")}
 """tools/list depends on the caller's scopes: never cached across callers (2026-07-28 `cacheScope`)."""
+HIDDEN_WITHOUT_BROWSER = frozenset({"ask_in_browser"})
+"""Arguments listed only where the browser channel is available (a model should not see one that cannot help)."""
 
 
 class _Server(MCPServer[AppState]):
-    """An `MCPServer` whose tools/list sends lean schemas (`schema.lean`), computed once per server."""
+    """An `MCPServer` whose tools/list sends lean schemas (`schema.lean`), computed once per server.
+
+    `hidden` names arguments left out of every listed input schema (an optional argument
+    that this server cannot honour; sent anyway, it changes nothing).
+    """
 
     _lean: list[Tool] | None = None
+    hidden: frozenset[str] = frozenset()
 
     async def list_tools(self) -> list[Tool]:
         if self._lean is None:
-            self._lean = [_leaner(tool) for tool in await super().list_tools()]
+            self._lean = [_leaner(tool, self.hidden) for tool in await super().list_tools()]
         return self._lean
 
     def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -57,9 +67,17 @@ class _Server(MCPServer[AppState]):
         super().remove_tool(name)
 
 
-def _leaner(tool: Tool) -> Tool:
+def _leaner(tool: Tool, hidden: frozenset[str]) -> Tool:
     output = None if tool.output_schema is None else lean(tool.output_schema, descriptions=False)
-    return tool.model_copy(update={"input_schema": lean(tool.input_schema), "output_schema": output})
+    return tool.model_copy(update={"input_schema": _without(lean(tool.input_schema), hidden), "output_schema": output})
+
+
+def _without(schema: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    properties = schema.get("properties")
+    if not hidden or not isinstance(properties, dict) or not hidden & properties.keys():
+        return schema
+    kept = {name: value for name, value in properties.items() if name not in hidden}
+    return {**schema, "properties": kept}
 
 
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
@@ -103,16 +121,29 @@ def build_server(
     poll_interval: float = 1.0,
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
+    desktop: Desktop | None = None,
+    page_grace: float = GRACE_SECONDS,
 ) -> MCPServer[AppState]:
     """A ready MCP server for `settings`.
 
     `http` replaces the API's HTTP client, `retry` the client's retry policy,
     `poll_interval` the first pause between polls of a wait, `clock` the wall clock
-    of confirmation tokens and of the completions' memory, and `store` the shared state
-    (tests shrink, move or break these).
+    of confirmation tokens and of the completions' memory, `store` the shared state,
+    `desktop` what tells whether and how the person's browser opens (default: this
+    machine's), and `page_grace` how long the browser page's listener outlives its last
+    request (tests shrink, move or break these).
     """
     install_audit_handler()
-    seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock, store=store)
+    launcher = (desktop or opener.this_machine()).launcher() if browser_possible(settings) else None
+    seams = Seams(
+        http=http,
+        retry=retry,
+        poll_interval=poll_interval,
+        wall_clock=clock,
+        store=store,
+        launcher=launcher,
+        page_grace=page_grace,
+    )
     card = "card" in settings.ladder and not settings.read_only
     with _logging_left_alone():
         server = _Server(
@@ -133,6 +164,7 @@ def build_server(
             ],
             cache_hints=PER_CALLER,
         )
-    tools.register(server, settings)
+    server.hidden = frozenset() if launcher is not None else HIDDEN_WITHOUT_BROWSER
+    tools.register(server, settings, browser=launcher is not None)
     register_catalog(server, clock=clock)
     return server

@@ -38,7 +38,7 @@ ENV_ONLY = ("token", "endpoint", "state_password")
 """Fields without a command-line flag: a token on the command line would show in `ps`."""
 
 DeletePolicy = Literal["elicit", "token", "none"]
-ChannelName = Literal["card", "form", "token"]
+ChannelName = Literal["card", "form", "browser", "token"]
 
 FORM_IGNORED_CLIENTS: tuple[str, ...] = ("claude-ai", "anthropic/claudeai", "local-agent-mode-*")
 """Clients that declare form elicitation but do not show it (Claude Desktop, claude.ai) or auto-decline it
@@ -197,8 +197,8 @@ class Settings(BaseSettings):
     )
     state_password: SecretStr | None = Field(default=None, description="the Redis password, if not in --state-url")
     confirm_channels: CommaList[ChannelName] = Field(
-        default=("card", "form"),
-        description="how a person is asked before a delete, in order of preference (card, form, token)",
+        default=("card", "form", "browser"),
+        description="how a person is asked before a delete, in order of preference (card, form, browser, token)",
     )
     form_ignored_clients: CommaList[str] = Field(
         default=FORM_IGNORED_CLIENTS,

@@ -21,8 +21,11 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from pydantic import SecretStr
 
+from .browser.listener import GRACE_SECONDS
+from .browser.opener import Launcher
 from .client import GenesisCloudClient
 from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
+from .confirm.browser import BrowserChannel, BrowserPages, browser_pages
 from .confirm.card import CardChannel
 from .confirm.decisions import Decisions
 from .confirm.ladder import Ladder
@@ -44,6 +47,10 @@ class Seams:
     wall_clock: Callable[[], float] = field(default=time.time)
     store: Store | None = None
     """A store to use instead of the configured one (left open: its owner closes it)."""
+    launcher: Launcher | None = None
+    """How this machine opens the person's browser (`Desktop.launcher()`); None: it cannot."""
+    page_grace: float = GRACE_SECONDS
+    """How long the browser page's listener outlives the last request it served."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +79,19 @@ def derived_key(settings: Settings, purpose: bytes) -> bytes | None:
     return hmac.new(secret, b"snapshot-mcp " + purpose, hashlib.sha256).digest()
 
 
-def build_ladder(settings: Settings, store: Store, decisions: Decisions, clock: Callable[[], float]) -> Ladder:
+def build_ladder(
+    settings: Settings,
+    store: Store,
+    decisions: Decisions,
+    clock: Callable[[], float],
+    pages: BrowserPages | None = None,
+) -> Ladder:
     """One channel object per rung, in the operator's order."""
     rungs: dict[str, Callable[[], Channel]] = {
-        "card": lambda: CardChannel(decisions, ignored_clients=settings.card_ignored_clients),
+        "browser": lambda: BrowserChannel(pages, timeout=settings.elicitation_timeout),
+        "card": lambda: CardChannel(
+            decisions, ignored_clients=settings.card_ignored_clients, offer_browser=pages is not None
+        ),
         "form": lambda: FormChannel(
             timeout=settings.elicitation_timeout,
             ignored_clients=settings.form_ignored_clients,
@@ -115,6 +131,11 @@ async def open_store(settings: Settings, token: SecretStr | None) -> tuple[Store
     return store, SharedWindow(store, settings.rate_limit)
 
 
+def browser_possible(settings: Settings) -> bool:
+    """The browser rung can exist: it is on the ladder, the server writes, and runs on the person's machine (stdio)."""
+    return "browser" in settings.ladder and not settings.read_only and settings.transport == "stdio"
+
+
 @asynccontextmanager
 async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState]:
     """Open the API client's connection pool and the store; close them when the server stops."""
@@ -131,10 +152,12 @@ async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState
     ops = Operations(client, store, wait_timeout=settings.wait_timeout, poll_interval=seams.poll_interval)
     key = derived_key(settings, b"card nonces")
     requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
+    decisions = Decisions(requests, ops)
+    launcher = seams.launcher if browser_possible(settings) else None
     try:
-        decisions = Decisions(requests, ops)
-        ladder = build_ladder(settings, store, decisions, seams.wall_clock)
-        yield AppState(settings, ops, ladder, requests, decisions, store)
+        async with browser_pages(requests, decisions, launcher, grace=seams.page_grace) as pages:
+            ladder = build_ladder(settings, store, decisions, seams.wall_clock, pages)
+            yield AppState(settings, ops, ladder, requests, decisions, store)
     finally:
         if seams.store is None:
             await store.aclose()

@@ -17,24 +17,29 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import httpx
 import pytest
+from anyio.abc import SocketAttribute, SocketStream, TaskGroup
 from mcp import Client
 from mcp.client import ClientRequestContext, advertise
 from mcp.client.session import ElicitationFnT
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
 
+from snapshot_mcp.browser.opener import NO_DESKTOP, Desktop, Launcher
 from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
@@ -77,7 +82,10 @@ class _ActiveApi(httpx.AsyncBaseTransport):
 _active_api: ContextVar[httpx.AsyncBaseTransport] = ContextVar("active_api")
 _active_clock: ContextVar[Callable[[], float]] = ContextVar("active_clock", default=time.time)
 _active_store: ContextVar[Store] = ContextVar("active_store")
-_servers: dict[tuple[Settings, RetryPolicy], MCPServer[Any]] = {}
+_servers: dict[tuple[Settings, RetryPolicy, bool], MCPServer[Any]] = {}
+_active_person: ContextVar[Person] = ContextVar("active_person")
+PAGE_GRACE = 0.2
+"""How long an in-memory server's browser page listener outlives its last request."""
 
 
 def _clock() -> float:
@@ -113,19 +121,27 @@ class _ActiveStore:
         return None
 
 
-def server_for(settings: Settings, retry: RetryPolicy = FAST_RETRY) -> MCPServer[Any]:
-    """`build_server(settings)` over whichever simulator, clock and store `connect` made active, built once.
+def server_for(settings: Settings, retry: RetryPolicy = FAST_RETRY, *, browser: bool = False) -> MCPServer[Any]:
+    """`build_server(settings)` over whichever simulator, clock, store and person `connect` made active, built once.
 
     Building costs ~60 ms (the SDK derives every tool's schemas), so it happens once per
-    settings and retry policy; the API, the wall clock and the store are the
-    connection's own, so nothing a call leaves behind (dedupe memory, confirmation
-    tokens) carries over to the next connection.
+    settings, retry policy and desktop; the API, the wall clock, the store and the person
+    at the browser are the connection's own, so nothing a call leaves behind (dedupe
+    memory, confirmation tokens) carries over to the next connection. `browser`: the
+    server can open a browser, and that browser is the connection's `Person`.
     """
-    key = (settings, retry)
+    key = (settings, retry, browser)
     if key not in _servers:
         http = httpx.AsyncClient(transport=_ActiveApi())
         _servers[key] = build_server(
-            settings, http=http, retry=retry, poll_interval=0.001, clock=_clock, store=_ActiveStore()
+            settings,
+            http=http,
+            retry=retry,
+            poll_interval=0.001,
+            clock=_clock,
+            store=_ActiveStore(),
+            desktop=HandOff() if browser else NO_DESKTOP,
+            page_grace=PAGE_GRACE,
         )
     return _servers[key]
 
@@ -142,16 +158,19 @@ async def connect(
     apps: bool = False,
     name: str | None = None,
     store: Store | None = None,
+    person: Person | None = None,
 ) -> AsyncIterator[Client]:
     """An in-memory MCP client of the server for `settings`, whose API is `sim`; `clock` drives its tokens.
 
     `apps` declares the MCP Apps extension (the confirmation card); `name` is the `clientInfo.name` sent;
-    `store` replaces the server's own (a `FlakyStore`, to take it down).
+    `store` replaces the server's own (a `FlakyStore`, to take it down); `person` is who sits at the
+    browser the server opens (without one, the server cannot open a browser).
     """
-    server = server_for(fast(settings), retry)
+    server = server_for(fast(settings), retry, browser=person is not None)
     reset = _active_api.set(sim.transport())
     reset_clock = _active_clock.set(clock)
     reset_store = _active_store.set(store if store is not None else MemoryStore())
+    reset_person = _active_person.set(person if person is not None else Person())
     info = Implementation(name=name, version="1") if name is not None else None
     try:
         async with Client(
@@ -159,9 +178,149 @@ async def connect(
         ) as client:
             yield client
     finally:
+        _active_person.reset(reset_person)
         _active_store.reset(reset_store)
         _active_clock.reset(reset_clock)
         _active_api.reset(reset)
+
+
+class Person:
+    """The person at the browser the server opens, in tests: given each address, answering as the page's script does.
+
+    The server "opens" an address by handing it here (from a worker thread, as it starts
+    a real browser); `address()` waits for the next one. `look` and `click` send what the
+    page sends: a POST from the page's own origin with the request id and the secret
+    from the address's fragment.
+    """
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self._taken = 0
+        self._arrived = anyio.Event()
+
+    def hand_off(self, address: str) -> None:
+        """Called in the worker thread that "starts the browser"."""
+        anyio.from_thread.run_sync(self._arrive, address)
+
+    def _arrive(self, address: str) -> None:
+        self.opened.append(address)
+        self._arrived.set()
+
+    async def address(self) -> str:
+        """The next address the server opened (waits for it)."""
+        with anyio.fail_after(10):
+            while len(self.opened) <= self._taken:
+                self._arrived = anyio.Event()
+                await self._arrived.wait()
+        self._taken += 1
+        return self.opened[self._taken - 1]
+
+    async def post(self, address: str, path: str, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+        """A POST to the page's listener, as the page sends it (`body` replaces id and secret when given)."""
+        page = Page.of(address)
+        sent_body = body if body is not None else {"request_id": page.request_id, "secret": page.secret}
+        given = {"Origin": page.origin, **headers}
+        async with httpx.AsyncClient(base_url=page.origin) as http:
+            return await http.post(path, json=sent_body, headers=given)
+
+    async def look(self, address: str) -> dict[str, Any]:
+        answer: dict[str, Any] = (await self.post(address, "/state")).json()
+        return answer
+
+    async def click(self, address: str, decision: str) -> httpx.Response:
+        return await decide_on_page(address, decision)
+
+
+@dataclass(frozen=True)
+class Page:
+    """An address the server opened, taken apart: where the listener is, and what the fragment carries."""
+
+    origin: str
+    port: int
+    request_id: str
+    secret: str
+
+    @classmethod
+    def of(cls, address: str) -> Page:
+        found = re.fullmatch(r"(http://127\.0\.0\.1:(\d+))/#([0-9a-f]{24})\.([A-Za-z0-9_-]+)", address)
+        assert found is not None, "the page's address is http://127.0.0.1:<port>/#<request id>.<secret>"
+        return cls(found[1], int(found[2]), found[3], found[4])
+
+
+async def decide_on_page(address: str, decision: str, secret: str | None = None) -> httpx.Response:
+    """POST the person's decision to the page's listener as the page does (`secret`: another one instead)."""
+    page = Page.of(address)
+    body = {"request_id": page.request_id, "secret": page.secret if secret is None else secret, "decision": decision}
+    async with httpx.AsyncClient(base_url=page.origin) as http:
+        return await http.post("/decide", json=body, headers={"Origin": page.origin})
+
+
+MARKER = "browser-script-stdout"
+_OPENER = """#!{python}
+import socket, sys
+print("{marker}", sys.argv[1], flush=True)
+with socket.create_connection(("127.0.0.1", {port})) as hand:
+    hand.sendall(sys.argv[1].encode())
+"""
+
+
+class BrowserScript:
+    """A `BROWSER` command for a server subprocess: it hands each address to this test over a loopback socket,
+    and prints it (with `MARKER`) to its own stdout, which must never be the server's."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "open-browser"
+        self.received: list[str] = []
+        self._taken = 0
+        self._arrived = anyio.Event()
+
+    @property
+    def command(self) -> str:
+        """The value for `BROWSER`."""
+        return f"{self.path} %s"
+
+    async def listen(self, tasks: TaskGroup) -> None:
+        """Accept the script's hand-offs in `tasks`, and write the script."""
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = int(listener.extra(SocketAttribute.local_port))  # noqa: S610 - anyio, not Django
+        self.path.write_text(_OPENER.format(python=sys.executable, marker=MARKER, port=port))
+        self.path.chmod(0o755)
+
+        async def serve() -> None:
+            async with listener:
+                await listener.serve(self._receive)
+
+        tasks.start_soon(serve)
+
+    async def _receive(self, stream: SocketStream) -> None:
+        data = b""
+        async with stream:
+            with contextlib.suppress(anyio.EndOfStream):
+                while True:
+                    data += await stream.receive()
+        self.received.append(data.decode())
+        self._arrived.set()
+
+    async def address(self) -> str:
+        """The next address the server opened (waits for it)."""
+        with anyio.fail_after(30):
+            while len(self.received) <= self._taken:
+                self._arrived = anyio.Event()
+                await self._arrived.wait()
+        self._taken += 1
+        return self.received[self._taken - 1]
+
+
+def _hand_off(address: str) -> None:
+    _active_person.get().hand_off(address)
+
+
+@dataclass(frozen=True)
+class HandOff(Desktop):
+    """A desktop whose browser is the connection's `Person` (see `connect`)."""
+
+    def launcher(self) -> Launcher:
+        return Launcher(call=_hand_off)
 
 
 class FlakyStore(MemoryStore):

@@ -53,7 +53,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("server", ("server",)),
     ("surface", ("scopes", "tools", "apps", "resources", "middleware", "declaration")),
     ("state", ("state",)),
-    ("confirmation", ("confirm", "audit")),
+    ("confirmation", ("confirm", "browser", "audit")),
     ("operations", ("operations", "dedupe")),
     ("client", ("client",)),
     ("transport", ("sending", "ratelimit", "store", "store_redis")),
@@ -70,13 +70,15 @@ NEVER: dict[str, tuple[str, ...]] = {
     "sending": ("mcp",),
     "ratelimit": ("mcp",),
     "messages": ("mcp",),
+    "browser": ("mcp", "state", "tools", "apps"),
     "models": ("mcp",),
     "errors": ("mcp",),
     "telemetry": ("mcp",),
     "simulator": ("mcp", *(name for _, names in LAYERS for name in names if name not in ("", "simulator"))),
 }
 """What a module (or package) must not import even where the layers would allow it: operations return
-facts, not words or views; below the tools nothing speaks MCP; the simulator is the API, not the server."""
+facts, not words or views; below the tools nothing speaks MCP (the browser page speaks HTTP to a person, and
+decides through `confirm`, not through the server's state); the simulator is the API, not the server."""
 OUTSIDE = frozenset({"mcp"})
 """The names in `NEVER` that are libraries, not modules of the package."""
 

@@ -9,7 +9,6 @@ into tool results.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -21,13 +20,12 @@ from snapshot_mcp import messages
 from snapshot_mcp.confirm.base import session_of
 from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.confirm.decisions import Decision, Look
-from snapshot_mcp.confirm.facts import fingerprint
-from snapshot_mcp.confirm.requests import DeletionRequest
+from snapshot_mcp.confirm.shown import request_view
 from snapshot_mcp.declaration import READS, ToolDeclaration
 from snapshot_mcp.errors import StoreUnavailable
-from snapshot_mcp.models import Snapshot, SnapshotId
+from snapshot_mcp.models import SnapshotId
 from snapshot_mcp.state import app_state
-from snapshot_mcp.views import CardSnapshot, DeletionRequestView, tool_result
+from snapshot_mcp.views import DeletionRequestView, tool_result
 
 RequestId = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]
 Nonce = Annotated[str, Field(max_length=100)]
@@ -44,7 +42,7 @@ async def deletion_request(
 
 async def _shown(ctx: Context[Any, Any], look: Look) -> CallToolResult:
     """The card's view of a request; the nonce once, for a pending one (hosts may have stripped `_meta`)."""
-    view = _view(look.request, look.status, look.now)
+    view = request_view(look.request, look.status, look.now)
     result = tool_result(messages.card_status(look.status, look.request.id), view)
     nonce = await app_state(ctx).requests.reveal(look.request, "card") if look.status == "pending" else None
     if nonce is not None:
@@ -82,45 +80,10 @@ def _reply(decided: Decision) -> CallToolResult:
     if decided.outcome == "not_in_request":
         raise ToolError(messages.NOT_IN_REQUEST)
     request = decided.request
-    view = _view(request, request.status, decided.now)
+    view = request_view(request, request.status, decided.now)
     view = view.model_copy(update={"can_delete": False, "outcome": decided.outcome})
     text = f"{decided.outcome}: {_TEXT[decided.outcome]}"
     return tool_result(text if decided.recorded else f"{text} {messages.UNRECORDED}", view)
-
-
-def _outcome_text(request: DeletionRequest, snapshot_id: str) -> str | None:
-    outcome = request.outcomes.get(snapshot_id)
-    return None if outcome is None else outcome.text()
-
-
-def _view(request: DeletionRequest, status: str, now: Mapping[str, Snapshot] | None) -> DeletionRequestView:
-    """The card's rows: each snapshot as it is `now` (None: not looked up again, as it was asked about)."""
-    rows = []
-    for facts in request.snapshots:
-        current = None if now is None else now.get(facts.id)
-        changed = now is not None and (current is None or fingerprint(current) != facts.fingerprint)
-        shown = current or facts
-        gone = now is not None and current is None
-        rows.append(
-            CardSnapshot(
-                id=facts.id,
-                name=current.name.shown if current is not None else facts.name,
-                size=shown.size,
-                region=shown.region,
-                status="gone" if gone else shown.status,
-                created_at=facts.created_at,
-                changed=changed and status == "pending",
-                outcome=_outcome_text(request, facts.id),
-            )
-        )
-    return DeletionRequestView(
-        request_id=request.id,
-        status=status,
-        expires_at=request.expires_at(),
-        snapshots=rows,
-        total_size=sum(facts.size or 0 for facts in request.snapshots),
-        can_delete=status == "pending",
-    )
 
 
 DELETION_REQUEST = ToolDeclaration(

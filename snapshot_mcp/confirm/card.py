@@ -27,7 +27,7 @@ from snapshot_mcp.views import ResultOutcome, tool_result
 from .base import Channel, ChannelVerdict, DeletionCall, Replied
 from .decisions import Decisions
 from .ladder import client_name, declares_card, named
-from .requests import DeletionRequest, RequestStatus
+from .requests import DeletionRequest, Face, RequestStatus
 
 CONFIRMATION_META = "snapshot-mcp/confirmation"
 """The result `_meta` key that carries the request id, nonce and expiry to the card (and nowhere else)."""
@@ -44,7 +44,7 @@ _OUTCOME: dict[RequestStatus, ResultOutcome] = {
 }
 
 
-def card_result(call: DeletionCall, request: DeletionRequest, nonce: str) -> CallToolResult:
+def card_result(call: DeletionCall, request: DeletionRequest, nonce: str, browser: bool = False) -> CallToolResult:
     """The delete tool's answer under the card channel, in its own shape: pending, nothing deleted.
 
     The nonce travels only in `_meta`, where only the card reads it.
@@ -56,22 +56,28 @@ def card_result(call: DeletionCall, request: DeletionRequest, nonce: str) -> Cal
     result = call.report(
         snapshots, "awaiting_confirmation", message, request_id=request.id, expires_at=expires_at, awaiting=True
     )
-    answer = tool_result(messages.card_waiting(line, expires_at, request.id, call.tool), result)
+    answer = tool_result(messages.card_waiting(line, expires_at, request.id, call.tool, browser), result)
     answer.meta = {CONFIRMATION_META: {"request_id": request.id, "nonce": nonce, "expires_at": expires_at}}
     return answer
 
 
-def status_result(call: DeletionCall, request: DeletionRequest, status: RequestStatus) -> CallToolResult:
-    """What became of an earlier request, for a delete call that asks again: each snapshot's own outcome."""
+def status_result(
+    call: DeletionCall, request: DeletionRequest, status: RequestStatus, asked_in: Face = "card"
+) -> CallToolResult:
+    """What became of an earlier request, for a delete call that asks again: each snapshot's own outcome.
+
+    Worded for the face the person decided in, or else for the one they were asked in (`asked_in`).
+    """
+    face = request.face or asked_in
     snapshots = [facts.snapshot() for facts in request.snapshots]
     each = {snapshot_id: outcome.text() for snapshot_id, outcome in request.outcomes.items()}
     if request.outcomes:
         accepted = sum(outcome.accepted for outcome in request.outcomes.values())
     else:  # claimed, and its DELETEs under way
         accepted = len(snapshots) if status in ("deleting", "deleted") else 0
-    message = messages.CARD_STATUS[status]
+    message = messages.request_status(status, face)
     result = call.report(snapshots, _OUTCOME[status], message, accepted=accepted, each=each, request_id=request.id)
-    return tool_result(messages.card_status(_OUTCOME[status], request.id), result)
+    return tool_result(messages.card_status(_OUTCOME[status], request.id, face), result)
 
 
 class CardChannel(Channel):
@@ -79,10 +85,14 @@ class CardChannel(Channel):
 
     name = "card"
 
-    def __init__(self, decisions: Decisions, *, ignored_clients: Sequence[str] = ()) -> None:
+    def __init__(
+        self, decisions: Decisions, *, ignored_clients: Sequence[str] = (), offer_browser: bool = False
+    ) -> None:
         self.decisions = decisions
         self.requests = decisions.requests
         self.ignored_clients = tuple(ignored_clients)
+        self.offer_browser = offer_browser
+        """The browser channel can open here: the answer says how to ask there instead."""
 
     def available(self, ctx: Context[Any, Any]) -> bool:
         return declares_card(ctx) and not named(client_name(ctx), self.ignored_clients)
@@ -93,10 +103,10 @@ class CardChannel(Channel):
             status = await self.decisions.standing(latest, {snapshot.id: snapshot for snapshot in call.snapshots})
             if status == "pending":
                 self.audit(call, "awaiting_confirmation", detail="already_pending")
-                return Replied(card_result(call, latest, self.requests.secret(latest.id, "card")))
+                return Replied(card_result(call, latest, self.requests.secret(latest.id, "card"), self.offer_browser))
             await self.requests.forget(call.session, call.ids)
             self.audit(call, f"reported_{status}")
             return Replied(status_result(call, latest, status))
         request = await self.requests.open(call.tool, call.snapshots, call.session)
         self.audit(call, "awaiting_confirmation")
-        return Replied(card_result(call, request, self.requests.secret(request.id, "card")))
+        return Replied(card_result(call, request, self.requests.secret(request.id, "card"), self.offer_browser))

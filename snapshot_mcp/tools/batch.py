@@ -9,6 +9,7 @@ each at most once, and the result reports each id's outcome.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from snapshot_mcp.views import (
     tool_result,
 )
 
-from .deleting import Token, ask_channel, deleted_earlier, ladder_hints, nobody_can_ask, refusal
+from .deleting import InBrowser, Token, ask_channel, deleted_earlier, ladder_hints, nobody_can_ask, preferred, refusal
 
 MAX_BATCH = 25
 SnapshotIds = Annotated[
@@ -46,23 +47,30 @@ SnapshotIds = Annotated[
 BatchDeleteAnswer = Annotated[CallToolResult, BatchDeleteResult] | InputRequiredResult
 
 
-async def delete_snapshots(ctx: Context[Any, Any], snapshot_ids: SnapshotIds) -> BatchDeleteAnswer:
-    return await _delete_many(ctx, snapshot_ids, None)
+async def delete_snapshots(
+    ctx: Context[Any, Any], snapshot_ids: SnapshotIds, ask_in_browser: InBrowser = False
+) -> BatchDeleteAnswer:
+    return await _delete_many(ctx, snapshot_ids, None, ask_in_browser)
 
 
 async def delete_snapshots_with_token(
-    ctx: Context[Any, Any], snapshot_ids: SnapshotIds, confirmation_token: Token = None
+    ctx: Context[Any, Any],
+    snapshot_ids: SnapshotIds,
+    confirmation_token: Token = None,
+    ask_in_browser: InBrowser = False,
 ) -> BatchDeleteAnswer:
-    return await _delete_many(ctx, snapshot_ids, confirmation_token)
+    return await _delete_many(ctx, snapshot_ids, confirmation_token, ask_in_browser)
 
 
-async def _delete_many(ctx: Context[Any, Any], snapshot_ids: list[str], token: str | None) -> BatchDeleteAnswer:
+async def _delete_many(
+    ctx: Context[Any, Any], snapshot_ids: list[str], token: str | None, ask_in_browser: bool
+) -> BatchDeleteAnswer:
     state = app_state(ctx)
     deadline = time.monotonic() + state.settings.call_timeout
     twice = sorted(sid for sid, n in Counter(snapshot_ids).items() if n > 1)
     if twice:
         raise ToolError(_named_twice(twice))
-    channel = state.ladder.choose(ctx)
+    channel = state.ladder.choose(ctx, preferred(ask_in_browser))
     snapshots = await _fetch_all(ctx, channel, snapshot_ids)
     if isinstance(snapshots, CallToolResult):
         return snapshots
@@ -172,21 +180,22 @@ async def _perform(call: DeletionCall, channel: Channel, approved: Approved) -> 
     return tool_result(batch_text(result), result)
 
 
-def _delete_snapshots_description(settings: Settings) -> str:
-    """The description for the confirmation ladder the operator chose."""
+def _delete_snapshots_description(settings: Settings, browser: bool = False) -> str:
+    """The description for the confirmation ladder the operator chose (`browser`: its rung can open here)."""
     if tuple(settings.ladder) == ("unconfirmed",):
         return "Use this to delete up to 25 snapshots permanently (no confirmation). Reports each id's outcome."
     text = (
-        "Use this to delete up to 25 snapshots permanently, with one confirmation listing them all; only those "
-        "the user confirms are deleted. Reports each id's outcome."
+        "Use this to delete up to 25 snapshots permanently, with one confirmation listing them all; only the ones "
+        "the user confirms go. Reports each id's outcome."
     )
-    return text + ladder_hints(settings.ladder)
+    return text + ladder_hints(settings.ladder, browser)
 
 
 DELETE_SNAPSHOTS = ToolDeclaration(
     name="delete_snapshots",
     title="Delete several snapshots",
     description=_delete_snapshots_description,
+    in_browser=functools.partial(_delete_snapshots_description, browser=True),
     handler=delete_snapshots,
     with_token=delete_snapshots_with_token,
     links_card=True,

@@ -8,6 +8,7 @@ an argument that can never help). Which one is registered is wiring (`register`)
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, cast
@@ -33,6 +34,9 @@ from .common import progress
 
 WaitUntilGone = Annotated[bool, Field(description="poll until it is gone")]
 Token = Annotated[str | None, Field(max_length=512, description="from the preview call, after the user agreed")]
+InBrowser = bool
+"""`ask_in_browser`: listed only where the browser channel is available (`server.HIDDEN_WITHOUT_BROWSER`);
+the tool's description says when to use it."""
 SingleDeleteAnswer = Annotated[CallToolResult, DeleteResult] | InputRequiredResult
 
 _DONE: dict[str, str] = {
@@ -43,21 +47,32 @@ _DONE: dict[str, str] = {
 
 
 async def delete_snapshot(
-    ctx: Context[Any, Any], snapshot_id: SnapshotId, wait: WaitUntilGone = False
+    ctx: Context[Any, Any], snapshot_id: SnapshotId, wait: WaitUntilGone = False, ask_in_browser: InBrowser = False
 ) -> SingleDeleteAnswer:
-    return await _delete(ctx, snapshot_id, None, wait)
+    return await _delete(ctx, snapshot_id, None, wait, ask_in_browser)
 
 
 async def delete_snapshot_with_token(
-    ctx: Context[Any, Any], snapshot_id: SnapshotId, confirmation_token: Token = None, wait: WaitUntilGone = False
+    ctx: Context[Any, Any],
+    snapshot_id: SnapshotId,
+    confirmation_token: Token = None,
+    wait: WaitUntilGone = False,
+    ask_in_browser: InBrowser = False,
 ) -> SingleDeleteAnswer:
-    return await _delete(ctx, snapshot_id, confirmation_token, wait)
+    return await _delete(ctx, snapshot_id, confirmation_token, wait, ask_in_browser)
 
 
-async def _delete(ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool) -> SingleDeleteAnswer:
+def preferred(ask_in_browser: bool) -> str | None:
+    """The rung the call asks for: the browser when the person saw no card; else the ladder's choice."""
+    return "browser" if ask_in_browser else None
+
+
+async def _delete(
+    ctx: Context[Any, Any], snapshot_id: str, token: str | None, wait: bool, ask_in_browser: bool
+) -> SingleDeleteAnswer:
     state = app_state(ctx)
     deadline = time.monotonic() + state.settings.call_timeout
-    channel = state.ladder.choose(ctx)
+    channel = state.ladder.choose(ctx, preferred(ask_in_browser))
     snapshot = await _fetch(ctx, channel, snapshot_id)
     if isinstance(snapshot, CallToolResult):
         return snapshot
@@ -162,18 +177,20 @@ async def _perform(call: DeletionCall, channel: Channel, wait: bool, reread: boo
     return tool_result(f"{outcome.kind}: {result.message}", result)
 
 
-def ladder_hints(ladder: Sequence[str]) -> str:
-    """What a delete tool's answers mean under the card and token channels."""
-    text = ""
-    if "card" in ladder:
-        text += " awaiting_confirmation: the user decides in a card; call again later for the outcome."
+def ladder_hints(ladder: Sequence[str], browser: bool = False) -> str:
+    """What a delete tool's answers mean under the card, browser and token channels (`browser`: it can open)."""
+    where = " or ".join(place for place, on in (("a card", "card" in ladder), ("their browser", browser)) if on)
+    text = f" awaiting_confirmation: the user decides in {where}; call again for the outcome" if where else ""
+    if "card" in ladder and browser:
+        text += " (no card shown: ask_in_browser=true)"
+    text += "." if where else ""
     if "token" in ladder:
         text += " confirmation_required: show the preview; call again with the token once they agree."
     return text
 
 
-def _delete_snapshot_description(settings: Settings) -> str:
-    """The description for the confirmation ladder the operator chose."""
+def _delete_snapshot_description(settings: Settings, browser: bool = False) -> str:
+    """The description for the confirmation ladder the operator chose (`browser`: its rung can open here)."""
     ladder, wait = tuple(settings.ladder), messages.seconds(settings.wait_timeout)
     if ladder == ("unconfirmed",):
         return (
@@ -185,17 +202,15 @@ def _delete_snapshot_description(settings: Settings) -> str:
             "Use this to delete a snapshot permanently. Call once for a preview and a confirmation_token, show the "
             "preview to the user, and call again with the token only after they agree."
         )
-    text = (
-        "Use this to delete a snapshot permanently. The user is asked to confirm first; only their yes deletes. "
-        f"wait=true polls until it is gone (~{wait} max)."
-    )
-    return text + ladder_hints(ladder)
+    text = f"Use this to delete a snapshot permanently, only after the user confirms. wait=true polls (~{wait} max)."
+    return text + ladder_hints(ladder, browser)
 
 
 DELETE_SNAPSHOT = ToolDeclaration(
     name="delete_snapshot",
     title="Delete snapshot",
     description=_delete_snapshot_description,
+    in_browser=functools.partial(_delete_snapshot_description, browser=True),
     handler=delete_snapshot,
     with_token=delete_snapshot_with_token,
     links_card=True,
