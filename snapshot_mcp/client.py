@@ -173,7 +173,9 @@ class GenesisCloudClient:
         tries = Tries(retry or self.retry, self._clock, self._rng)
         while True:
             request = self._http.build_request(method, url, params=params, json=body, headers=headers)
-            outcome = await send_once(self._http, self.limiter, request, seconds=self.attempt_seconds)
+            outcome = await send_once(
+                self._http, self.limiter, request, seconds=self.attempt_seconds, resend_count=tries.attempts
+            )
             if isinstance(outcome, Lost):
                 logger.info("%s %s: %s", method, path, type(outcome.error).__name__)
             assessment = assess(method, outcome, secret=self._secret(), maybe_acted=tries.maybe_acted)

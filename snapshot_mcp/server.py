@@ -15,25 +15,30 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.types import Tool
 
 from . import __version__, tools
 from .apps import AppOnlyGate, card_extension
+from .audit import AuditFile, AuditScope
 from .browser import opener
 from .browser.listener import GRACE_SECONDS
 from .browser.opener import Desktop
 from .confirm import install_audit_handler
 from .messages import INSTRUCTIONS
-from .middleware import CompactArgumentErrors
+from .middleware import CompactArgumentErrors, ToolCallMetrics
 from .redact import RedactSecrets
 from .resources import register_catalog
 from .schema import lean
+from .scopes import ScopeGate
 from .sending import RetryPolicy
 from .settings import Settings
 from .state import AppState, ExposeState, Seams, browser_possible, open_state
 from .store import Store
 
+PER_CALLER: dict[CacheableMethod, CacheHint] = {"tools/list": CacheHint(ttl_ms=0, scope="private")}
+"""tools/list depends on the caller's scopes: never cached across callers (2026-07-28 `cacheScope`)."""
 HIDDEN_WITHOUT_BROWSER = frozenset({"ask_in_browser"})
 """Arguments listed only where the browser channel is available (a model should not see one that cannot help)."""
 
@@ -148,7 +153,16 @@ def build_server(
             lifespan=lambda _: open_state(settings, seams),
             request_state_security=_request_state_security(settings),
             extensions=[card_extension(settings)] if card else [],
-            middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
+            middleware=[
+                ToolCallMetrics(),
+                AuditScope(None if settings.audit_file is None else AuditFile(settings.audit_file)),
+                RedactSecrets(settings.secret_values),
+                CompactArgumentErrors(),
+                AppOnlyGate(),
+                ScopeGate(),
+                ExposeState(),
+            ],
+            cache_hints=PER_CALLER,
         )
     server.hidden = frozenset() if launcher is not None else HIDDEN_WITHOUT_BROWSER
     tools.register(server, settings, browser=launcher is not None)

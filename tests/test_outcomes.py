@@ -54,6 +54,8 @@ async def test_each_snapshot_gets_one_typed_outcome(sim: Simulator, ops: Operati
         shots(sim, SEED_ID, OTHER_SEED_ID, THIRD_ID),
         {SEED_ID, OTHER_SEED_ID},
         lambda snapshot, outcome: seen.append((snapshot.id, outcome.kind)),
+        tool="delete_snapshots",
+        channel="form",
     )
     assert list(outcomes) == [SEED_ID, OTHER_SEED_ID, THIRD_ID]
     assert outcomes[SEED_ID] == SnapshotOutcome(kind="deleting")
@@ -71,8 +73,8 @@ async def test_each_snapshot_gets_one_typed_outcome(sim: Simulator, ops: Operati
 async def test_a_snapshot_is_deleted_once_however_often_it_is_confirmed(sim: Simulator, ops: Operations) -> None:
     """A second confirmed delete of the same snapshot sends nothing and says it is already going."""
     [snapshot] = shots(sim, SEED_ID)
-    first = await delete_one(ops, snapshot)
-    second = await delete_one(ops, snapshot)
+    first = await delete_one(ops, snapshot, tool="delete_snapshot", channel="form")
+    second = await delete_one(ops, snapshot, tool="delete_snapshot", channel="form")
     assert (first.kind, second.kind) == ("deleting", "already_deleting")
     assert first.accepted
     assert second.accepted

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from snapshot_mcp import telemetry
 from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.operations import Operations
@@ -150,13 +151,16 @@ class Decisions:
 
         Raises `SnapshotMCPError` only when the API cannot be read to check the snapshots (nothing deleted).
         """
-        try:
-            decided = await self._decide(request_id, secret, decision, snapshot_ids, face, session)
-        except StoreUnavailable:
-            decided = Decision("store_down")
-        except SnapshotMCPError as exc:
-            audit(DECIDING_TOOL, (), channel=face, outcome="error", detail=type(exc).__name__)
-            raise
+        with telemetry.confirmation(face) as span:
+            try:
+                decided = await self._decide(request_id, secret, decision, snapshot_ids, face, session)
+            except StoreUnavailable:
+                decided = Decision("store_down")
+            except SnapshotMCPError as exc:
+                span.outcome = "error"
+                audit(DECIDING_TOOL, (), channel=face, outcome="error", detail=type(exc).__name__)
+                raise
+            span.outcome = decided.outcome
         _audit(decided, face)
         return decided
 
@@ -203,7 +207,7 @@ class Decisions:
             audit(DECIDING_TOOL, (snapshot.id,), channel=face, outcome=outcome.kind, detail=outcome.error or "")
 
         snapshots = [now[facts.id] for facts in request.snapshots]
-        outcomes = await delete_each(self.ops, snapshots, chosen, audited)
+        outcomes = await delete_each(self.ops, snapshots, chosen, audited, tool=DECIDING_TOOL, channel=face)
         return await self._record(claimed, chosen, outcomes, now, session)
 
     async def _record(

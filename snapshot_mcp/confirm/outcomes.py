@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from snapshot_mcp import messages
+from snapshot_mcp.audit import record_approval
 from snapshot_mcp.errors import NotFound, SnapshotMCPError, StoreUnavailable
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.operations import DELETING_STATUSES, Operations, Progress
@@ -66,6 +67,8 @@ async def delete_one(
     ops: Operations,
     snapshot: Snapshot,
     *,
+    tool: str,
+    channel: str,
     wait: bool = False,
     progress: Progress | None = None,
     wait_timeout: float | None = None,
@@ -75,6 +78,8 @@ async def delete_one(
 
     `reread`: the yes came some time after `snapshot` was read (a question the person took
     time over), so read it again first; if it changed (or is gone), it is not deleted.
+    The audit file's `approved` record (`tool`, `channel`) is written before the DELETE is
+    sent; `AuditUnavailable` when it cannot be, and then nothing is sent.
     """
     try:
         if reread:
@@ -82,6 +87,10 @@ async def delete_one(
             if current is None:
                 return CHANGED
             snapshot = current
+    except SnapshotMCPError as exc:
+        return SnapshotOutcome.failure(exc, snapshot.id)
+    record_approval(tool, (snapshot.id,), channel=channel)
+    try:
         kind = await ops.delete(snapshot, wait=wait, progress=progress, wait_timeout=wait_timeout)
     except SnapshotMCPError as exc:
         return SnapshotOutcome.failure(exc, snapshot.id)
@@ -104,15 +113,25 @@ async def _reread(ops: Operations, shown: Snapshot) -> Snapshot | None:
 
 
 async def delete_each(
-    ops: Operations, snapshots: Sequence[Snapshot], chosen: Collection[str], on_each: OnEach, *, reread: bool = False
+    ops: Operations,
+    snapshots: Sequence[Snapshot],
+    chosen: Collection[str],
+    on_each: OnEach,
+    *,
+    tool: str,
+    channel: str,
+    reread: bool = False,
 ) -> dict[str, SnapshotOutcome]:
-    """Delete the `chosen` of `snapshots`, one after another; every snapshot gets an outcome (`kept` if not chosen)."""
+    """Delete the `chosen` of `snapshots`, one after another; every snapshot gets an outcome (`kept` if not chosen).
+
+    `AuditUnavailable` (the audit file cannot be written) stops the loop: no further DELETE is sent.
+    """
     outcomes: dict[str, SnapshotOutcome] = {}
     for snapshot in snapshots:
         if snapshot.id not in chosen:
             outcomes[snapshot.id] = KEPT
             continue
-        outcomes[snapshot.id] = await delete_one(ops, snapshot, reread=reread)
+        outcomes[snapshot.id] = await delete_one(ops, snapshot, tool=tool, channel=channel, reread=reread)
         on_each(snapshot, outcomes[snapshot.id])
     return outcomes
 

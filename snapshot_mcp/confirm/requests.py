@@ -37,6 +37,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from snapshot_mcp.audit import caller
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.store import Store
 
@@ -152,13 +153,16 @@ class DeletionRequests:
     async def open(
         self, tool: str, snapshots: Sequence[Snapshot], session: str, owner: str | None = None
     ) -> DeletionRequest:
-        """Record a pending request by `tool` to delete `snapshots`, as they are now, for this session."""
+        """Record a pending request by `tool` to delete `snapshots`, as they are now, for this session.
+
+        `owner`: who asks (by default the subject of the current request's OAuth token, if any).
+        """
         now = self.clock()
         request = DeletionRequest(
             id=secrets.token_hex(12),
             tool=tool,
             session=session_digest(session),
-            owner=owner,
+            owner=owner if owner is not None else caller()[0],
             snapshots=tuple(Facts.of(snapshot) for snapshot in snapshots),
             created=now,
             expires=now + self.ttl,
@@ -168,12 +172,16 @@ class DeletionRequests:
         return request
 
     async def load(self, request_id: str, session: str, owner: str | None = None) -> DeletionRequest | None:
-        """The request, if it exists and belongs to this session and owner (another's is not found)."""
+        """The request, if it exists and belongs to this session and owner (another's is not found).
+
+        `owner`: who asks (by default the subject of the current request's OAuth token, if any).
+        """
         text = await self._store.get(f"deletion:request:{request_id}")
         if text is None:
             return None
         request = DeletionRequest.model_validate_json(text)
-        mine = hmac.compare_digest(request.session, session_digest(session)) and request.owner == owner
+        asking = owner if owner is not None else caller()[0]
+        mine = hmac.compare_digest(request.session, session_digest(session)) and request.owner == asking
         return request if mine else None
 
     async def latest(self, session: str, ids: Sequence[str]) -> DeletionRequest | None:

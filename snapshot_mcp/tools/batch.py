@@ -166,7 +166,10 @@ async def _perform(call: DeletionCall, channel: Channel, approved: Approved) -> 
         channel.audit(dataclasses.replace(call, snapshots=(snapshot,)), outcome.kind, outcome.error or "")
 
     chosen = {snapshot.id for snapshot in approved.snapshots}
-    outcomes = await delete_each(app_state(call.ctx).ops, call.snapshots, chosen, audited, reread=approved.reread)
+    ops = app_state(call.ctx).ops
+    outcomes = await delete_each(
+        ops, call.snapshots, chosen, audited, tool=call.tool, channel=channel.name, reread=approved.reread
+    )
     done = accepted(outcomes)
     outcome: ResultOutcome = "deleting" if done == len(chosen) else "failed" if done == 0 else "partial"
     if all(outcomes[snapshot_id].kind == "changed" for snapshot_id in chosen):

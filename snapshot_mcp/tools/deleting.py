@@ -18,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field
 
-from snapshot_mcp import messages
+from snapshot_mcp import messages, telemetry
 from snapshot_mcp.confirm import Approved, Channel, ChannelVerdict, DeletionCall, Refused, Replied, audit
 from snapshot_mcp.confirm.base import session_of
 from snapshot_mcp.confirm.outcomes import delete_one
@@ -90,11 +90,15 @@ async def _delete(
 
 async def ask_channel(channel: Channel, call: DeletionCall) -> ChannelVerdict:
     """The channel's verdict; without the shared store it keeps its records in, a refusal (fail closed)."""
-    try:
-        return await channel.confirm(call)
-    except StoreUnavailable:
-        channel.audit(call, "refused", "StoreUnavailable")
-        raise
+    with telemetry.confirmation(channel.name) as span:
+        try:
+            verdict = await channel.confirm(call)
+        except StoreUnavailable:
+            span.outcome = "refused"
+            channel.audit(call, "refused", "StoreUnavailable")
+            raise
+        span.outcome = verdict.outcome if isinstance(verdict, Refused) else type(verdict).__name__.lower()
+        return verdict
 
 
 def nobody_can_ask(ctx: Context[Any, Any], tool: str, snapshot_ids: tuple[str, ...]) -> NoReturn:
@@ -155,7 +159,14 @@ async def _perform(call: DeletionCall, channel: Channel, wait: bool, reread: boo
     left = call.deadline - time.monotonic() - 1.0
     ops = app_state(call.ctx).ops
     outcome = await delete_one(
-        ops, snapshot, wait=wait and left > 0, progress=progress(call.ctx), wait_timeout=left, reread=reread
+        ops,
+        snapshot,
+        tool=call.tool,
+        channel=channel.name,
+        wait=wait and left > 0,
+        progress=progress(call.ctx),
+        wait_timeout=left,
+        reread=reread,
     )
     channel.audit(call, outcome.kind, outcome.error or "")
     if outcome.kind == "changed":  # the person said yes to a snapshot that is no longer what they saw
