@@ -67,7 +67,9 @@ class ToolDeclaration:
     """The description where the browser channel can open (the tool then lists `ask_in_browser`)."""
 
     def __post_init__(self) -> None:
-        if (self.scope == "snapshots:read") == self.writes:
+        # A writing tool never needs only the read scope; a reading tool never a write scope (it may need the
+        # delete scope when it belongs to a deletion, as the card's view of a deletion request does).
+        if (self.scope == "snapshots:read" and self.writes) or (self.scope == "snapshots:write" and not self.writes):
             raise ValueError(f"{self.name}: the scope {self.scope} disagrees with readOnlyHint")
 
     @property

@@ -25,6 +25,7 @@ def test_the_scopes_follow_what_a_tool_does() -> None:
     assert {scope_for(t) for t in ("create_snapshot_from_url", "snapshot_instance", "copy_snapshot")} == {WRITE}
     assert scope_for("rename_snapshot") == WRITE
     assert {scope_for(t) for t in ("delete_snapshot", "delete_snapshots", "confirm_deletion")} == {DELETE}
+    assert scope_for("deletion_request") == DELETE  # the card's app-only tools belong to a deletion
     assert scope_for("no_such_tool") is None
 
 

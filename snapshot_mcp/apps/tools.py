@@ -92,7 +92,7 @@ DELETION_REQUEST = ToolDeclaration(
     description="The card's view of a deletion request: its snapshots (as they are now) and its status.",
     handler=deletion_request,
     annotations=READS,
-    scope="snapshots:read",
+    scope="snapshots:delete",
     store_down=messages.STORE_DOWN_CARD,
 )
 CONFIRM_DELETION = ToolDeclaration(
