@@ -242,6 +242,27 @@ def card_status(status: str, request_id: str, face: str | None = "card") -> str:
     return f"{status}: {request_status(status, face)}\nrequest_id={request_id}"
 
 
+def store_unreachable(where: str) -> str:
+    """The shared store did not answer (`where`: its address, passwords masked)."""
+    return f"The shared state store ({where}) cannot be reached"
+
+
+TOKEN_REFUSED = {
+    "invalid": "the confirmation token is not valid for this server",
+    "other_snapshot": "the confirmation token was issued for another snapshot",
+    "other_session": "the confirmation token was issued to another session",
+    "expired": "the confirmation token has expired",
+    "used": "the confirmation token was already used",
+    "changed": "the snapshot changed since the token was issued",
+}
+"""Why the token channel refuses a token (never the token itself)."""
+
+
+def token_issued(preview: str, token: str) -> str:
+    """The token channel's first answer, with the token on a line of its own."""
+    return f"Not deleted yet. {preview}\nconfirmation_token={token}"
+
+
 def token_refused(reason: str) -> str:
     return f"Not deleted: {reason}. Call without a token for a fresh preview."
 

@@ -30,6 +30,7 @@ from typing import Any, TypeVar, cast
 
 import anyio
 
+from . import messages
 from .ratelimit import SlidingWindow, window_of
 from .safe_text import shown_url
 from .store import StoreUnavailable
@@ -137,7 +138,7 @@ class RedisStore:
             return await operation
         except (RedisError, OSError) as exc:
             log.warning("shared state store %s unreachable: %s", self.where, type(exc).__name__)
-            raise StoreUnavailable(f"The shared state store ({self.where}) cannot be reached") from exc
+            raise StoreUnavailable(messages.store_unreachable(self.where)) from exc
 
     async def check(self) -> None:
         """Raise `StoreUnavailable` unless Redis answers (the server refuses to start without it)."""

@@ -73,32 +73,32 @@ class ConfirmationTokens:
     def _payload(self, token: str) -> dict[str, Any]:
         body, _, signature = token.strip().partition(".")
         if not body or not hmac.compare_digest(signature, self._sign(body)):
-            raise TokenError("the confirmation token is not valid for this server")
+            raise TokenError(messages.TOKEN_REFUSED["invalid"])
         try:
             payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         except ValueError as exc:
-            raise TokenError("the confirmation token is not valid for this server") from exc
+            raise TokenError(messages.TOKEN_REFUSED["invalid"]) from exc
         if not isinstance(payload, dict):
-            raise TokenError("the confirmation token is not valid for this server")
+            raise TokenError(messages.TOKEN_REFUSED["invalid"])
         return payload
 
     async def redeem(self, token: str, snapshots: Sequence[Snapshot], session: str) -> None:
         """Accept the token for these snapshots in their current state, once; else `TokenError`."""
         payload = self._payload(token)
         if payload.get("s") != [snapshot.id for snapshot in snapshots]:
-            raise TokenError("the confirmation token was issued for another snapshot")
+            raise TokenError(messages.TOKEN_REFUSED["other_snapshot"])
         if payload.get("u") != session_digest(session):
-            raise TokenError("the confirmation token was issued to another session")
+            raise TokenError(messages.TOKEN_REFUSED["other_session"])
         remaining = float(payload.get("e", 0)) - self._clock()
         if remaining <= 0:
-            raise TokenError("the confirmation token has expired")
+            raise TokenError(messages.TOKEN_REFUSED["expired"])
         used = "token-used:" + hashlib.sha256(str(payload.get("n")).encode()).hexdigest()
         if await self._store.get(used) is not None:
-            raise TokenError("the confirmation token was already used")
+            raise TokenError(messages.TOKEN_REFUSED["used"])
         if payload.get("f") != _set_fingerprint(snapshots):
-            raise TokenError("the snapshot changed since the token was issued")
+            raise TokenError(messages.TOKEN_REFUSED["changed"])
         if not await self._store.put_once(used, "1", remaining + 1.0):  # the atomic claim: one redeem wins
-            raise TokenError("the confirmation token was already used")
+            raise TokenError(messages.TOKEN_REFUSED["used"])
 
 
 class TokenChannel(Channel):
@@ -123,4 +123,4 @@ class TokenChannel(Channel):
         self.audit(call, "token_issued")
         message = messages.token_preview(call.snapshots, self.tokens.ttl)
         result = call.report(call.snapshots, "confirmation_required", message, token=token)
-        return Replied(tool_result(f"Not deleted yet. {message}\nconfirmation_token={token}", result))
+        return Replied(tool_result(messages.token_issued(message, token), result))
