@@ -78,10 +78,13 @@ def _now() -> int:
     return int(time.time())
 
 
+TIMED = frozenset({"exp", "nbf", "iat"})
+"""Claims written below as seconds from the moment the test runs (not from collection: a whole run is long)."""
+
 BAD_CLAIMS: list[tuple[str, dict[str, Any], list[str], str]] = [
-    ("expired", {"exp": _now() - 120, "iat": _now() - 600}, [], "expired"),
-    ("not yet valid (nbf)", {"nbf": _now() + 300}, [], "not valid yet"),
-    ("issued in the future (iat)", {"iat": _now() + 300}, [], "not valid yet"),
+    ("expired", {"exp": -120, "iat": -600}, [], "expired"),
+    ("not yet valid (nbf)", {"nbf": 300}, [], "not valid yet"),
+    ("issued in the future (iat)", {"iat": 300}, [], "not valid yet"),
     ("wrong audience", {"aud": "https://other.example.com/mcp"}, [], "not for this server"),
     ("no audience", {}, ["aud"], "required claim"),
     ("wrong issuer", {"iss": "https://evil.example.com"}, [], "another issuer"),
@@ -100,7 +103,8 @@ async def test_bad_claims_are_refused_with_a_reason_and_never_logged(
 ) -> None:
     issuer = LocalIssuer()
     verifier = await started(issuer)
-    token = issuer.token(drop=drop, **claims)
+    now = _now()
+    token = issuer.token(drop=drop, **{k: now + v if k in TIMED else v for k, v in claims.items()})
     with caplog.at_level(logging.INFO, logger="snapshot_mcp.oauth"):
         assert await verifier.verify_token(token) is None
     assert reason in caplog.text
