@@ -25,6 +25,7 @@ import argparse
 import functools
 import json
 import logging
+import sys
 import warnings
 from typing import Any, Protocol, cast
 
@@ -36,6 +37,7 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 from pydantic import SecretStr
 
 from snapshot_mcp.apps import is_app_only
+from snapshot_mcp.browser.opener import A_PERSONS_COMPUTER
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
@@ -86,7 +88,7 @@ async def tools_array(version: str = LATEST_HANDSHAKE_VERSION) -> list[dict[str,
     That is the handler's result dumped, then passed through the protocol version's
     surface model (`serialize_server_result`), which also fixes the key order.
     """
-    server = build_server(_settings())
+    server = build_server(_settings(), desktop=A_PERSONS_COMPUTER)  # every argument listed
     visible = [tool for tool in await server.list_tools() if not is_app_only(tool)]  # what a model is shown
     dumped = ListToolsResult(tools=visible).model_dump(by_alias=True, mode="json", exclude_none=True)
     tools: list[dict[str, Any]] = methods.serialize_server_result("tools/list", version, dumped)["tools"]
@@ -97,7 +99,9 @@ async def tools_array(version: str = LATEST_HANDSHAKE_VERSION) -> list[dict[str,
 
 def wire_tools_array() -> list[dict[str, Any]]:
     """The `tools` array as it arrives over stdio from `python -m snapshot_mcp`."""
-    with spawn(PROJECT_CMD, server_env("http://127.0.0.1:9/compute/v1"), stdin=True) as proc:
+    # A BROWSER command that exists, so the server lists what a desktop user's does (only tools/list is asked).
+    env = server_env("http://127.0.0.1:9/compute/v1", BROWSER=f"{sys.executable} %s")
+    with spawn(PROJECT_CMD, env, stdin=True) as proc:
         peer = StdioPeer(proc)
         peer.initialize()
         tools: list[dict[str, Any]] = peer.request("tools/list", {})["result"]["tools"]

@@ -21,6 +21,7 @@ from mcp import Client
 from mcp.types import Prompt, Tool
 
 from snapshot_mcp import __version__
+from snapshot_mcp.browser.opener import A_PERSONS_COMPUTER
 from snapshot_mcp.cli import options_table
 from snapshot_mcp.declaration import ToolDeclaration
 from snapshot_mcp.resources import load_prompts
@@ -36,8 +37,8 @@ OPTIONS_END = "<!-- options:end -->"
 
 
 async def server_catalog() -> tuple[list[Tool], list[Prompt]]:
-    """What the server lists, as a client sees it."""
-    async with Client(build_server(Settings(simulate=True))) as client:
+    """What the server lists, as a client on the person's own computer sees it (where the browser opens)."""
+    async with Client(build_server(Settings(simulate=True), desktop=A_PERSONS_COMPUTER)) as client:
         return (await client.list_tools()).tools, (await client.list_prompts()).prompts
 
 

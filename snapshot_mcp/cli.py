@@ -19,16 +19,18 @@ import argparse
 import gc
 import logging
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from types import NoneType, UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from . import __version__
+from . import __version__, telemetry
 from .settings import ENV_ONLY, TOKEN_ENV, Settings, env_name, is_loopback_host
+
+if TYPE_CHECKING:
+    from .oauth.verifier import JwtVerifier
 
 logger = logging.getLogger("snapshot_mcp")
 startup_logger = logging.getLogger("snapshot_mcp.startup")
@@ -143,28 +145,21 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
 
 
 def configure_logging(level: str) -> None:
-    """Everything to stderr; httpx's per-request lines only at DEBUG, httpcore's never.
+    """Everything to stderr, one line per record; other libraries' DEBUG lines never (see `logs`)."""
+    from .logs import configure
 
-    httpcore (and the SDK's httpcore2) log every request's and response's headers at
-    DEBUG; the request's carry the API token. They stay at WARNING whatever the level.
-    """
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
-    quiet = max(logging.WARNING, logging.getLevelName(level))
-    for transport in ("httpcore", "httpcore2"):
-        logging.getLogger(transport).setLevel(quiet)
-    for noisy in ("httpx", "mcp", "uvicorn.access"):  # at DEBUG: their own lines too (set again each call)
-        logging.getLogger(noisy).setLevel(logging.NOTSET if level == "DEBUG" else quiet)
+    configure(level)
     startup_logger.setLevel(logging.WARNING)  # below the root's level too: see startup_logger
 
 
 def protect_logs(secrets: Sequence[str]) -> None:
-    """Every handler writing our logs (the root's, the audit line's) drops the secrets from each record."""
+    """Every handler writing our logs (the root's, the audit line's): one line per record, and no secret in it."""
+    from .logs import LINES
     from .redact import RedactingFilter
 
     guard = RedactingFilter(secrets)
     for handler in [*logging.getLogger().handlers, *logging.getLogger("snapshot_mcp.audit").handlers]:
+        handler.addFilter(LINES)
         handler.addFilter(guard)
 
 
@@ -181,8 +176,10 @@ def check_token(settings: Settings) -> None:
 
 def check_startup(settings: Settings) -> None:
     """Refuse unsafe combinations; warn about weak but chosen ones."""
+    check_oauth(settings)
     exposed = settings.transport == "http" and not is_loopback_host(settings.host)
-    if exposed and settings.http_token is None and not settings.allow_unauthenticated:
+    authenticated = settings.http_token is not None or settings.auth_issuer is not None
+    if exposed and not authenticated and not settings.allow_unauthenticated:
         raise SystemExit(
             f"snapshot-mcp: refusing to serve HTTP on {settings.host} without a client token: set "
             "--http-token (SNAPSHOT_MCP_HTTP_TOKEN), or pass --allow-unauthenticated if something in "
@@ -198,6 +195,58 @@ def check_startup(settings: Settings) -> None:
         )
     if settings.token is None and not settings.simulate:
         logger.warning("GENESISCLOUD_TOKEN is not set: tools will answer with an error until it is")
+
+
+def check_oauth(settings: Settings) -> None:
+    """Refuse OAuth options that cannot work together (the issuer itself is reached in `check_issuer`)."""
+    if settings.auth_issuer is None:
+        if settings.public_url is not None or settings.auth_audience is not None:
+            raise SystemExit("snapshot-mcp: --public-url and --auth-audience apply only with --auth-issuer")
+        return
+    if settings.http_token is not None:
+        raise SystemExit(
+            "snapshot-mcp: --http-token and --auth-issuer cannot be combined: clients send either the one "
+            "static token or an OAuth access token; unset SNAPSHOT_MCP_HTTP_TOKEN or SNAPSHOT_MCP_AUTH_ISSUER"
+        )
+    if settings.transport != "http":
+        raise SystemExit("snapshot-mcp: --auth-issuer applies to --transport http (stdio takes no access tokens)")
+    if settings.public_url is None:
+        raise SystemExit(
+            "snapshot-mcp: --auth-issuer needs --public-url, this server's address as clients reach it "
+            "(e.g. https://mcp.example.com/mcp): tokens must be issued for it"
+        )
+
+
+def check_issuer(settings: Settings) -> JwtVerifier | None:
+    """With `--auth-issuer`, the verifier holding the issuer's keys; refuse to start if they cannot be fetched now."""
+    if settings.auth_issuer is None:
+        return None
+    import anyio
+
+    from .http import oauth_verifier
+    from .oauth.discovery import IssuerUnreachable
+
+    verifier = oauth_verifier(settings)
+    try:
+        anyio.run(verifier.start)
+    except IssuerUnreachable as exc:
+        raise SystemExit(
+            f"snapshot-mcp: the OAuth issuer {settings.auth_issuer} cannot be used: {exc}. Check --auth-issuer "
+            "(SNAPSHOT_MCP_AUTH_ISSUER); the server does not start without the issuer's keys"
+        ) from None
+    return verifier
+
+
+def check_audit_file(settings: Settings) -> None:
+    """With `--audit-file`, refuse to start unless the file can be appended to (its directory must exist)."""
+    if settings.audit_file is None:
+        return
+    from .audit import AuditFile, AuditUnavailable
+
+    try:
+        AuditFile(settings.audit_file).check()
+    except AuditUnavailable as exc:
+        raise SystemExit(f"snapshot-mcp: --audit-file (SNAPSHOT_MCP_AUDIT_FILE): {exc}") from None
 
 
 def check_state(settings: Settings) -> None:
@@ -242,8 +291,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     settings = settings_from(args, env)
     check_token(settings)
     configure_logging(settings.log_level)
+    telemetry.setup(env)
     check_startup(settings)
+    check_audit_file(settings)
     check_state(settings)
+    verifier = check_issuer(settings)
     from .server import build_server
 
     server = build_server(settings)
@@ -257,4 +309,4 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return
     from .http import run_http
 
-    run_http(server, settings)
+    run_http(server, settings, verifier)

@@ -173,7 +173,9 @@ class GenesisCloudClient:
         tries = Tries(retry or self.retry, self._clock, self._rng)
         while True:
             request = self._http.build_request(method, url, params=params, json=body, headers=headers)
-            outcome = await send_once(self._http, self.limiter, request, seconds=self.attempt_seconds)
+            outcome = await send_once(
+                self._http, self.limiter, request, seconds=self.attempt_seconds, resend_count=tries.attempts
+            )
             if isinstance(outcome, Lost):
                 logger.info("%s %s: %s", method, path, type(outcome.error).__name__)
             assessment = assess(method, outcome, secret=self._secret(), maybe_acted=tries.maybe_acted)
@@ -185,6 +187,7 @@ class GenesisCloudClient:
             delay = tries.next(assessment)
             if delay is None:
                 raise assessment.give_up(tries.attempts, tries.maybe_acted) from cause
+            logger.debug("%s %s: attempt %d failed; the next in %.2f s", method, path, tries.attempts, delay)
             if isinstance(outcome, Answered) and outcome.status == 429 and outcome.retry_after is not None:
                 await self.limiter.pause(delay)  # the account's limit: every request waits, not only this one
             await self._sleep(delay)

@@ -63,9 +63,13 @@ class ToolDeclaration:
     """The handler under the token channel: the same tool, taking `confirmation_token` too."""
     links_card: bool = False
     """Carries the confirmation card's link (`_meta`) when the card channel is on."""
+    in_browser: Describe | None = None
+    """The description where the browser channel can open (the tool then lists `ask_in_browser`)."""
 
     def __post_init__(self) -> None:
-        if (self.scope == "snapshots:read") == self.writes:
+        # A writing tool never needs only the read scope; a reading tool never a write scope (it may need the
+        # delete scope when it belongs to a deletion, as the card's view of a deletion request does).
+        if (self.scope == "snapshots:read" and self.writes) or (self.scope == "snapshots:write" and not self.writes):
             raise ValueError(f"{self.name}: the scope {self.scope} disagrees with readOnlyHint")
 
     @property
@@ -73,7 +77,10 @@ class ToolDeclaration:
         """Whether a call may change the account (a read-only server leaves such a tool out)."""
         return not self.annotations.read_only_hint  # readOnlyHint false is the spec's default
 
-    def describe(self, settings: Settings) -> str:
+    def describe(self, settings: Settings, browser: bool = False) -> str:
+        """What a model reads, for `settings`; `browser`: the browser channel can open here."""
+        if browser and self.in_browser is not None:
+            return self.in_browser(settings)
         return self.description if isinstance(self.description, str) else self.description(settings)
 
     def function(self, settings: Settings) -> Handler:

@@ -30,8 +30,9 @@ our own words only.
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Literal
+
+from .safe_text import Secrets, one_line, shorten, visible
 
 Who = Literal["model", "user", "operator", "service"]
 
@@ -205,26 +206,23 @@ def _status_class(status: int) -> type[ApiError]:
     return ApiError
 
 
-MIN_REDACTED = 4
-"""A token this short or shorter is not searched for: its letters would match ordinary words."""
-
-
 def parse_error_body(body: bytes, content_type: str = "", secret: str | None = None) -> tuple[str | None, str]:
     """Read `{"code", "message"}` from an error body; cope with anything else.
 
     `code` may be a string or a number in the wild; it comes back as a string. A body
     that is not the documented JSON (an HTML page from a proxy, a truncated answer)
     yields no code and a short, single-line description instead of the raw page, so
-    only `code` and `message` can carry the body's text. Each is made one printable
-    line first (control, bidi and zero-width characters removed), then `secret` is
-    replaced — so a token split by control characters is found too — then shortened.
+    only `code` and `message` can carry the body's text. Each is made one line by the
+    rules of `safe_text` (`secret` redacted, also where hidden characters split it;
+    hidden characters escaped), its runs of spaces closed up, then shortened. A field
+    with nothing visible but escapes counts as empty.
     """
+    secrets = Secrets([secret])
 
     def clean(text: str, limit: int) -> str:
-        text = _one_line(text)
-        if secret and len(secret) >= MIN_REDACTED:
-            text = text.replace(secret, "[redacted]")
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        if not visible(text).strip():
+            return ""
+        return shorten(" ".join(one_line(text, secrets).split()), limit)
 
     try:
         data = json.loads(body)
@@ -243,15 +241,6 @@ def parse_error_body(body: bytes, content_type: str = "", secret: str | None = N
     if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
         return None, "the response was an HTML page, not the API's JSON (a proxy or gateway error?)"
     return None, "the response body was not the API's JSON"
-
-
-_INVISIBLE = frozenset(("Cc", "Cf", "Co", "Cs"))
-
-
-def _one_line(text: str) -> str:
-    """One line of printable text: no terminal escapes, bidi overrides, zero-width characters or BOMs."""
-    kept = "".join(ch if not (unicodedata.category(ch) in _INVISIBLE and not ch.isspace()) else "" for ch in text)
-    return " ".join(kept.split())
 
 
 def error_from_response(

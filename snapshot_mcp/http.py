@@ -2,8 +2,11 @@
 
 What a request meets, outside in::
 
+    CORS            (only with --allowed-origins)  preflight answered; those origins' answers carry CORS
     BearerAuth      (only with --http-token)  no/wrong "Authorization: Bearer" -> 401
      `- /healthz    GET -> {"status":"ok"}    (no auth, no tool runs)
+     `- OAuth       (only with --auth-issuer; `oauth.resource`) the RFC 9728 document;
+                    no valid access token -> 401, a tool outside its scopes -> 403
      `- the SDK's Starlette app (its lifespan runs the session manager)
           `- /mcp   body over MAX_BODY_BYTES -> 413
                     Host not allowed -> 421, Origin not allowed -> 403 (DNS rebinding)
@@ -27,9 +30,10 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import h11
 import uvicorn
@@ -38,7 +42,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from . import telemetry
+from .safe_text import one_line
 from .settings import Settings, is_loopback_host
+
+if TYPE_CHECKING:
+    from .oauth.verifier import JwtVerifier
 
 __all__ = [
     "HEALTH_PATH",
@@ -141,7 +150,7 @@ class BearerAuth:
         logger.warning(
             "refused %s %s from %s: %s bearer token",
             scope.get("method", "?"),
-            scope.get("path", "?"),
+            one_line(scope.get("path", "?")),  # percent-decoded: CR/LF would start a line of their own
             client[0] if client else "?",
             "wrong" if presented else "missing",
         )
@@ -186,8 +195,12 @@ def build_http_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_sessions: int | None = MAX_SESSIONS,
     session_idle_timeout: float | None = SESSION_IDLE_TIMEOUT,
+    verifier: JwtVerifier | None = None,
 ) -> ASGIApp:
     """The ASGI app for `server`: ``/mcp`` (+ ``/healthz``), with the checks above.
+
+    With `--auth-issuer`, `verifier` checks the access tokens (one is made from `settings`
+    when none is given; it then finds the issuer's keys on the first request).
 
     Call once per server: the SDK creates one session manager per call, and its
     ``run()`` (entered by the returned app's lifespan) may run only once.
@@ -209,10 +222,70 @@ def build_http_app(
         transport_security=security,
         host=settings.host,
     )
-    app: ASGIApp = _Health(mcp_app)
+    app: ASGIApp = _Health(_oauth_protected(telemetry.asgi(mcp_app), settings, verifier, max_body_bytes))
     if settings.http_token is not None:
         app = BearerAuth(app, settings.http_token.get_secret_value())
-    return app
+    return with_cors(app, settings)
+
+
+def _oauth_protected(app: ASGIApp, settings: Settings, verifier: JwtVerifier | None, max_body_bytes: int) -> ASGIApp:
+    """With `--auth-issuer`: `app` behind the resource server's layers (`oauth.resource`); else `app` itself."""
+    if settings.auth_issuer is None:
+        return app
+    from .oauth.resource import protect
+
+    if settings.public_url is None:
+        raise ValueError("--auth-issuer needs --public-url, the resource its tokens are issued for")
+    verifier = verifier or oauth_verifier(settings)
+    return protect(app, verifier, resource=settings.public_url, max_body_bytes=max_body_bytes)
+
+
+def oauth_verifier(settings: Settings) -> JwtVerifier:
+    """The verifier for `settings.auth_issuer`'s tokens, meant for `--auth-audience` or else `--public-url`."""
+    from .oauth.verifier import JwtVerifier
+
+    if settings.auth_issuer is None or settings.public_url is None:
+        raise ValueError("an OAuth verifier needs --auth-issuer and --public-url")
+    audience = settings.auth_audience or settings.public_url
+    return JwtVerifier(settings.auth_issuer, audience, resource=settings.public_url)
+
+
+CORS_ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Mcp-Session-Id",
+    "Mcp-Protocol-Version",
+    "Last-Event-ID",
+    "Mcp-Method",
+    "Mcp-Name",
+    "traceparent",
+    "tracestate",
+)
+CORS_EXPOSED_HEADERS = ("Mcp-Session-Id", "WWW-Authenticate")
+
+
+def with_cors(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """`app` answering CORS for the origins in `--allowed-origins` only (never `*`); 401s and 403s carry it too.
+
+    Starlette's middleware, outermost, so every answer to an allowed origin (the bearer and
+    OAuth refusals included) carries `Access-Control-Allow-Origin` with that origin, and a
+    browser client can read `WWW-Authenticate`. An origin ending in ``:*`` allows any port,
+    as the Origin check does.
+    """
+    if not settings.allowed_origins:
+        return app
+    from starlette.middleware.cors import CORSMiddleware
+
+    exact = [origin for origin in settings.allowed_origins if not origin.endswith(":*")]
+    ports = [re.escape(origin[:-2]) + r":\d+" for origin in settings.allowed_origins if origin.endswith(":*")]
+    return CORSMiddleware(
+        app,
+        allow_origins=exact,
+        allow_origin_regex="|".join(ports) or None,
+        allow_methods=("GET", "POST", "DELETE"),
+        allow_headers=CORS_ALLOWED_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+    )
 
 
 class ReadDeadlineProtocol(H11Protocol):
@@ -292,6 +365,10 @@ class _Server(uvicorn.Server):
             ]
             self._on_started(bound)
 
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        telemetry.flush()  # uvicorn re-raises SIGTERM after this, and the process ends before `atexit`
+
 
 def make_uvicorn_server(
     app: ASGIApp,
@@ -331,14 +408,14 @@ def _announce(bound: list[tuple[str, int]]) -> None:
         print(f"snapshot-mcp: serving MCP at http://{_host_port(host, port)}{MCP_PATH}", file=sys.stderr, flush=True)
 
 
-def run_http(server: MCPServer[Any], settings: Settings) -> None:
+def run_http(server: MCPServer[Any], settings: Settings, verifier: JwtVerifier | None = None) -> None:
     """Serve `server` over streamable HTTP until SIGINT/SIGTERM, then shut down gracefully.
 
     uvicorn re-raises the signal once it has shut down: SIGINT then surfaces here as
     `KeyboardInterrupt`, which is the normal end (no traceback); SIGTERM ends the
     process with the signal's default action, as a supervisor expects.
     """
-    uv = make_uvicorn_server(build_http_app(server, settings), settings, on_started=_announce)
+    uv = make_uvicorn_server(build_http_app(server, settings, verifier=verifier), settings, on_started=_announce)
     try:
         uv.run()
     except KeyboardInterrupt:

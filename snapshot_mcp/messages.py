@@ -80,9 +80,59 @@ CARD_STATUS = {
 }
 """Where a confirmation card's request stands, as the model learns it."""
 
+BROWSER_STATUS = {
+    "deleting": "the user confirmed on the page in their browser; the deletion is under way.",
+    "deleted": "the user confirmed on the page in their browser; the deletion was accepted.",
+    "kept": "the user chose Keep on the page in their browser. Nothing was deleted; do not retry unless the user "
+    "asks again.",
+    "expired": "no decision came before the request expired. Nothing was deleted; call again to ask anew if the "
+    "user still wants it.",
+    "changed": "the snapshot changed after the user was asked. Nothing was deleted; call again to ask anew.",
+}
+"""Where a request stands when the person decided it (or was asked) in their browser; the rest as `CARD_STATUS`."""
+
+
+def request_status(status: str, face: str | None) -> str:
+    """Where a deletion request stands, as the model learns it, in the words of the face the person used."""
+    if face == "browser" and status in BROWSER_STATUS:
+        return BROWSER_STATUS[status]
+    return CARD_STATUS[status]
+
+
 NO_SUCH_REQUEST = "No such deletion request in this session (it may have expired). Nothing was deleted."
 ALREADY_DECIDED = "this request was already decided; nothing more was done."
 NOT_IN_REQUEST = "snapshot_ids must name some of the snapshots this request asked about. Nothing was deleted."
+
+
+CHANGED_WHILE_ASKED = (
+    "changed while you were asked (renamed, resized or otherwise not what the user saw). Not deleted; ask again "
+    "if the user still wants it."
+)
+UNRECORDED = (
+    "The shared state store could not be reached afterwards, so this decision could not be recorded: asking again "
+    "may not report it. get_snapshot shows where each snapshot stands."
+)
+
+
+FACE_NAMES = {"card": "the confirmation card", "browser": "the browser page"}
+"""Where a person decided a deletion request, in words."""
+
+
+def confirmed_earlier(face: str | None, request_id: str) -> str:
+    """A delete of a snapshot that a person's earlier decision deleted: not merely "not found"."""
+    where = FACE_NAMES.get(face or "card", "the confirmation card")
+    return (
+        f"deleted after the user's confirmation in {where} (request {request_id}); the snapshot is gone or going. "
+        "Nothing more was sent."
+    )
+
+
+def confirmed_earlier_in_set(snapshot_ids: Sequence[str]) -> str:
+    """A batch naming snapshots an earlier decision deleted, beside others that still exist."""
+    return (
+        f"Nothing was asked or deleted: {', '.join(snapshot_ids)} already deleted after the user's confirmation. "
+        "Call again without them."
+    )
 
 
 def bad_nonce(tries: int) -> str:
@@ -126,7 +176,7 @@ def question(snapshot: Snapshot, now: datetime | None = None) -> str:
         "Delete this snapshot permanently? This cannot be undone.\n"
         f"id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
         f"{age_text(snapshot.created_at, now)}\n"
-        f"name {json.dumps(snapshot.name, ensure_ascii=False)}"
+        f"name {json.dumps(snapshot.name.shown, ensure_ascii=False)}"
     )
 
 
@@ -140,7 +190,7 @@ def question_for(snapshots: Sequence[Snapshot], now: datetime | None = None) -> 
         size = f"{snapshot.size} GiB" if snapshot.size is not None else "size unknown"
         lines.append(
             f"{number}. id {snapshot.id} · {size} · {snapshot.region} · status {snapshot.status} · "
-            f"{age_text(snapshot.created_at, now)} · {json.dumps(snapshot.name)}"
+            f"{age_text(snapshot.created_at, now)} · {json.dumps(snapshot.name.shown)}"
         )
     return "\n".join(lines)
 
@@ -153,17 +203,64 @@ def token_preview(snapshots: Sequence[Snapshot], ttl: float) -> str:
     )
 
 
-def card_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: str) -> str:
-    """The delete tool's answer under the card channel: what awaits the user, and how to learn the outcome."""
+def card_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: str, browser: bool = False) -> str:
+    """The delete tool's answer under the card channel: what awaits the user, and how to learn the outcome.
+
+    `browser`: the browser channel can open here, for a person who sees no card.
+    """
+    instead = (
+        f" If the user sees no card, call {tool} with ask_in_browser=true to ask in their browser." if browser else ""
+    )
     return (
         f"Awaiting the user's decision in the confirmation card: {snapshots_line}. Nothing is deleted until they "
         f"press Delete there. The request expires at {expires_at}. Call {tool} again with the same arguments "
-        f"to learn the outcome.\nrequest_id={request_id}"
+        f"to learn the outcome.{instead}\nrequest_id={request_id}"
     )
 
 
-def card_status(status: str, request_id: str) -> str:
-    return f"{status}: {CARD_STATUS[status]}\nrequest_id={request_id}"
+BROWSER_STATUS_PENDING = (
+    "the user has not decided yet on the page opened in their browser. Nothing is deleted until they press Delete "
+    "there."
+)
+BROWSER_PROGRESS = "waiting for the user's decision in their browser"
+BROWSER_FAILED = (
+    "Not deleted: this server could not start the user's browser to ask them. Nothing was deleted; ask the user "
+    "to delete it in the Genesis Cloud console, or in a client that can show a confirmation."
+)
+
+
+def browser_waiting(snapshots_line: str, expires_at: str, request_id: str, tool: str) -> str:
+    """The delete tool's answer when the person did not decide in their browser in time."""
+    return (
+        f"Awaiting the user's decision on the page opened in their browser: {snapshots_line}. Nothing is deleted "
+        f"until they press Delete there. The request expires at {expires_at}. Call {tool} again with the same "
+        f"arguments to learn the outcome.\nrequest_id={request_id}"
+    )
+
+
+def card_status(status: str, request_id: str, face: str | None = "card") -> str:
+    return f"{status}: {request_status(status, face)}\nrequest_id={request_id}"
+
+
+def store_unreachable(where: str) -> str:
+    """The shared store did not answer (`where`: its address, passwords masked)."""
+    return f"The shared state store ({where}) cannot be reached"
+
+
+TOKEN_REFUSED = {
+    "invalid": "the confirmation token is not valid for this server",
+    "other_snapshot": "the confirmation token was issued for another snapshot",
+    "other_session": "the confirmation token was issued to another session",
+    "expired": "the confirmation token has expired",
+    "used": "the confirmation token was already used",
+    "changed": "the snapshot changed since the token was issued",
+}
+"""Why the token channel refuses a token (never the token itself)."""
+
+
+def token_issued(preview: str, token: str) -> str:
+    """The token channel's first answer, with the token on a line of its own."""
+    return f"Not deleted yet. {preview}\nconfirmation_token={token}"
 
 
 def token_refused(reason: str) -> str:

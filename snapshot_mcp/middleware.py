@@ -8,12 +8,13 @@ that nothing was sent. Every other message passes through untouched.
 """
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from pydantic import BaseModel
 
-from . import messages
+from . import messages, telemetry
 
 _HEADER = re.compile(r"^Error executing tool (?P<tool>[\w-]+): \d+ validation errors? for \w+\n")
 _MAX_MESSAGE = 240
@@ -63,3 +64,28 @@ class CompactArgumentErrors:
         if compact is None:
             return result
         return {**wire, "content": [{**content[0], "text": compact}]}
+
+
+class ToolCallMetrics:
+    """Server middleware: counts tools/call by tool and outcome (ok, error, input_required), when telemetry is on."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call" or not telemetry.enabled():
+            return await call_next(ctx)
+        outcome = "exception"
+        try:
+            result = await call_next(ctx)
+            outcome = _outcome(result)
+            return result
+        finally:
+            telemetry.tool_call(str((ctx.params or {}).get("name")), outcome)
+
+
+def _outcome(result: object) -> str:
+    if isinstance(result, Mapping):
+        is_error, kind = result.get("isError"), result.get("resultType")
+    else:
+        is_error, kind = getattr(result, "is_error", None), getattr(result, "result_type", None)
+    if kind == "input_required" or type(result).__name__ == "InputRequiredResult":
+        return "input_required"
+    return "error" if is_error else "ok"

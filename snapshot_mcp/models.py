@@ -8,6 +8,8 @@ Reading is tolerant, writing is strict:
 - `CreateSnapshotRequest` rejects anything the API documents as invalid before a
   request is made, so a model gets a precise error instead of a round trip.
 - `SnapshotId` admits only a UUID: nothing else can reach a URL path.
+- API text is made safe to show where the answer is parsed (`safe_text`); a name is
+  also kept as the API sent it (`ApiText`), for comparing and re-sending.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -26,11 +29,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StrictInt,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+
+from . import safe_text
 
 KNOWN_REGIONS: tuple[str, ...] = (
     "EUC-DE-MUC-1",
@@ -108,47 +117,70 @@ Region = Annotated[
 
 
 MAX_SHOWN_NAME = 200
-"""Characters of an API-supplied name kept; a longer one is cut with a marker saying how much was left out."""
+"""Characters of an API-supplied name shown at most; a longer one is cut with a marker saying how much was left out."""
 MAX_SHOWN_FIELD = 64
-"""Characters kept of other API-supplied text (status, region, OS)."""
-_WHITESPACE = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+"""Characters shown at most of other API-supplied text (status, region, OS)."""
 
 
-def _shown(ch: str) -> str:
-    """A character as a person may safely see it: invisible or reordering characters written as an escape."""
-    if ch in _WHITESPACE:
-        return " "
-    if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp"):
-        return f"\\u{ord(ch):04x}"
-    return ch
+@dataclass(frozen=True, slots=True, repr=False)
+class ApiText:
+    """A name the API sent, kept twice: `raw`, exactly as sent, and `shown`, safe to show.
 
-
-def clean_text(value: str, limit: int = MAX_SHOWN_NAME, secrets: tuple[str, ...] = ()) -> str:
-    """API text made safe to show, once, where it is parsed.
-
-    Control, format (bidi overrides, zero-width, BOM) and unassigned-use characters are
-    written as visible escapes, line breaks as spaces; then the configured secrets are
-    redacted (after normalising, so a secret split by control characters is still
-    found); then the text is cut to `limit` characters with a marker.
+    Compare and re-send `raw` (what the API echoes is what was sent); show `shown`
+    (`safe_text.shown`: secrets redacted, hidden characters escaped, cut to a limit).
+    An `ApiText` is not a `str` and equals only another `ApiText`: comparing one with a
+    request's name, or building a view from it, has to say which form it means, and
+    mypy's strict equality refuses a comparison with a `str`. `str()` and `repr()` give
+    the shown form only.
     """
-    text = value if value.isprintable() else "".join(_shown(ch) for ch in value)  # printable: nothing to escape
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    if len(text) <= limit:
-        return text
-    left = len(text) - limit
-    return f"{text[:limit]}…[{left} more character{'s' if left != 1 else ''}]"
+
+    raw: str
+    shown: str
+
+    @classmethod
+    def of(cls, raw: str, limit: int = MAX_SHOWN_NAME, secrets: Iterable[str | None] = ()) -> ApiText:
+        return cls(raw, safe_text.shown(raw, limit, secrets))
+
+    def contains(self, needle: str) -> bool:
+        """`needle` in either form, ignoring case: typed by one who knows the name, or copied from its shown form."""
+        folded = needle.casefold()
+        return folded in self.raw.casefold() or folded in self.shown.casefold()
+
+    def __str__(self) -> str:
+        return self.shown
+
+    def __repr__(self) -> str:
+        return f"ApiText({self.shown!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        shown = core_schema.plain_serializer_function_ser_schema(lambda text: text.shown)
+        return core_schema.is_instance_schema(cls, serialization=shown)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string"}
+
+
+def _secrets_of(info: ValidationInfo) -> tuple[str, ...]:
+    context = info.context if isinstance(info.context, dict) else {}
+    return tuple(context.get("secrets", ()))
 
 
 def _api_text(limit: int) -> Callable[[object, ValidationInfo], object]:
+    """A before-validator: API text as it may be shown (`safe_text.shown`), once, where the answer is parsed."""
+
     def clean(value: object, info: ValidationInfo) -> object:
-        if not isinstance(value, str):
-            return value
-        context = info.context if isinstance(info.context, dict) else {}
-        return clean_text(value, limit, tuple(context.get("secrets", ())))
+        return safe_text.shown(value, limit, _secrets_of(info)) if isinstance(value, str) else value
 
     return clean
+
+
+def _api_name(value: object, info: ValidationInfo) -> object:
+    """A before-validator: an API name kept raw beside its shown form (`ApiText`)."""
+    return ApiText.of(value, MAX_SHOWN_NAME, _secrets_of(info)) if isinstance(value, str) else value
 
 
 def _has_control(text: str) -> bool:
@@ -231,7 +263,7 @@ class Snapshot(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
-    name: str = ""
+    name: ApiText = ApiText("", "")
     size: int | None = Field(default=None, description="GiB")
     region: str = ""
     status: str = Field(default="", description="creating, created, pending_delete, deleting or error")
@@ -242,7 +274,7 @@ class Snapshot(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
-    _clean_name = field_validator("name", mode="before")(_api_text(MAX_SHOWN_NAME))
+    _keep_name = field_validator("name", mode="before")(_api_name)
     _clean_fields = field_validator("status", "region", "os_type", mode="before")(_api_text(MAX_SHOWN_FIELD))
 
     @property
@@ -284,9 +316,9 @@ class Named(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str = ""
-    name: str = ""
+    name: ApiText = ApiText("", "")
 
-    _clean_name = field_validator("name", mode="before")(_api_text(MAX_SHOWN_NAME))
+    _keep_name = field_validator("name", mode="before")(_api_name)
 
 
 class Instance(BaseModel):
@@ -295,7 +327,7 @@ class Instance(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
-    name: str = ""
+    name: ApiText = ApiText("", "")
     hostname: str | None = None
     region: str = ""
     status: str = ""
@@ -308,7 +340,8 @@ class Instance(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
-    _clean_name = field_validator("name", "hostname", mode="before")(_api_text(MAX_SHOWN_NAME))
+    _keep_name = field_validator("name", mode="before")(_api_name)
+    _clean_hostname = field_validator("hostname", mode="before")(_api_text(MAX_SHOWN_NAME))
     _clean_fields = field_validator("status", "region", "os_type", "type", "public_ip", "private_ip", mode="before")(
         _api_text(MAX_SHOWN_FIELD)
     )

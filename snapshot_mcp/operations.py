@@ -83,7 +83,7 @@ class Filters:
             return False
         if self.status is not None and snapshot.status.lower() != self.status.lower():
             return False
-        return self.name_contains is None or self.name_contains.casefold() in snapshot.name.casefold()
+        return self.name_contains is None or snapshot.name.contains(self.name_contains)
 
     def given(self) -> dict[str, str]:
         """The filters that were given, by name."""
@@ -130,7 +130,7 @@ def instance_intent(instance_id: str, request: InstanceSnapshotRequest) -> Inten
     """A snapshot of an instance: the same instance, name and replica region make the same request."""
 
     def echoes(snapshot: Snapshot) -> bool:
-        return snapshot.name == request.name and snapshot.source_instance_id == instance_id
+        return snapshot.name.raw == request.name and snapshot.source_instance_id == instance_id
 
     fields = (instance_id, request.name, request.replicated_region)
     return Intent("instance-snapshot", fields, request.name, echoes)
@@ -141,7 +141,7 @@ def clone_intent(snapshot_id: str, request: CloneRequest) -> Intent:
 
     def echoes(snapshot: Snapshot) -> bool:
         return (
-            snapshot.name == request.name
+            snapshot.name.raw == request.name
             and snapshot.region == request.region
             and snapshot.source_snapshot_id == snapshot_id
         )
@@ -158,7 +158,7 @@ def import_intent(request: CreateSnapshotRequest) -> Intent:
     def echoes(snapshot: Snapshot) -> bool:
         os_type = request.os_type or "linux"
         return (
-            snapshot.name == request.name
+            snapshot.name.raw == request.name
             and snapshot.region == request.region
             and snapshot.size == request.size
             and snapshot.os_type in (os_type, None)
@@ -218,11 +218,11 @@ class Operations:
     async def list_instances(self, region: str | None, name_contains: str | None) -> InstanceListing:
         """Every instance (up to `MAX_INSTANCE_PAGES` pages) whose region and name match."""
         scan = await self.client.scan(self.client.instance_pages, max_pages=MAX_INSTANCE_PAGES)
-        needle = (name_contains or "").casefold()
         kept = [
             instance
             for instance in scan.items
-            if (region is None or instance.region.upper() == region.upper()) and needle in instance.name.casefold()
+            if (region is None or instance.region.upper() == region.upper())
+            and instance.name.contains(name_contains or "")
         ]
         return InstanceListing(kept, scan.total_count, scan.complete)
 
@@ -272,7 +272,7 @@ class Operations:
     async def copy(self, snapshot_id: str, region: str, name: str | None) -> Created:
         """Copy a snapshot to a region (named like the source unless `name` is given), never twice."""
         if name is None:
-            name = (await self.client.get(snapshot_id)).name
+            name = (await self.client.get(snapshot_id)).name.raw
         request = CloneRequest(name=name, region=region)
         outcome = await self.dedupe.run(
             clone_intent(snapshot_id, request), lambda: self.client.clone(snapshot_id, request)
@@ -307,6 +307,10 @@ class Operations:
         if wait and (await self.wait(snapshot.id, gone=True, progress=progress, limit=wait_timeout)).reached:
             return "deleted"
         return "deleting"
+
+    async def delete_claimed(self, snapshot_id: str) -> bool:
+        """Whether a DELETE of this snapshot was claimed (and is being sent, or was accepted) within the window."""
+        return await self.store.get(f"deleted:{snapshot_id}") is not None
 
     async def _send_delete(self, snapshot_id: str) -> bool:
         """Claim the snapshot's deletion in the store (instances share it), then send the DELETE; False: claimed before.

@@ -236,12 +236,12 @@ ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 
 async def _first_snapshots(app: AppState) -> list[tuple[str, str]]:
     page = await app.ops.client.list_page(1, 100, retry=ONE_ATTEMPT)
-    return [(snapshot.id, snapshot.name) for snapshot in page.snapshots]
+    return [(snapshot.id, snapshot.name.raw) for snapshot in page.snapshots]
 
 
 async def _first_instances(app: AppState) -> list[tuple[str, str]]:
     page = await app.ops.client.list_instances(1, 100, retry=ONE_ATTEMPT)
-    return [(instance.id, instance.name) for instance in page.instances]
+    return [(instance.id, instance.name.raw) for instance in page.instances]
 
 
 @dataclass

@@ -41,7 +41,7 @@ from typing import Literal
 import anyio
 import httpx
 
-from . import __version__, messages
+from . import __version__, messages, telemetry
 from .errors import ApiError, ApiUnreachable, BadResponse, SnapshotMCPError, UnusableResponse, error_from_response
 from .ratelimit import Limiter
 
@@ -184,23 +184,36 @@ async def _read(response: httpx.Response, limit: int) -> bytes:
 
 
 async def send_once(
-    http: httpx.AsyncClient, limiter: Limiter, request: httpx.Request, *, seconds: float = ATTEMPT_SECONDS
+    http: httpx.AsyncClient,
+    limiter: Limiter,
+    request: httpx.Request,
+    *,
+    seconds: float = ATTEMPT_SECONDS,
+    resend_count: int = 0,
 ) -> Answered | Lost:
-    """One attempt: rate-limited, bounded in size and in time."""
+    """One attempt: rate-limited, bounded in size and in time (`resend_count`: how many went before it)."""
+    waited = time.monotonic()
     await limiter.acquire()
-    try:
-        with anyio.move_on_after(seconds) as deadline:  # fail_after's scope without its generator: a call's budget
-            response = await http.send(request, stream=True)
-            try:
-                body = await _read(response, MAX_ANSWER_BYTES)
-            finally:
-                await response.aclose()
-    except (httpx.TransportError, httpx.DecodingError) as exc:
-        return Lost(exc)
-    except _TooLarge:
-        raise UnusableResponse(messages.answer_too_large(MAX_ANSWER_BYTES // (1024 * 1024))) from None
-    if deadline.cancelled_caught:
-        raise BadResponse(0, None, messages.answer_too_slow(seconds))
+    telemetry.rate_limit_wait(time.monotonic() - waited)
+    template = telemetry.url_template(request.url.path)
+    with telemetry.api_attempt(request.method, template, request.url.host, resend_count) as attempt:
+        try:
+            with anyio.move_on_after(seconds) as deadline:  # fail_after's scope without its generator
+                response = await http.send(request, stream=True)
+                attempt.answered(response.status_code)
+                try:
+                    body = await _read(response, MAX_ANSWER_BYTES)
+                finally:
+                    await response.aclose()
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            attempt.failed(type(exc).__name__)
+            return Lost(exc)
+        except _TooLarge:
+            attempt.failed("too_large")
+            raise UnusableResponse(messages.answer_too_large(MAX_ANSWER_BYTES // (1024 * 1024))) from None
+        if deadline.cancelled_caught:
+            attempt.failed("timeout")
+            raise BadResponse(0, None, messages.answer_too_slow(seconds))
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return Answered(response.status_code, body, response.headers.get("content-type", ""), retry_after)
 

@@ -17,23 +17,34 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+from mcp.server.caching import CacheableMethod, CacheHint
+from mcp.server.context import ServerMiddleware
 from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
 from mcp.types import CallToolResult, InputRequiredResult, Tool
 
-from . import __version__
+from . import __version__, telemetry
 from .apps import AppOnlyGate, add_card_tools, card_extension
-from .confirm import install_audit_handler
+from .audit import AuditFile, AuditScope, install_audit_handler
+from .browser import GRACE_SECONDS
 from .messages import INSTRUCTIONS
-from .middleware import CompactArgumentErrors
+from .middleware import CompactArgumentErrors, ToolCallMetrics
 from .redact import RedactSecrets
 from .resources import register_catalog
 from .sending import RetryPolicy
 from .settings import Settings
-from .state import AppState, ExposeState, Seams, open_state
+from .state import AppState, ExposeState, Seams, browser_launcher, open_state
 from .store import Store
+
+if TYPE_CHECKING:
+    from .browser.opener import Desktop, Launcher
+
+PER_CALLER: dict[CacheableMethod, CacheHint] = {"tools/list": CacheHint(ttl_ms=0, scope="private")}
+"""tools/list depends on the caller's scopes: never cached across callers (2026-07-28 `cacheScope`)."""
+HIDDEN_WITHOUT_BROWSER = frozenset({"ask_in_browser"})
+"""Arguments listed only where the browser channel is available (a model should not see one that cannot help)."""
 
 
 class _Server(MCPServer[AppState]):
@@ -44,11 +55,15 @@ class _Server(MCPServer[AppState]):
     kept steps once, in order. A step imports its tools' modules, and the SDK builds each tool's
     argument model and output schema with pydantic: the largest part of a server's start, and
     nothing `initialize` needs.
+
+    `hidden` names arguments left out of every listed input schema (an optional argument
+    that this server cannot honour; sent anyway, it changes nothing).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._later: list[Callable[[], None]] = []
         self._lean: list[Tool] | None = None
+        self.hidden: frozenset[str] = frozenset()
         super().__init__(*args, **kwargs)
 
     def later(self, step: Callable[[], None]) -> None:
@@ -63,7 +78,7 @@ class _Server(MCPServer[AppState]):
     async def list_tools(self) -> list[Tool]:
         self._add_kept_tools()
         if self._lean is None:
-            self._lean = [_leaner(tool) for tool in await super().list_tools()]
+            self._lean = [_leaner(tool, self.hidden) for tool in await super().list_tools()]
         return self._lean
 
     async def call_tool(
@@ -87,11 +102,19 @@ class _Server(MCPServer[AppState]):
         super().remove_tool(name)
 
 
-def _leaner(tool: Tool) -> Tool:
+def _leaner(tool: Tool, hidden: frozenset[str]) -> Tool:
     from .schema import lean
 
     output = None if tool.output_schema is None else lean(tool.output_schema, descriptions=False)
-    return tool.model_copy(update={"input_schema": lean(tool.input_schema), "output_schema": output})
+    return tool.model_copy(update={"input_schema": _without(lean(tool.input_schema), hidden), "output_schema": output})
+
+
+def _without(schema: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    properties = schema.get("properties")
+    if not hidden or not isinstance(properties, dict) or not hidden & properties.keys():
+        return schema
+    kept = {name: value for name, value in properties.items() if name not in hidden}
+    return {**schema, "properties": kept}
 
 
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
@@ -135,16 +158,29 @@ def build_server(
     poll_interval: float = 1.0,
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
+    desktop: Desktop | None = None,
+    page_grace: float = GRACE_SECONDS,
 ) -> MCPServer[AppState]:
     """A ready MCP server for `settings`.
 
     `http` replaces the API's HTTP client, `retry` the client's retry policy,
     `poll_interval` the first pause between polls of a wait, `clock` the wall clock
-    of confirmation tokens and of the completions' memory, and `store` the shared state
-    (tests shrink, move or break these).
+    of confirmation tokens and of the completions' memory, `store` the shared state,
+    `desktop` what tells whether and how the person's browser opens (default: this
+    machine's; looked at when the tools are first listed), and `page_grace` how long the
+    browser page's listener outlives its last request (tests shrink, move or break these).
     """
     install_audit_handler()
-    seams = Seams(http=http, retry=retry, poll_interval=poll_interval, wall_clock=clock, store=store)
+    launcher = browser_launcher(settings, desktop)
+    seams = Seams(
+        http=http,
+        retry=retry,
+        poll_interval=poll_interval,
+        wall_clock=clock,
+        store=store,
+        launcher=launcher,
+        page_grace=page_grace,
+    )
     card = "card" in settings.ladder and not settings.read_only
     with _logging_left_alone():
         server = _Server(
@@ -154,16 +190,38 @@ def build_server(
             lifespan=lambda _: open_state(settings, seams),
             request_state_security=_request_state_security(settings),
             extensions=[card_extension(settings)] if card else [],
-            middleware=[RedactSecrets(settings.secret_values), CompactArgumentErrors(), AppOnlyGate(), ExposeState()],
+            middleware=_middleware(settings, card=card),
+            cache_hints=PER_CALLER,
         )
     if card:
         server.later(functools.partial(add_card_tools, server, settings))
-    server.later(functools.partial(_add_tools, server, settings))
+    server.later(functools.partial(_add_tools, server, settings, launcher))
     register_catalog(server, clock=clock)
     return server
 
 
-def _add_tools(server: MCPServer[AppState], settings: Settings) -> None:
+def _middleware(settings: Settings, *, card: bool) -> list[ServerMiddleware[Any]]:
+    """The server's middleware, outermost first; those for an option not set are left out, not passed through."""
+    chain: list[ServerMiddleware[Any]] = []
+    if telemetry.enabled():  # `cli.main` turns telemetry on before it builds the server
+        chain.append(ToolCallMetrics())
+    if settings.audit_file is not None:  # the file's records name the request; the stderr line needs nothing
+        chain.append(AuditScope(AuditFile(settings.audit_file)))
+    chain += [RedactSecrets(settings.secret_values), CompactArgumentErrors()]
+    if card:  # the card's app-only tools exist
+        chain.append(AppOnlyGate())
+    if settings.auth_issuer is not None:  # only an OAuth access token carries scopes
+        from .scopes import ScopeGate
+
+        chain.append(ScopeGate())
+    chain.append(ExposeState())
+    return chain
+
+
+def _add_tools(server: _Server, settings: Settings, launcher: Callable[[], Launcher | None]) -> None:
+    """Add the declared tools; the delete tools offer the browser where this machine can open one."""
     from . import tools  # the tools' modules, and all that a call imports, load with the first request for tools
 
-    tools.register(server, settings)
+    browser = launcher() is not None
+    server.hidden = frozenset() if browser else HIDDEN_WITHOUT_BROWSER
+    tools.register(server, settings, browser=browser)

@@ -21,7 +21,18 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+
+from .safe_text import url_secrets
 
 DEFAULT_ENDPOINT = "https://api.genesiscloud.com/compute/v1"
 TOKEN_ENV = "GENESISCLOUD_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -31,7 +42,7 @@ ENV_ONLY = ("token", "endpoint", "state_password")
 """Fields without a command-line flag: a token on the command line would show in `ps`."""
 
 DeletePolicy = Literal["elicit", "token", "none"]
-ChannelName = Literal["card", "form", "token"]
+ChannelName = Literal["card", "form", "browser", "token"]
 
 FORM_IGNORED_CLIENTS: tuple[str, ...] = ("claude-ai", "anthropic/claudeai", "local-agent-mode-*")
 """Clients that declare form elicitation but do not show it (Claude Desktop, claude.ai) or auto-decline it
@@ -76,6 +87,22 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def check_oauth_url(url: str, *, must_end_with: str | None = None) -> None:
+    """Refuse what cannot be an issuer or resource URL: https (http only on loopback), no query, fragment or user."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValueError("must be an https URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an https URL")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("must use https (plain http only on a loopback address)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("must not carry a query, a fragment or credentials")
+    if must_end_with is not None and not parts.path.rstrip("/").endswith(must_end_with):
+        raise ValueError(f"must be this server's address, ending in {must_end_with}")
 
 
 class Settings(BaseModel):
@@ -138,7 +165,9 @@ class Settings(BaseModel):
     allowed_hosts: CommaList[str] = Field(
         default=(), description="comma-separated extra Host values accepted over HTTP"
     )
-    allowed_origins: CommaList[str] = Field(default=(), description="comma-separated Origin values accepted over HTTP")
+    allowed_origins: CommaList[str] = Field(
+        default=(), description="comma-separated Origin values accepted over HTTP (browser clients get CORS for them)"
+    )
     stateless: Flag = Field(default=False, description="stateless HTTP, for several instances behind a balancer")
     state_key: SecretStr | None = Field(
         default=None, description="shared secret (>= 32 bytes) sealing confirmations across --stateless instances"
@@ -149,8 +178,8 @@ class Settings(BaseModel):
     )
     state_password: SecretStr | None = Field(default=None, description="the Redis password, if not in --state-url")
     confirm_channels: CommaList[ChannelName] = Field(
-        default=("card", "form"),
-        description="how a person is asked before a delete, in order of preference (card, form, token)",
+        default=("card", "form", "browser"),
+        description="how a person is asked before a delete, in order of preference (card, form, browser, token)",
     )
     form_ignored_clients: CommaList[str] = Field(
         default=FORM_IGNORED_CLIENTS,
@@ -189,6 +218,22 @@ class Settings(BaseModel):
     )
     http_max_connections: int = Field(
         default=1000, ge=1, description="open HTTP connections at most; requests beyond are answered 503"
+    )
+    auth_issuer: str | None = Field(
+        default=None,
+        description="OAuth 2.1/OIDC issuer whose JWT access tokens (RFC 9068) HTTP clients must send; "
+        "not with --http-token",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="this server's public URL ending in /mcp: the OAuth resource and the tokens' expected audience",
+    )
+    auth_audience: str | None = Field(
+        default=None, description="the audience access tokens must name, if not --public-url"
+    )
+    audit_file: str | None = Field(
+        default=None,
+        description="also append every audit record to this file as one JSON line (its directory must exist)",
     )
 
     @field_validator("endpoint")
@@ -238,6 +283,27 @@ class Settings(BaseModel):
             raise ValueError("the state URL must be redis://host:port/db, rediss://host:port/db or unix:///path")
         return value
 
+    @field_validator("auth_issuer", "public_url", "auth_audience", "audit_file", mode="before")
+    @classmethod
+    def _blank_text_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("auth_issuer", "public_url")
+    @classmethod
+    def _oauth_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            check_oauth_url(value, must_end_with="/mcp" if info.field_name == "public_url" else None)
+        return value.rstrip("/") if value is not None and info.field_name == "public_url" else value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "*" in value:
+            raise ValueError("name each origin (scheme://host[:port]); '*' would let any web page in")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -257,11 +323,15 @@ class Settings(BaseModel):
 
     @property
     def secret_values(self) -> tuple[str, ...]:
-        """The configured secrets in clear (API token, HTTP client token, state key, Redis password), for redaction."""
+        """The configured secrets in clear (API token, HTTP client token, state key, Redis passwords), for redaction.
+
+        A Redis password counts wherever it was given: `--state-password`, or anywhere in
+        `--state-url` (see `safe_text.url_secrets`).
+        """
         given = (self.token, self.http_token, self.state_key, self.state_password)
         found = [s.get_secret_value() for s in given if s is not None]
-        if self.state_url is not None and (password := urlsplit(self.state_url.get_secret_value()).password):
-            found.append(password)
+        if self.state_url is not None:
+            found += url_secrets(self.state_url.get_secret_value())
         return tuple(found)
 
     @property

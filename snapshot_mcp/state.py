@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx
@@ -27,14 +27,20 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from pydantic import SecretStr
 
+from .browser import GRACE_SECONDS, background_tasks
 from .sending import RetryPolicy, build_http_client
 from .settings import Settings
 from .store import MemoryStore, Store
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from .browser.opener import Desktop, Launcher
     from .confirm import Channel
-    from .confirm.card import DeletionRequests
+    from .confirm.browser import BrowserPages
+    from .confirm.decisions import Decisions
     from .confirm.ladder import Ladder
+    from .confirm.requests import DeletionRequests
     from .operations import Operations
     from .ratelimit import Limiter
 
@@ -49,6 +55,10 @@ class Seams:
     wall_clock: Callable[[], float] = field(default=time.time)
     store: Store | None = None
     """A store to use instead of the configured one (left open: its owner closes it)."""
+    launcher: Callable[[], Launcher | None] = field(default=lambda: None)
+    """How this machine opens the person's browser (`browser_launcher`); None: it cannot."""
+    page_grace: float = GRACE_SECONDS
+    """How long the browser page's listener outlives the last request it served."""
 
 
 class AppState:
@@ -63,6 +73,7 @@ class AppState:
         http: httpx.AsyncClient,
         token: SecretStr | None,
         limiter: Limiter | None,
+        page_tasks: TaskGroup | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -70,6 +81,7 @@ class AppState:
         self._http = http
         self._token = token
         self._limiter = limiter
+        self._page_tasks = page_tasks
 
     @cached_property
     def ops(self) -> Operations:
@@ -91,16 +103,36 @@ class AppState:
 
     @cached_property
     def requests(self) -> DeletionRequests:
-        """The confirmation card's deletion requests."""
-        from .confirm.card import DeletionRequests
+        """The deletion requests the card and the browser page decide."""
+        from .confirm.requests import DeletionRequests
 
         key = derived_key(self.settings, b"card nonces")
         return DeletionRequests(self.store, key, ttl=self.settings.card_timeout, clock=self._seams.wall_clock)
 
     @cached_property
+    def decisions(self) -> Decisions:
+        """Where every face of a deletion request (the card, the browser page) reads and decides it."""
+        from .confirm.decisions import Decisions
+
+        return Decisions(self.requests, self.ops)
+
+    @cached_property
+    def pages(self) -> BrowserPages | None:
+        """The browser's confirmation pages; None where the browser rung cannot exist or no browser can be opened."""
+        launcher = self._seams.launcher() if self._page_tasks is not None else None
+        if launcher is None or self._page_tasks is None:
+            return None
+        from .browser.opener import Opener
+        from .confirm.browser import BrowserPages
+
+        return BrowserPages(
+            self.requests, self.decisions, Opener(launcher), self._page_tasks, grace=self._seams.page_grace
+        )
+
+    @cached_property
     def ladder(self) -> Ladder:
         """The confirmation channels, in the operator's order."""
-        return build_ladder(self.settings, self.store, self.requests, self._seams.wall_clock)
+        return build_ladder(self.settings, self.store, self.decisions, self._seams.wall_clock, self.pages)
 
 
 def app_state(ctx: Context[Any, Any]) -> AppState:
@@ -116,14 +148,24 @@ def derived_key(settings: Settings, purpose: bytes) -> bytes | None:
     return hmac.new(secret, b"snapshot-mcp " + purpose, hashlib.sha256).digest()
 
 
-def build_ladder(settings: Settings, store: Store, requests: DeletionRequests, clock: Callable[[], float]) -> Ladder:
+def build_ladder(
+    settings: Settings,
+    store: Store,
+    decisions: Decisions,
+    clock: Callable[[], float],
+    pages: BrowserPages | None = None,
+) -> Ladder:
     """One channel object per rung, in the operator's order."""
     from .confirm import ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
+    from .confirm.browser import BrowserChannel
     from .confirm.card import CardChannel
     from .confirm.ladder import Ladder
 
     rungs: dict[str, Callable[[], Channel]] = {
-        "card": lambda: CardChannel(requests, ignored_clients=settings.card_ignored_clients),
+        "browser": lambda: BrowserChannel(pages, timeout=settings.elicitation_timeout),
+        "card": lambda: CardChannel(
+            decisions, ignored_clients=settings.card_ignored_clients, offer_browser=pages is not None
+        ),
         "form": lambda: FormChannel(
             timeout=settings.elicitation_timeout,
             ignored_clients=settings.form_ignored_clients,
@@ -163,18 +205,51 @@ async def open_store(settings: Settings, token: SecretStr | None) -> tuple[Store
     return store, SharedWindow(store, settings.rate_limit)
 
 
+def browser_possible(settings: Settings) -> bool:
+    """The browser rung can exist: it is on the ladder, the server writes, and runs on the person's machine (stdio)."""
+    return "browser" in settings.ladder and not settings.read_only and settings.transport == "stdio"
+
+
+def browser_launcher(settings: Settings, desktop: Desktop | None = None) -> Callable[[], Launcher | None]:
+    """How `desktop` (default: this machine) opens the person's browser, looked up once, when first asked.
+
+    None: the browser rung cannot exist (`browser_possible`), or no browser can be opened here.
+    """
+
+    @cache
+    def launcher() -> Launcher | None:
+        if not browser_possible(settings):
+            return None
+        from .browser import opener
+
+        return (desktop or opener.this_machine()).launcher()
+
+    return launcher
+
+
 @asynccontextmanager
 async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState]:
     """Open the API client's connection pool and the store; close them when the server stops."""
     http, token = _api_http(settings, seams)
     store, limiter = (seams.store, None) if seams.store is not None else await open_store(settings, token)
     try:
-        yield AppState(settings, store, seams=seams, http=http, token=token, limiter=limiter)
+        async with _page_tasks(settings) as tasks:
+            yield AppState(settings, store, seams=seams, http=http, token=token, limiter=limiter, page_tasks=tasks)
     finally:
         if seams.store is None:
             await store.aclose()
         if seams.http is None:
             await http.aclose()
+
+
+@asynccontextmanager
+async def _page_tasks(settings: Settings) -> AsyncIterator[TaskGroup | None]:
+    """Where the browser page's listener runs while the server does; None where the browser rung cannot exist."""
+    if not browser_possible(settings):
+        yield None
+        return
+    async with background_tasks() as tasks:
+        yield tasks
 
 
 _current: ContextVar[AppState] = ContextVar("snapshot_mcp_state")

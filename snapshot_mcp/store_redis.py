@@ -27,11 +27,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
+from . import messages
 from .ratelimit import SlidingWindow, window_of
+from .safe_text import shown_url
 from .store import StoreUnavailable
 
 try:
@@ -96,16 +97,6 @@ return 1
 """
 
 
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def namespace(endpoint: str, token: str | None) -> str:
     """The key namespace of one deployment: a hash of the API endpoint and token (see the module docstring)."""
     digest = hashlib.sha256(f"snapshot-mcp\n{endpoint}\n{token or ''}".encode()).hexdigest()
@@ -147,7 +138,7 @@ class RedisStore:
             return await operation
         except (RedisError, OSError) as exc:
             log.warning("shared state store %s unreachable: %s", self.where, type(exc).__name__)
-            raise StoreUnavailable(f"The shared state store ({self.where}) cannot be reached") from exc
+            raise StoreUnavailable(messages.store_unreachable(self.where)) from exc
 
     async def check(self) -> None:
         """Raise `StoreUnavailable` unless Redis answers (the server refuses to start without it)."""

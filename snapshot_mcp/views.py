@@ -9,16 +9,16 @@ extra lines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from .models import Instance, Snapshot
 
-DeleteOutcome = Literal[
+ResultOutcome = Literal[
     "deleted",
     "deleting",
     "already_deleting",
@@ -54,7 +54,7 @@ class SnapshotView(BaseModel):
     def of(cls, snapshot: Snapshot) -> SnapshotView:
         return cls(
             id=snapshot.id,
-            name=snapshot.name,
+            name=snapshot.name.shown,
             size=snapshot.size,
             region=snapshot.region,
             status=snapshot.status,
@@ -95,7 +95,7 @@ class DeleteResult(BaseModel):
     """What happened to a delete request."""
 
     snapshot_id: str
-    outcome: DeleteOutcome
+    outcome: ResultOutcome
     deleted: bool = Field(description="true once the API accepted the deletion")
     message: str
     confirmation_token: str | None = None
@@ -116,7 +116,7 @@ class InstanceView(BaseModel):
     @classmethod
     def of(cls, instance: Instance) -> InstanceView:
         return cls(
-            id=instance.id, name=instance.name, region=instance.region, status=instance.status, type=instance.type
+            id=instance.id, name=instance.name.shown, region=instance.region, status=instance.status, type=instance.type
         )
 
 
@@ -138,7 +138,7 @@ class DeletedItem(BaseModel):
 class BatchDeleteResult(BaseModel):
     """What happened to a request to delete several snapshots."""
 
-    outcome: DeleteOutcome
+    outcome: ResultOutcome
     deleted: int = Field(description="how many deletions the API accepted")
     results: list[DeletedItem]
     message: str
@@ -148,43 +148,73 @@ class BatchDeleteResult(BaseModel):
     expires_at: str | None = None
 
 
-BATCH_TOOL = "delete_snapshots"
+class DeleteReport(Protocol):
+    """Builds a delete tool's result in that tool's own shape (one snapshot's, or a batch's)."""
+
+    def __call__(
+        self,
+        snapshots: Sequence[Snapshot],
+        outcome: ResultOutcome,
+        message: str,
+        *,
+        accepted: int = 0,
+        each: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        expires_at: str | None = None,
+        token: str | None = None,
+        awaiting: bool = False,
+    ) -> DeleteResult | BatchDeleteResult: ...
 
 
-def delete_result(
-    tool: str,
+def single_delete_result(
     snapshots: Sequence[Snapshot],
-    outcome: DeleteOutcome,
+    outcome: ResultOutcome,
     message: str,
     *,
-    deleted: bool = False,
+    accepted: int = 0,
+    each: Mapping[str, str] | None = None,
     request_id: str | None = None,
     expires_at: str | None = None,
     token: str | None = None,
     awaiting: bool = False,
-) -> DeleteResult | BatchDeleteResult:
-    """One answer for every snapshot a delete tool named: one snapshot's, or a batch's."""
-    if tool == BATCH_TOOL:
-        return BatchDeleteResult(
-            outcome=outcome,
-            deleted=len(snapshots) if deleted else 0,
-            results=[DeletedItem(snapshot_id=s.id, outcome=outcome) for s in snapshots],
-            message=message,
-            total_size=sum(s.size or 0 for s in snapshots),
-            confirmation_token=token,
-            request_id=request_id,
-            expires_at=expires_at,
-        )
+) -> DeleteResult:
+    """`delete_snapshot`'s result; `accepted`: deletions the API accepted (`each` is a batch's only)."""
     [snapshot] = snapshots
     return DeleteResult(
         snapshot_id=snapshot.id,
         outcome=outcome,
-        deleted=deleted,
+        deleted=accepted > 0,
         message=message,
         confirmation_token=token,
         request_id=request_id,
         expires_at=expires_at,
         awaiting=SnapshotView.of(snapshot) if awaiting else None,
+    )
+
+
+def batch_delete_result(
+    snapshots: Sequence[Snapshot],
+    outcome: ResultOutcome,
+    message: str,
+    *,
+    accepted: int = 0,
+    each: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+    expires_at: str | None = None,
+    token: str | None = None,
+    awaiting: bool = False,
+) -> BatchDeleteResult:
+    """`delete_snapshots`' result: every id with its own outcome (`each`), else the call's (`awaiting` is one's)."""
+    each = each or {}
+    return BatchDeleteResult(
+        outcome=outcome,
+        deleted=accepted,
+        results=[DeletedItem(snapshot_id=s.id, outcome=each.get(s.id, outcome)) for s in snapshots],
+        message=message,
+        total_size=sum(s.size or 0 for s in snapshots),
+        confirmation_token=token,
+        request_id=request_id,
+        expires_at=expires_at,
     )
 
 

@@ -148,19 +148,33 @@ class Host:
         return messages
 
     async def settled(self) -> tuple[float, float]:
-        """(frame height, card content height) once the frame has the height the card last reported.
+        """(frame height, card content height) once the frame has the height the card last reported,
+        and that report is of the card as it is now.
 
-        The content height is the card's own body box, measured inside the card.
+        The content height is the card's own body box, measured inside the card. After a change
+        (a decision) the frame may still hold the previous report for a moment: then wait for the
+        card's next report, which the change makes it send.
         """
-        await self.page.wait_for_function(
-            """() => window.sizes.length > 0 &&
+        while True:
+            await self.page.wait_for_function(
+                """() => window.sizes.length > 0 &&
                      document.getElementById("view").getBoundingClientRect().height === window.sizes.at(-1).height""",
-            timeout=10_000,
+                timeout=10_000,
+            )
+            await self.frame.evaluate("() => new Promise((done) => requestAnimationFrame(() => done(null)))")
+            reports: int = await self.page.evaluate("window.sizes.length")
+            frame: float = await self.page.evaluate("document.getElementById('view').getBoundingClientRect().height")
+            content: float = await self.frame.evaluate("document.body.getBoundingClientRect().height")
+            if abs(frame - content) <= 1 or await self._capped(frame):
+                return frame, content
+            await self.page.wait_for_function("(seen) => window.sizes.length > seen", arg=reports, timeout=10_000)
+
+    async def _capped(self, frame: float) -> bool:
+        """The host caps the frame (containerDimensions): a taller card scrolls, and the frame stays put."""
+        limit: float | None = await self.page.evaluate(
+            "window.cardHost.maxHeight === undefined ? null : window.cardHost.maxHeight"
         )
-        await self.frame.evaluate("() => new Promise((done) => requestAnimationFrame(() => done(null)))")
-        frame: float = await self.page.evaluate("document.getElementById('view').getBoundingClientRect().height")
-        content: float = await self.frame.evaluate("document.body.getBoundingClientRect().height")
-        return frame, content
+        return limit is not None and frame >= limit
 
     async def set_host_context(self, context: dict[str, Any]) -> None:
         """The host's context changes (AppBridge sends `ui/notifications/host-context-changed`)."""

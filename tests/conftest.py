@@ -1,8 +1,12 @@
-"""Shared fixtures, and the guard that makes any real network call fail loudly.
+"""Shared fixtures, the guard that makes any real network call fail loudly, and no real browser.
 
 Tests talk to the embedded simulator (through its httpx transport, or a server on
 loopback) or to an `httpx.MockTransport`. A connection to any address that is not
 loopback raises `RealNetworkCall` at once, in this process.
+
+A server built in this process never finds the developer's own browser: the machine
+it detects is `NO_DESKTOP`, so the browser channel exists only where a test hands it a
+desktop of its own (`support.HandOff`), or in a subprocess with a `BROWSER` the test set.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 from pydantic import SecretStr
 from support import RedisServer
 
+from snapshot_mcp.browser import opener
 from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 
@@ -72,6 +77,16 @@ def _no_real_network() -> Iterator[None]:
         socket.socket.connect = _real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_browser() -> Iterator[None]:
+    real = opener.this_machine
+    opener.this_machine = lambda: opener.NO_DESKTOP
+    try:
+        yield
+    finally:
+        opener.this_machine = real
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,24 +17,29 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import httpx
 import pytest
+from anyio.abc import SocketAttribute, SocketStream, TaskGroup
 from mcp import Client
 from mcp.client import ClientRequestContext, advertise
 from mcp.client.session import ElicitationFnT
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
 
+from snapshot_mcp.browser.opener import NO_DESKTOP, Desktop, Launcher
 from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
@@ -77,7 +82,10 @@ class _ActiveApi(httpx.AsyncBaseTransport):
 _active_api: ContextVar[httpx.AsyncBaseTransport] = ContextVar("active_api")
 _active_clock: ContextVar[Callable[[], float]] = ContextVar("active_clock", default=time.time)
 _active_store: ContextVar[Store] = ContextVar("active_store")
-_servers: dict[tuple[Settings, RetryPolicy], MCPServer[Any]] = {}
+_servers: dict[tuple[Settings, RetryPolicy, bool], MCPServer[Any]] = {}
+_active_person: ContextVar[Person] = ContextVar("active_person")
+PAGE_GRACE = 0.2
+"""How long an in-memory server's browser page listener outlives its last request."""
 
 
 def _clock() -> float:
@@ -113,19 +121,27 @@ class _ActiveStore:
         return None
 
 
-def server_for(settings: Settings, retry: RetryPolicy = FAST_RETRY) -> MCPServer[Any]:
-    """`build_server(settings)` over whichever simulator, clock and store `connect` made active, built once.
+def server_for(settings: Settings, retry: RetryPolicy = FAST_RETRY, *, browser: bool = False) -> MCPServer[Any]:
+    """`build_server(settings)` over whichever simulator, clock, store and person `connect` made active, built once.
 
     Building costs ~60 ms (the SDK derives every tool's schemas), so it happens once per
-    settings and retry policy; the API, the wall clock and the store are the
-    connection's own, so nothing a call leaves behind (dedupe memory, confirmation
-    tokens) carries over to the next connection.
+    settings, retry policy and desktop; the API, the wall clock, the store and the person
+    at the browser are the connection's own, so nothing a call leaves behind (dedupe
+    memory, confirmation tokens) carries over to the next connection. `browser`: the
+    server can open a browser, and that browser is the connection's `Person`.
     """
-    key = (settings, retry)
+    key = (settings, retry, browser)
     if key not in _servers:
         http = httpx.AsyncClient(transport=_ActiveApi())
         _servers[key] = build_server(
-            settings, http=http, retry=retry, poll_interval=0.001, clock=_clock, store=_ActiveStore()
+            settings,
+            http=http,
+            retry=retry,
+            poll_interval=0.001,
+            clock=_clock,
+            store=_ActiveStore(),
+            desktop=HandOff() if browser else NO_DESKTOP,
+            page_grace=PAGE_GRACE,
         )
     return _servers[key]
 
@@ -142,16 +158,19 @@ async def connect(
     apps: bool = False,
     name: str | None = None,
     store: Store | None = None,
+    person: Person | None = None,
 ) -> AsyncIterator[Client]:
     """An in-memory MCP client of the server for `settings`, whose API is `sim`; `clock` drives its tokens.
 
     `apps` declares the MCP Apps extension (the confirmation card); `name` is the `clientInfo.name` sent;
-    `store` replaces the server's own (a `FlakyStore`, to take it down).
+    `store` replaces the server's own (a `FlakyStore`, to take it down); `person` is who sits at the
+    browser the server opens (without one, the server cannot open a browser).
     """
-    server = server_for(fast(settings), retry)
+    server = server_for(fast(settings), retry, browser=person is not None)
     reset = _active_api.set(sim.transport())
     reset_clock = _active_clock.set(clock)
     reset_store = _active_store.set(store if store is not None else MemoryStore())
+    reset_person = _active_person.set(person if person is not None else Person())
     info = Implementation(name=name, version="1") if name is not None else None
     try:
         async with Client(
@@ -159,9 +178,149 @@ async def connect(
         ) as client:
             yield client
     finally:
+        _active_person.reset(reset_person)
         _active_store.reset(reset_store)
         _active_clock.reset(reset_clock)
         _active_api.reset(reset)
+
+
+class Person:
+    """The person at the browser the server opens, in tests: given each address, answering as the page's script does.
+
+    The server "opens" an address by handing it here (from a worker thread, as it starts
+    a real browser); `address()` waits for the next one. `look` and `click` send what the
+    page sends: a POST from the page's own origin with the request id and the secret
+    from the address's fragment.
+    """
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self._taken = 0
+        self._arrived = anyio.Event()
+
+    def hand_off(self, address: str) -> None:
+        """Called in the worker thread that "starts the browser"."""
+        anyio.from_thread.run_sync(self._arrive, address)
+
+    def _arrive(self, address: str) -> None:
+        self.opened.append(address)
+        self._arrived.set()
+
+    async def address(self) -> str:
+        """The next address the server opened (waits for it)."""
+        with anyio.fail_after(10):
+            while len(self.opened) <= self._taken:
+                self._arrived = anyio.Event()
+                await self._arrived.wait()
+        self._taken += 1
+        return self.opened[self._taken - 1]
+
+    async def post(self, address: str, path: str, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+        """A POST to the page's listener, as the page sends it (`body` replaces id and secret when given)."""
+        page = Page.of(address)
+        sent_body = body if body is not None else {"request_id": page.request_id, "secret": page.secret}
+        given = {"Origin": page.origin, **headers}
+        async with httpx.AsyncClient(base_url=page.origin) as http:
+            return await http.post(path, json=sent_body, headers=given)
+
+    async def look(self, address: str) -> dict[str, Any]:
+        answer: dict[str, Any] = (await self.post(address, "/state")).json()
+        return answer
+
+    async def click(self, address: str, decision: str) -> httpx.Response:
+        return await decide_on_page(address, decision)
+
+
+@dataclass(frozen=True)
+class Page:
+    """An address the server opened, taken apart: where the listener is, and what the fragment carries."""
+
+    origin: str
+    port: int
+    request_id: str
+    secret: str
+
+    @classmethod
+    def of(cls, address: str) -> Page:
+        found = re.fullmatch(r"(http://127\.0\.0\.1:(\d+))/#([0-9a-f]{24})\.([A-Za-z0-9_-]+)", address)
+        assert found is not None, "the page's address is http://127.0.0.1:<port>/#<request id>.<secret>"
+        return cls(found[1], int(found[2]), found[3], found[4])
+
+
+async def decide_on_page(address: str, decision: str, secret: str | None = None) -> httpx.Response:
+    """POST the person's decision to the page's listener as the page does (`secret`: another one instead)."""
+    page = Page.of(address)
+    body = {"request_id": page.request_id, "secret": page.secret if secret is None else secret, "decision": decision}
+    async with httpx.AsyncClient(base_url=page.origin) as http:
+        return await http.post("/decide", json=body, headers={"Origin": page.origin})
+
+
+MARKER = "browser-script-stdout"
+_OPENER = """#!{python}
+import socket, sys
+print("{marker}", sys.argv[1], flush=True)
+with socket.create_connection(("127.0.0.1", {port})) as hand:
+    hand.sendall(sys.argv[1].encode())
+"""
+
+
+class BrowserScript:
+    """A `BROWSER` command for a server subprocess: it hands each address to this test over a loopback socket,
+    and prints it (with `MARKER`) to its own stdout, which must never be the server's."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "open-browser"
+        self.received: list[str] = []
+        self._taken = 0
+        self._arrived = anyio.Event()
+
+    @property
+    def command(self) -> str:
+        """The value for `BROWSER`."""
+        return f"{self.path} %s"
+
+    async def listen(self, tasks: TaskGroup) -> None:
+        """Accept the script's hand-offs in `tasks`, and write the script."""
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = int(listener.extra(SocketAttribute.local_port))  # noqa: S610 - anyio, not Django
+        self.path.write_text(_OPENER.format(python=sys.executable, marker=MARKER, port=port))
+        self.path.chmod(0o755)
+
+        async def serve() -> None:
+            async with listener:
+                await listener.serve(self._receive)
+
+        tasks.start_soon(serve)
+
+    async def _receive(self, stream: SocketStream) -> None:
+        data = b""
+        async with stream:
+            with contextlib.suppress(anyio.EndOfStream):
+                while True:
+                    data += await stream.receive()
+        self.received.append(data.decode())
+        self._arrived.set()
+
+    async def address(self) -> str:
+        """The next address the server opened (waits for it)."""
+        with anyio.fail_after(30):
+            while len(self.received) <= self._taken:
+                self._arrived = anyio.Event()
+                await self._arrived.wait()
+        self._taken += 1
+        return self.received[self._taken - 1]
+
+
+def _hand_off(address: str) -> None:
+    _active_person.get().hand_off(address)
+
+
+@dataclass(frozen=True)
+class HandOff(Desktop):
+    """A desktop whose browser is the connection's `Person` (see `connect`)."""
+
+    def launcher(self) -> Launcher:
+        return Launcher(call=_hand_off)
 
 
 class FlakyStore(MemoryStore):
@@ -170,8 +329,13 @@ class FlakyStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.down = False
+        self.down_for = 0
+        """Operations still to fail before it answers again (a pause), while `down` is false."""
 
     def _reach(self) -> None:
+        if self.down_for > 0:
+            self.down_for -= 1
+            raise StoreUnavailable("The shared state store (test) cannot be reached")
         if self.down:
             raise StoreUnavailable("The shared state store (test) cannot be reached")
 
@@ -204,6 +368,46 @@ class FlakyStore(MemoryStore):
         return await super().delete_if(key, expected)
 
 
+class AfterClaim:
+    """A store that runs `then()` once a Delete click has claimed a deletion request in it (the store "pauses" there).
+
+    Everything else goes to `store` unchanged; `then` takes the store down, or stops a Redis server.
+    """
+
+    def __init__(self, store: Store, then: Callable[[], None]) -> None:
+        self.store = store
+        self.then = then
+        self.tripped = False
+
+    async def get(self, key: str) -> str | None:
+        return await self.store.get(key)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        await self.store.put(key, value, ttl)
+
+    async def put_once(self, key: str, value: str, ttl: float) -> bool:
+        return await self.store.put_once(key, value, ttl)
+
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        swapped = await self.store.swap(key, expected, value, ttl)
+        if swapped and not self.tripped and '"status":"deleting"' in value:
+            self.tripped = True
+            self.then()
+        return swapped
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return await self.store.incr(key, ttl)
+
+    async def delete(self, key: str) -> None:
+        await self.store.delete(key)
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        return await self.store.delete_if(key, expected)
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
 def text_of(result: CallToolResult) -> str:
     """The text blocks of a result, joined."""
     return "\n".join(block.text for block in result.content if block.type == "text")
@@ -232,6 +436,24 @@ class Asker:
         if self.block is not None:
             await self.block.wait()
         return self.answer
+
+
+CHANGED_WHILE_ASKED = {"name": "production-db-DO-NOT-DELETE", "size": 4096}
+"""What happens to a snapshot while a person looks at the question about it (renamed and grown)."""
+
+
+class ChangesWhileAsked(Asker):
+    """An `Asker` in whose time to answer the snapshots it names change on the API (`CHANGED_WHILE_ASKED`)."""
+
+    def __init__(self, sim: Simulator, *snapshot_ids: str) -> None:
+        super().__init__(accept(confirm=True))
+        self.sim = sim
+        self.snapshot_ids = snapshot_ids
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        for snapshot_id in self.snapshot_ids:
+            self.sim.snapshots[snapshot_id].update(CHANGED_WHILE_ASKED)
+        return await super().__call__(context, params)
 
 
 def accept(**content: Any) -> ElicitResult:
@@ -323,9 +545,11 @@ class RedisServer:
     (and may be called again after `start()`, to test an outage and a return).
     """
 
-    def __init__(self, directory: Path, *, password: str | None = None) -> None:
+    def __init__(self, directory: Path, *, password: str | None = None, persist: bool = False) -> None:
         self.directory = directory
         self.password = password
+        self.persist = persist
+        """Write every change to an append-only file, so a stop and a start keep the data (an outage, not a loss)."""
         self.port = 0
         self.process: subprocess.Popen[str] | None = None
 
@@ -341,7 +565,8 @@ class RedisServer:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 self.port = probe.getsockname()[1]
-        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        durable = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *durable]
         args += ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(
             [binary, *args, "--dir", str(self.directory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

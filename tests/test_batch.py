@@ -19,6 +19,7 @@ from support import (
     SEED_ID,
     UNKNOWN_ID,
     Asker,
+    ChangesWhileAsked,
     accept,
     audit_lines,
     connect,
@@ -193,3 +194,44 @@ async def test_a_bad_set_is_refused_before_anyone_is_asked(
     assert asker.asked == []
     assert deleted(sim) == []
     assert all(r.method == "GET" and r.path.startswith(PREFIX) for r in sim.requests)
+
+
+async def test_asking_again_after_a_card_decision_reports_each_ids_own_outcome(
+    settings: Settings, sim: Simulator, mode: str
+) -> None:
+    """One ticked, one unticked: the batch asked again says deleting for one and kept for the other."""
+    async with connect(settings, sim, mode=mode, apps=True) as client:
+        pending = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
+        assert pending.meta is not None
+        meta = pending.meta[META]
+        args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
+        await client.call_tool("confirm_deletion", {**args, "snapshot_ids": [SEED_ID]})
+        told = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
+    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleted", 1)
+    assert outcomes(told) == {SEED_ID: "deleting", OTHER_SEED_ID: "kept"}
+    assert deleted(sim) == [SEED_ID]
+
+
+async def test_a_form_yes_deletes_only_the_snapshots_that_did_not_change_meanwhile(
+    settings: Settings, sim: Simulator
+) -> None:
+    """2025 era: one of the two was renamed and resized while the form was open; only the other is deleted."""
+    asker = ChangesWhileAsked(sim, SEED_ID)
+    with audit_lines() as audit:
+        async with connect(on(settings, "form"), sim, mode="legacy", elicit=asker) as client:
+            result = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
+    assert (data(result)["outcome"], data(result)["deleted"]) == ("partial", 1)
+    assert outcomes(result)[OTHER_SEED_ID] == "deleting"
+    assert outcomes(result)[SEED_ID].startswith("changed: changed while you were asked")
+    assert deleted(sim) == [OTHER_SEED_ID]
+    assert sim.snapshots[SEED_ID]["size"] == 4096
+    assert sorted(line.split(" outcome=")[1].split()[0] for line in audit.lines) == ["changed", "deleting"]
+
+
+async def test_a_form_yes_for_a_set_that_all_changed_deletes_nothing(settings: Settings, sim: Simulator) -> None:
+    """2025 era: both changed while the form was open: nothing deleted, the whole answer says changed."""
+    asker = ChangesWhileAsked(sim, *PAIR)
+    async with connect(on(settings, "form"), sim, mode="legacy", elicit=asker) as client:
+        result = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
+    assert (data(result)["outcome"], data(result)["deleted"]) == ("changed", 0)
+    assert deleted(sim) == []

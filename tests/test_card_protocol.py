@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,9 +25,11 @@ from support import (
     OTHER_SEED_ID,
     PREFIX,
     SEED_ID,
+    AfterClaim,
     Asker,
     AuditLines,
     FlakyStore,
+    RedisServer,
     WallClock,
     audit_lines,
     connect,
@@ -34,7 +39,8 @@ from support import (
 
 from snapshot_mcp.apps import CARD_URI
 from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import Simulator
+from snapshot_mcp.simulator import Faults, SimRequest, Simulator
+from snapshot_mcp.store import Store
 
 META = "snapshot-mcp/confirmation"
 
@@ -372,4 +378,242 @@ async def test_without_the_shared_store_the_card_deletes_nothing(settings: Setti
     assert "Nothing was deleted" in text_of(opened)
     assert "nothing more is deleted" in text_of(clicked)
     assert data(later)["outcome"] == "deleted"  # the request was still pending: the click after the outage counts
+    assert deletes(sim) == [SEED_ID]
+
+
+async def test_a_snapshot_deleted_on_the_click_is_reported_as_such_not_as_not_found(
+    settings: Settings, mode: str
+) -> None:
+    """Gone after the person's Delete: a later delete says it was deleted after their confirmation, in either tool."""
+    sim = Simulator(delete_polls=0)  # the API forgets a deleted snapshot at once
+    with audit_lines() as audit:
+        async with connect(settings, sim, mode=mode, apps=True) as client:
+            _, meta = await card(client)
+            await decide(client, meta)
+            one = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+            many = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID]})
+            mixed = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID, OTHER_SEED_ID]})
+    assert (data(one)["outcome"], data(one)["deleted"], data(one)["request_id"]) == (
+        "deleted",
+        True,
+        meta["request_id"],
+    )
+    assert "after the user's confirmation in the confirmation card" in text_of(one)
+    assert (data(many)["outcome"], data(many)["deleted"]) == ("deleted", 1)
+    assert [(r["snapshot_id"], r["outcome"]) for r in data(many)["results"]] == [(SEED_ID, "deleted")]
+    assert "after the user's confirmation" in text_of(many)
+    assert mixed.is_error
+    assert f"{SEED_ID} already deleted after the user's confirmation" in text_of(mixed)
+    assert deletes(sim) == [SEED_ID]
+    reported = [line for line in audit.lines if "reported_deleted" in line]
+    assert len(reported) == 2
+    assert all("channel=card" in line for line in reported)
+
+
+async def test_a_pending_request_is_named_by_either_tool_in_its_own_shape(
+    settings: Settings, sim: Simulator, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """delete_snapshot(A) then delete_snapshots([A]), and the other way round: the same pending request, each
+    tool's own result shape, no server error."""
+    caplog.set_level(logging.WARNING)
+    async with connect(settings, sim, mode=mode, apps=True) as client:
+        _, meta = await card(client, SEED_ID)
+        many = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID]})
+        first_many = await client.call_tool("delete_snapshots", {"snapshot_ids": [OTHER_SEED_ID]})
+        one = await client.call_tool("delete_snapshot", {"snapshot_id": OTHER_SEED_ID})
+    assert not many.is_error, text_of(many)
+    assert (data(many)["outcome"], data(many)["request_id"]) == ("awaiting_confirmation", meta["request_id"])
+    assert data(many)["results"] == [{"snapshot_id": SEED_ID, "outcome": "awaiting_confirmation"}]
+    assert "Call delete_snapshots again" in text_of(many)
+    assert confirmation(many)["request_id"] == meta["request_id"]
+    assert not one.is_error, text_of(one)
+    assert (data(one)["outcome"], data(one)["snapshot_id"]) == ("awaiting_confirmation", OTHER_SEED_ID)
+    assert data(one)["request_id"] == data(first_many)["request_id"]
+    assert data(one)["awaiting"]["id"] == OTHER_SEED_ID
+    assert "Call delete_snapshot again" in text_of(one)
+    assert deletes(sim) == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_every_refused_click_writes_one_audit_line(settings: Settings, sim: Simulator) -> None:
+    """Unknown, outside the request, wrong nonce, expired, already decided: each refused click leaves one line."""
+    clock = WallClock()
+    with audit_lines() as audit:
+        async with connect(settings, sim, apps=True, clock=clock) as client:
+            _, meta = await card(client, SEED_ID)
+            _, late = await card(client, OTHER_SEED_ID)
+            audit.lines.clear()
+            attempts = [
+                await decide(client, {**meta, "request_id": "0" * 24}),
+                await decide(client, meta, snapshot_ids=[OTHER_SEED_ID]),
+                await decide(client, {**meta, "nonce": "wrong"}),
+                await decide(client, meta, "keep"),
+                await decide(client, meta),
+            ]
+            clock.offset += settings.card_timeout
+            attempts.append(await decide(client, late))
+    outcomes = [line.split(" outcome=")[1] for line in audit.lines]
+    assert outcomes == [
+        "unknown_request",
+        "not_in_request",
+        'bad_nonce detail="try 1"',
+        "kept",
+        'already_decided detail="kept"',
+        "expired",
+    ]
+    assert [a.is_error for a in attempts] == [True, True, True, False, False, False]
+    assert all("channel=card" in line and "tool=confirm_deletion" in line for line in audit.lines)
+    assert not any(meta["nonce"] in line or late["nonce"] in line for line in audit.lines)
+    assert deletes(sim) == []
+
+
+# -- the shared store failing around a click's DELETE -------------------------------------------
+
+
+def outage_on_delete(store: FlakyStore) -> Faults:
+    """The store goes down the moment the API receives a DELETE, which the API still accepts."""
+
+    def down(request: SimRequest) -> int | None:
+        if request.method == "DELETE":
+            store.down = True
+        return None
+
+    return Faults(fail_when=down)
+
+
+async def test_a_store_failing_after_the_api_accepted_the_delete_says_what_was_deleted(
+    settings: Settings, mode: str
+) -> None:
+    """The DELETE was accepted, then the store went away: the click says deleted, and that it is not recorded."""
+    store = FlakyStore()
+    sim = Simulator(faults=outage_on_delete(store))
+    clock = WallClock()
+    with audit_lines() as audit:
+        async with connect(settings, sim, mode=mode, apps=True, store=store, clock=clock) as client:
+            _, meta = await card(client)
+            clicked = await decide(client, meta)
+            store.down = False
+            clock.offset += 60  # long after the click: the DELETE's once-only claim still stands behind it
+            told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert not clicked.is_error, text_of(clicked)
+    assert data(clicked)["outcome"] == "deleted"
+    assert [(s["id"], s["outcome"]) for s in data(clicked)["snapshots"]] == [(SEED_ID, "deleting")]
+    assert "could not be recorded" in text_of(clicked)
+    assert "nothing more is deleted" not in text_of(clicked)
+    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleting", True)
+    assert deletes(sim) == [SEED_ID]
+    assert [line.split(" outcome=")[1].split()[0] for line in audit.lines if "confirm_deletion" in line] == [
+        "deleting",
+        "unrecorded",
+    ]
+
+
+async def test_a_store_pausing_between_the_claim_and_the_delete_leaves_the_request_open(
+    settings: Settings, mode: str
+) -> None:
+    """The store fails right after the click's claim, for one operation (the DELETE's own claim): no DELETE is
+    sent, the click gives its claim back, the request is pending again, and the person's next click deletes."""
+    store = FlakyStore()
+    paused = AfterClaim(store, lambda: setattr(store, "down_for", 1))
+    sim = Simulator()
+    async with connect(settings, sim, mode=mode, apps=True, store=paused) as client:
+        _, meta = await card(client)
+        clicked = await decide(client, meta)
+        shown = await client.call_tool("deletion_request", {"request_id": meta["request_id"]})
+        told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        assert deletes(sim) == []
+        again = await decide(client, meta)
+    assert clicked.is_error
+    assert "nothing more is deleted" in text_of(clicked)
+    assert (data(shown)["status"], data(shown)["can_delete"]) == ("pending", True)
+    assert (data(told)["outcome"], data(told)["deleted"]) == ("awaiting_confirmation", False)
+    assert data(again)["outcome"] == "deleted", text_of(again)
+    assert deletes(sim) == [SEED_ID]
+
+
+async def test_a_claim_with_no_delete_behind_it_does_not_read_deleting(settings: Settings, mode: str) -> None:
+    """The store stays down from the claim to the end of the click: once the click's grace has passed, the
+    request reads as pending (not deleting for 15 minutes), and the person may try again."""
+    store = FlakyStore()
+    paused = AfterClaim(store, lambda: setattr(store, "down", True))
+    sim = Simulator()
+    clock = WallClock()
+    async with connect(settings, sim, mode=mode, apps=True, store=paused, clock=clock) as client:
+        _, meta = await card(client)
+        clicked = await decide(client, meta)
+        store.down = False  # back, with the request still claimed ("deleting") and no DELETE sent
+        clock.offset += 31
+        told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        shown = await client.call_tool("deletion_request", {"request_id": meta["request_id"]})
+        again = await decide(client, meta)
+    assert clicked.is_error
+    assert (data(told)["outcome"], data(told)["deleted"]) == ("awaiting_confirmation", False)
+    assert data(told)["request_id"] == meta["request_id"]
+    assert (data(shown)["status"], data(shown)["can_delete"]) == ("pending", True)
+    assert data(again)["outcome"] == "deleted", text_of(again)
+    assert deletes(sim) == [SEED_ID]
+
+
+@asynccontextmanager
+async def redis_outage(tmp_path: Path) -> AsyncIterator[tuple[RedisServer, Store]]:
+    """A real redis-server of its own that keeps its data across a stop and a start, and a store on it."""
+    from snapshot_mcp.store_redis import open_redis
+
+    server = RedisServer(tmp_path, persist=True)
+    server.start()
+    try:
+        store = await open_redis(server.url, password=None, prefix="snapshot-mcp:card-outage:")
+        try:
+            yield server, store
+        finally:
+            await store.aclose()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow  # a real redis-server, stopped and started again
+async def test_redis_stopping_after_the_claim_leaves_the_request_open(settings: Settings, tmp_path: Path) -> None:
+    """Redis goes away right after the click's claim: no DELETE; once it is back and the click's grace has
+    passed, the request reads as pending (not deleting), and the person's next click deletes."""
+    sim, clock = Simulator(), WallClock()
+    async with (
+        redis_outage(tmp_path) as (redis, store),
+        connect(settings, sim, apps=True, store=AfterClaim(store, redis.stop), clock=clock) as client,
+    ):
+        _, meta = await card(client)
+        clicked = await decide(client, meta)
+        redis.start()
+        clock.offset += 31
+        told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        again = await decide(client, meta)
+    assert clicked.is_error
+    assert "nothing more is deleted" in text_of(clicked)
+    assert (data(told)["outcome"], data(told)["deleted"]) == ("awaiting_confirmation", False)
+    assert data(again)["outcome"] == "deleted", text_of(again)
+    assert deletes(sim) == [SEED_ID]
+
+
+@pytest.mark.slow  # a real redis-server, stopped and started again
+async def test_redis_stopping_after_the_delete_says_what_was_deleted(settings: Settings, tmp_path: Path) -> None:
+    """Redis goes away once the API has accepted the DELETE: the click says deleted and not recorded; once Redis
+    is back, the request reads deleting (the DELETE's once-only claim stands behind it)."""
+    clock = WallClock()
+    async with redis_outage(tmp_path) as (redis, store):
+
+        def on_delete(request: SimRequest) -> int | None:
+            if request.method == "DELETE":
+                redis.stop()
+            return None
+
+        sim = Simulator(faults=Faults(fail_when=on_delete))
+        async with connect(settings, sim, apps=True, store=store, clock=clock) as client:
+            _, meta = await card(client)
+            clicked = await decide(client, meta)
+            redis.start()
+            clock.offset += 60
+            told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert not clicked.is_error, text_of(clicked)
+    assert data(clicked)["outcome"] == "deleted"
+    assert "could not be recorded" in text_of(clicked)
+    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleting", True)
     assert deletes(sim) == [SEED_ID]

@@ -298,10 +298,12 @@ def test_confirm_channels_description_names_each_channel() -> None:
     """The bundle's settings explain every channel the server accepts, and the defaults."""
     manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
     described = manifest["user_config"]["confirm_channels"]["description"]
-    for channel, meaning in (("card", "card in the chat"), ("form", "question dialog"), ("token", "preview")):
+    explained = (("card", "card in the chat"), ("form", "question dialog"), ("browser", "own browser"))
+    for channel, meaning in (*explained, ("token", "preview")):
         assert f"{channel} (" in described
         assert meaning in described
-    assert set(get_args(ChannelName)) == {"card", "form", "token"}
+    assert set(get_args(ChannelName)) == {"card", "form", "browser", "token"}
+    assert "Leave empty for card,form,browser." in described
 
 
 def test_manifest_runs_on_the_hosts_uv_with_directory_metadata() -> None:

@@ -19,7 +19,7 @@ from anyio.abc import SocketAttribute, SocketStream
 from pydantic import SecretStr
 
 from scripts.catalog import ROOT
-from snapshot_mcp import __version__, cli, redact
+from snapshot_mcp import __version__, cli, safe_text
 from snapshot_mcp.settings import ENV_ONLY, TOKEN_ENV, Settings, env_name
 
 CANARY = "canary-CLI-5e1f0a9b7c"
@@ -280,7 +280,7 @@ def test_short_token_is_allowed_with_simulate_and_eight_characters_suffice() -> 
 
 def test_minimum_token_length_is_what_redaction_looks_for() -> None:
     """A token the redaction would skip (shorter than its minimum) is one the server refuses."""
-    assert cli.MIN_TOKEN_LENGTH == redact.MIN_LENGTH
+    assert cli.MIN_TOKEN_LENGTH == safe_text.MIN_SECRET_LENGTH
 
 
 @pytest.mark.parametrize("level", ["WARNING", "ERROR", "CRITICAL"])
@@ -394,3 +394,25 @@ def test_the_state_password_has_no_flag_and_is_redacted() -> None:
     assert set(settings.secret_values) == {"pw-123456", "in-url-pw"}
     assert "pw-123456" not in repr(settings)
     assert "in-url-pw" not in repr(settings)
+
+
+def test_a_password_anywhere_in_the_state_url_is_a_secret() -> None:
+    """In the user information, `password=` or `ssl_password=`: each is redacted like the API token."""
+    url = "redis://app:netloc-pw-1@h/0?password=query-pw-12&ssl_password=tls-pw-123&username=app"
+    settings = Settings.from_env({"SNAPSHOT_MCP_STATE_URL": url})
+    assert {"netloc-pw-1", "query-pw-12", "tls-pw-123"} <= set(settings.secret_values)
+    assert "app" not in settings.secret_values
+
+
+@pytest.mark.parametrize("query", ["?password=hunter2-secret", "?db=0&password=hunter2-secret&username=hunter2-user"])
+def test_an_unreachable_state_store_stops_the_start_without_a_query_password(
+    query: str, caplog: pytest.LogCaptureFixture, restore_logging: None
+) -> None:
+    """The same refusal for a password given as a query parameter: never shown, never logged."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--simulate", "--state-url", f"redis://127.0.0.1:9/0{query}"], environ={})
+    message = str(stopped.value.code)
+    assert message.startswith("snapshot-mcp: The shared state store (redis://127.0.0.1:9/0?")
+    assert "password=***" in message
+    assert "hunter2" not in message
+    assert all("hunter2" not in record.getMessage() for record in caplog.records)

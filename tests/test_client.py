@@ -358,7 +358,7 @@ async def test_scan_retries_a_transient_page_failure(client: GenesisCloudClient,
 async def test_get_returns_the_snapshot(client: GenesisCloudClient, sim: Simulator) -> None:
     """GET /snapshots/{id} with the id in canonical form."""
     snapshot = await client.get(SEED_CREATED.upper())
-    assert (snapshot.id, snapshot.name, snapshot.status, snapshot.size) == (
+    assert (snapshot.id, snapshot.name.raw, snapshot.status, snapshot.size) == (
         SEED_CREATED,
         "ubuntu-22.04-cuda-12.4",
         "created",
@@ -411,7 +411,7 @@ async def test_create_sends_exactly_the_body(
 ) -> None:
     """POST /snapshots with exactly the fields given (os_type only when given)."""
     snapshot = await client.create(CreateSnapshotRequest.model_validate({**GOOD, **extra}))
-    assert (snapshot.status, snapshot.name, snapshot.size, snapshot.region) == (
+    assert (snapshot.status, snapshot.name.raw, snapshot.size, snapshot.region) == (
         "creating",
         "my-image",
         20,

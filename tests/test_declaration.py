@@ -116,11 +116,13 @@ async def test_advice_follows_who_must_act() -> None:
 
 
 def test_a_scope_that_disagrees_with_the_hints_is_refused() -> None:
-    """A tool that writes cannot need only the read scope, nor a reading tool a write scope."""
+    """A tool that writes cannot need only the read scope, nor a reading tool a write scope; a reading tool that
+    belongs to a deletion (the card's view of a deletion request) may need the delete scope."""
     with pytest.raises(ValueError, match="disagrees"):
         _declared(annotations=ADDS)
     with pytest.raises(ValueError, match="disagrees"):
-        _declared(scope="snapshots:delete")
+        _declared(scope="snapshots:write")
+    assert _declared(scope="snapshots:delete").scope == "snapshots:delete"
 
 
 def test_read_only_and_named_tools_follow_the_declarations() -> None:

@@ -5,13 +5,14 @@ Through the protocol against the simulator; what was made is read from the simul
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import MODES, PREFIX, FlakyStore, VirtualClock, connect, sent, text_of
+from support import MODES, PREFIX, SEED_ID, FlakyStore, VirtualClock, connect, sent, text_of
 
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.dedupe import BUSY_POLL, BUSY_WAIT, LOOKUP_PAGES, Dedupe, Intent
@@ -148,13 +149,15 @@ async def test_the_lookup_reads_a_bounded_number_of_pages_and_says_it_is_incompl
         retry = RetryPolicy(base_delay=0.001)
         client = GenesisCloudClient(http, token=SecretStr(DEFAULT_TOKEN), endpoint="http://api", retry=retry)
         dedupe = Dedupe(client, MemoryStore())
-        intent = Intent("import", ("img-a",), "img-a", lambda s: s.name == "img-a")
+        intent = Intent("import", ("img-a",), "img-a", lambda s: s.name.raw == "img-a")
 
         async def make() -> Snapshot:
             if api.posts == 0:
                 api.posts += 1
                 raise ServerError(500, "x", "boom")
-            return Snapshot(id="2f0f8c3e-4a7e-4c49-9a66-c1d9e4c0b7a1", name="img-a", status="creating")
+            return Snapshot.model_validate(
+                {"id": "2f0f8c3e-4a7e-4c49-9a66-c1d9e4c0b7a1", "name": "img-a", "status": "creating"}
+            )
 
         with pytest.raises(CreateMayHaveStarted):
             await dedupe.run(intent, make)
@@ -201,7 +204,7 @@ def _dedupe(sim: Simulator, http: httpx.AsyncClient, store: MemoryStore, clock: 
 
 
 def _import_intent() -> Intent:
-    return Intent("import", ("img-a", 10), "img-a", lambda s: s.name == "img-a")
+    return Intent("import", ("img-a", 10), "img-a", lambda s: s.name.raw == "img-a")
 
 
 async def test_an_identical_create_on_another_instance_is_waited_for_and_reused(sim: Simulator) -> None:
@@ -252,7 +255,7 @@ async def test_a_snapshot_made_just_before_the_store_failed_is_reported_as_made(
             return snapshot
 
         outcome = await this.run(_import_intent(), make)
-    assert outcome.snapshot.name == "img-a"
+    assert outcome.snapshot.name.raw == "img-a"
     assert outcome.reused is False
     assert len(sent(sim, "POST")) == 1
 
@@ -275,3 +278,77 @@ def _request() -> Any:
     from snapshot_mcp.models import CreateSnapshotRequest
 
     return CreateSnapshotRequest(name="img-a", size=10, url="https://images.example.com/a.raw", region="NORD-NO-KRS-1")
+
+
+# -- names whose display form differs from what was sent -----------------------------------------------
+
+AWKWARD_NAMES = {
+    "255-characters": "L" * 255,
+    "zero-width": "nightly\u200bbuild",
+    "bidi-override": "invoice-\u202egpj.exe",
+}
+"""Names the tools accept whose shown form is not the name: cut with a marker, or with escapes written out."""
+
+
+def lose_the_first_post() -> Simulator:
+    """The API makes the first POST's snapshot, but its answer is lost (a read time-out)."""
+    return Simulator(faults=Faults(read_timeout_first=1, fail_methods=frozenset({"POST"})))
+
+
+def an_active_instance(sim: Simulator) -> str:
+    return next(iid for iid, instance in sim.instances.items() if instance["status"] == "active")
+
+
+async def retried_after_a_lost_answer(client: Any, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Call `tool` (its answer lost), then again as the error says: the retry's structured result."""
+    failed = await client.call_tool(tool, arguments)
+    assert failed.is_error
+    assert "may have started" in text_of(failed)
+    retried = await client.call_tool(tool, arguments)
+    assert retried.structured_content is not None, text_of(retried)
+    data: dict[str, Any] = retried.structured_content
+    return data
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES.values(), ids=AWKWARD_NAMES.keys())
+async def test_a_lost_import_is_found_whatever_its_name(settings: Settings, mode: str, name: str) -> None:
+    """The look-up compares the name the API echoed with the name sent, both raw: one POST, one snapshot."""
+    sim = lose_the_first_post()
+    async with connect(settings, sim, mode=mode) as client:
+        data = await retried_after_a_lost_answer(client, "create_snapshot_from_url", {**IMPORT, "name": name})
+    assert (data["reused"], data["probable"]) == (True, True)
+    assert (len(sent(sim, "POST")), len(named(sim, name))) == (1, 1)
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES.values(), ids=AWKWARD_NAMES.keys())
+async def test_a_lost_instance_snapshot_is_found_whatever_its_name(settings: Settings, mode: str, name: str) -> None:
+    """The same for `snapshot_instance`: one POST, one snapshot."""
+    sim = lose_the_first_post()
+    arguments = {"instance_id": an_active_instance(sim), "name": name}
+    async with connect(settings, sim, mode=mode) as client:
+        data = await retried_after_a_lost_answer(client, "snapshot_instance", arguments)
+    assert (data["reused"], data["probable"]) == (True, True)
+    assert (len(sent(sim, "POST")), len(named(sim, name))) == (1, 1)
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES.values(), ids=AWKWARD_NAMES.keys())
+async def test_a_lost_copy_is_found_whatever_its_name(settings: Settings, mode: str, name: str) -> None:
+    """The same for `copy_snapshot` with a name given: one POST, one copy."""
+    sim = lose_the_first_post()
+    arguments = {"snapshot_id": SEED_ID, "region": "NA-CA-FTS-1", "name": name}
+    async with connect(settings, sim, mode=mode) as client:
+        data = await retried_after_a_lost_answer(client, "copy_snapshot", arguments)
+    assert (data["reused"], data["probable"]) == (True, True)
+    assert (len(sent(sim, "POST")), len(named(sim, name))) == (1, 1)
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES.values(), ids=AWKWARD_NAMES.keys())
+async def test_a_copy_without_a_name_takes_the_source_name_as_it_is(settings: Settings, mode: str, name: str) -> None:
+    """The copy is named exactly like its source (never the shown form), and a lost answer still makes one."""
+    sim = lose_the_first_post()
+    sim.snapshots[SEED_ID]["name"] = name
+    async with connect(settings, sim, mode=mode) as client:
+        await retried_after_a_lost_answer(client, "copy_snapshot", {"snapshot_id": SEED_ID, "region": "NA-CA-FTS-1"})
+    [post] = sent(sim, "POST")
+    assert json.loads(post.body)["name"] == name
+    assert len(named(sim, name)) == 2  # the source and one copy

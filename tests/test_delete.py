@@ -26,6 +26,7 @@ from support import (
     UNKNOWN_ID,
     Asker,
     AuditLines,
+    ChangesWhileAsked,
     FlakyStore,
     VirtualClock,
     accept,
@@ -39,7 +40,7 @@ from support import (
 
 from snapshot_mcp.cli import check_startup
 from snapshot_mcp.confirm import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenError
-from snapshot_mcp.confirm.form import judge
+from snapshot_mcp.confirm.form import judge_answer
 from snapshot_mcp.messages import question
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.settings import Settings
@@ -503,7 +504,7 @@ async def test_a_used_token_is_remembered() -> None:
 def test_confirmation_form_fails_closed(content: Any, verdict: str) -> None:
     """Only a JSON true confirms; anything else that is not a plain false is malformed, never an exception."""
     answer = ElicitResult.model_construct(action="accept", content=content)
-    assert judge(answer, (SEED_ID,)) == verdict
+    assert judge_answer(answer, (SEED_ID,)) == verdict
 
 
 def test_confirmation_message_is_three_lines() -> None:
@@ -673,3 +674,19 @@ async def test_a_failed_delete_gives_its_claim_back(settings: Settings, mode: st
     assert not again.is_error, text_of(again)
     assert structured(again)["outcome"] == "deleting"
     assert deletes(sim) == [SEED_PATH, SEED_PATH]
+
+
+async def test_a_snapshot_changed_while_the_person_was_asked_is_not_deleted(
+    settings: Settings, sim: Simulator, audit: AuditLines
+) -> None:
+    """2025 era: renamed and resized while the form was open; the yes was for what the person saw, so nothing goes."""
+    asker = ChangesWhileAsked(sim, SEED_ID)
+    async with connect(settings, sim, mode="legacy", elicit=asker) as client:
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert not result.is_error, text_of(result)
+    assert (structured(result)["outcome"], structured(result)["deleted"]) == ("changed", False)
+    assert text_of(result).startswith("Not deleted (changed): changed while you were asked")
+    assert len(asker.asked) == 1
+    assert deletes(sim) == []
+    assert sim.snapshots[SEED_ID]["name"] == "production-db-DO-NOT-DELETE"
+    one_audit_line(audit, "changed")

@@ -120,8 +120,9 @@ def test_html_body_is_described_not_echoed(raw: bytes, content_type: str) -> Non
         pytest.param("a\r\nb\tc", "a b c", id="crlf-tab"),
         pytest.param("a\u2028b\x85c", "a b c", id="unicode-line-breaks"),
         pytest.param("  padded  ", "padded", id="padding"),
-        pytest.param("red \x1b[31malert\x1b[0m", "red [31malert[0m", id="terminal-escape-dropped"),
-        pytest.param("nul\x00byte", "nulbyte", id="nul-dropped"),
+        pytest.param("red \x1b[31malert\x1b[0m", "red \\u001b[31malert\\u001b[0m", id="terminal-escape-escaped"),
+        pytest.param("nul\x00byte", "nul\\u0000byte", id="nul-escaped"),
+        pytest.param("a\u202eb\u200bc", "a\\u202eb\\u200bc", id="bidi-and-zero-width-escaped"),
     ],
 )
 def test_message_is_one_clean_line(message: str, expected: str) -> None:
@@ -227,9 +228,9 @@ def test_secret_is_replaced_before_the_message_is_shortened() -> None:
         ("abcdefgh", "abcd\u200befgh"),
         ("abcdefgh", "a\u202ebcdefgh"),
         ("abcdefgh", "abc\x1b[0mdefgh"),
-        ("s3cr", "s\x073cr"),
+        ("s3cr3t-x", "s\x073cr3t-x"),
     ],
-    ids=["nul", "zero-width", "rlo", "escape-sequence", "short-token"],
+    ids=["nul", "zero-width", "rlo", "escape-sequence", "shortest-token"],
 )
 def test_a_token_split_by_invisible_characters_is_still_redacted(token: str, echo: str) -> None:
     """Issue 12, item 9: normalise first, then redact: the echo cannot be put back together in our text."""

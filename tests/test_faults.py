@@ -174,8 +174,10 @@ ROWS: dict[str, Row] = {
 
 
 def lookups(mode: str) -> int:
-    """GETs of the snapshot per confirmed delete: the 2026 era looks it up again on the call that answers."""
-    return 2 if mode == "auto" else 1
+    """GETs of the snapshot per confirmed delete: one before asking, and one after the yes — the 2026 era
+    looks it up again on the call that answers, the 2025 era reads it again so that only a snapshot still
+    as the person saw it is deleted."""
+    return {"auto": 2, "legacy": 2}[mode]
 
 
 def expected_requests(row: str, cell: Cell, mode: str) -> Counter[str]:

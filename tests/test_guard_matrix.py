@@ -1,7 +1,7 @@
 """The delete-guard matrix: policy × client answer × protocol era × transport, every cell asserted.
 
 `TABLE` below is the single statement of what must happen in each of the
-4 × 7 × 2 × 3 = 168 cells; `test_the_table_names_every_cell_once` proves it is complete.
+5 × 8 × 2 × 3 = 240 cells; `test_the_table_names_every_cell_once` proves it is complete.
 A cell is one delete attempt against a fresh seed snapshot; what is asserted:
 
 - **deleted**: the snapshot is gone or going afterwards (a `get_snapshot` through the
@@ -21,12 +21,22 @@ holds the question, so a time-out is a retry that comes after the request state 
 — it lives `elicitation_timeout` too); `malformed` (`confirm: "banana"`);
 `other_snapshot` (2026-07-28: the answer and request state obtained for snapshot A
 replayed on a delete of B; 2025: the client answers B's question with content naming A,
-which the one-field form does not accept). Under `token` the "answer" is what the person
+which the one-field form does not accept); `changed_while_asked` (the snapshot is renamed
+and resized on the API while the question is open, then the person says yes; under
+`token`, between the preview and the approved call). Under `token` the "answer" is what the person
 does with the client's approval dialog for the second call; under `none` and read-only
-nobody is asked, and the rows say so.
+nobody is asked, and the rows say so. Under `browser` (`--confirm-channels browser`, on a
+machine where the server can open a browser: in memory the test's `Person`, over stdio a
+`BROWSER` script that hands the address to the test) the answer is what the person does on
+the page: `accept` and `no_capability` press Delete (the page needs no client capability),
+`decline` presses Keep, `cancel` and `time_out` leave the page unanswered past
+`elicitation_timeout`, `malformed` posts a wrong secret, `other_snapshot` posts the secret of
+snapshot A's page on B's request, `changed_while_asked` presses Delete after the snapshot
+changed on the API while the page was open. Over HTTP the server is not on the person's
+machine, so there is no browser rung at all.
 
 One server (in memory, a `snapshot-mcp` subprocess over stdio, or uvicorn on loopback)
-serves all seven answers of a (transport, policy, era) group, with a client that
+serves all eight answers of a (transport, policy, era) group, with a client that
 declares elicitation and one that does not; a mutable callback switches the answer per
 cell. Each group ends with two concurrent deletes of one snapshot: exactly one DELETE.
 """
@@ -40,7 +50,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import pytest
@@ -50,20 +60,40 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
-from support import WallClock, audit_lines, connect, text_of
+from support import (
+    CHANGED_WHILE_ASKED,
+    BrowserScript,
+    Page,
+    Person,
+    WallClock,
+    audit_lines,
+    connect,
+    decide_on_page,
+    text_of,
+)
 from test_e2e import SCRIPT, base_env
 from test_http import serving, sim_settings
 
 from snapshot_mcp import cli
 from snapshot_mcp.confirm import TOKEN_TTL_SECONDS
-from snapshot_mcp.models import clean_text
+from snapshot_mcp.models import MAX_SHOWN_NAME
+from snapshot_mcp.safe_text import shown
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 
 T = TypeVar("T")
 
-POLICIES = ("elicit", "token", "none", "read_only")
-ANSWERS = ("accept", "decline", "cancel", "no_capability", "time_out", "malformed", "other_snapshot")
+POLICIES = ("elicit", "token", "none", "read_only", "browser")
+ANSWERS = (
+    "accept",
+    "decline",
+    "cancel",
+    "no_capability",
+    "time_out",
+    "malformed",
+    "other_snapshot",
+    "changed_while_asked",
+)
 ERAS = ("auto", "legacy")
 TRANSPORTS = ("memory", "stdio", "http")
 IN_PROCESS = ("memory", "http")
@@ -72,12 +102,15 @@ TIMEOUT = 1.5
 
 _SEED = Simulator().snapshots
 DELETABLE = [sid for sid, snap in _SEED.items() if snap["status"] in ("created", "active")]
-assert len(DELETABLE) >= len(ANSWERS) + 2, "the seed must hold a fresh snapshot for every cell of a group"
-TARGET = dict(zip(ANSWERS, DELETABLE, strict=False))
+_FRESH = ANSWERS[:-1]
+assert len(DELETABLE) >= len(_FRESH) + 2, "the seed must hold a fresh snapshot for every cell of a group"
+TARGET = dict(zip(_FRESH, DELETABLE, strict=False))
 """Each answer deletes (or not) its own seed snapshot, so the cells of a group are independent."""
-OTHER = DELETABLE[len(ANSWERS)]
-"""Snapshot A: what a replayed answer or token was obtained for (never deleted)."""
-CONCURRENT = DELETABLE[len(ANSWERS) + 1]
+OTHER = DELETABLE[len(_FRESH)]
+"""Snapshot A: what a replayed answer or token was obtained for (no cell before the last deletes it)."""
+CONCURRENT = DELETABLE[len(_FRESH) + 1]
+TARGET["changed_while_asked"] = OTHER
+"""The last answer's target is A, which no earlier cell deletes (the seed has no snapshot to spare)."""
 
 ACCEPT = ElicitResult(action="accept", content={"confirm": True})
 ANSWER = {
@@ -88,6 +121,7 @@ ANSWER = {
     "time_out": ACCEPT,  # held until the cell is over, then given (late)
     "malformed": ElicitResult(action="accept", content={"confirm": "banana"}),
     "other_snapshot": ElicitResult(action="accept", content={"confirm": True, "snapshot_id": OTHER}),
+    "changed_while_asked": ACCEPT,  # given after the snapshot was renamed and resized on the API
 }
 RPC_REFUSED = "Invalid or expired requestState"
 
@@ -107,6 +141,9 @@ class Expect:
 
 ALL = ERAS
 EVERYWHERE = TRANSPORTS
+ON_THE_MACHINE = ("memory", "stdio")
+"""Where the server runs on the person's machine and can open their browser."""
+SUBPROCESS_API = "a subprocess's own simulator cannot be changed from here: the yes meets what was shown"
 # fmt: off
 TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
     # policy elicit (default): only an explicit accept of the question naming this snapshot deletes
@@ -125,6 +162,12 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
      Expect(False, False, "malformed_answer", 0, 1, ("malformed_answer",), "content naming A: not B's form's answer")),
     ("elicit", "other_snapshot", ("auto",), EVERYWHERE,
      Expect(False, None, RPC_REFUSED, 0, 0, (), "A's request state is bound to A's call; A's answer alone re-asks")),
+    ("elicit", "changed_while_asked", ("legacy",), IN_PROCESS,
+     Expect(False, False, "changed", 0, 1, ("changed",), "re-read after the yes: not what the person saw")),
+    ("elicit", "changed_while_asked", ("auto",), IN_PROCESS,
+     Expect(True, False, "deleting", 1, 2, ("deleting",), "asked again about what it is now; that yes deletes")),
+    ("elicit", "changed_while_asked", ALL, ("stdio",),
+     Expect(True, False, "deleting", 1, 1, ("deleting",), SUBPROCESS_API)),
     # policy token: preview + single-use token; the human check is the client's approval of call two
     ("token", "accept", ALL, EVERYWHERE,
      Expect(True, False, "deleting", 1, 0, ("token_issued", "deleting"), "preview, then the approved call")),
@@ -143,6 +186,10 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
      Expect(False, True, "not valid for this server", 0, 0, ("token_issued", "refused"))),
     ("token", "other_snapshot", ALL, EVERYWHERE,
      Expect(False, True, "issued for another snapshot", 0, 0, ("token_issued", "refused"))),
+    ("token", "changed_while_asked", ALL, IN_PROCESS,
+     Expect(False, True, "changed since the token was issued", 0, 0, ("token_issued", "refused"))),
+    ("token", "changed_while_asked", ALL, ("stdio",),
+     Expect(True, False, "deleting", 1, 0, ("token_issued", "deleting"), SUBPROCESS_API)),
     # policy none: the operator chose no confirmation; nobody is asked, whatever the client would say
     ("none", "accept", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
     ("none", "decline", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
@@ -151,6 +198,36 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Expect]] = [
     ("none", "time_out", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "nothing waited on")),
     ("none", "malformed", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
     ("none", "other_snapshot", ALL, EVERYWHERE, Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked")),
+    ("none", "changed_while_asked", ALL, EVERYWHERE,
+     Expect(True, False, "deleting", 1, 0, ("deleting",), "not asked: nothing is open to change under")),
+    # policy browser: the person decides on the loopback page; only Delete there deletes, once
+    ("browser", "accept", ALL, ON_THE_MACHINE,
+     Expect(True, False, "deleted", 1, 0, ("deleting", "reported_deleted"), "Delete on the page")),
+    ("browser", "no_capability", ALL, ON_THE_MACHINE,
+     Expect(True, False, "deleted", 1, 0, ("deleting", "reported_deleted"), "the page needs no client capability")),
+    ("browser", "decline", ALL, ON_THE_MACHINE,
+     Expect(False, False, "kept", 0, 0, ("kept", "reported_kept"), "Keep on the page")),
+    ("browser", "cancel", ALL, ON_THE_MACHINE,
+     Expect(False, False, "awaiting_confirmation", 0, 0, ("awaiting_confirmation",), "tab closed unanswered")),
+    ("browser", "time_out", ALL, ON_THE_MACHINE,
+     Expect(False, False, "awaiting_confirmation", 0, 0, ("awaiting_confirmation",),
+            "no click within elicitation_timeout; the page stays valid until the request expires")),
+    ("browser", "malformed", ALL, ON_THE_MACHINE,
+     Expect(False, False, "awaiting_confirmation", 0, 0, ("bad_nonce", "awaiting_confirmation"),
+            "a POST with a wrong secret decides nothing")),
+    ("browser", "other_snapshot", ALL, ON_THE_MACHINE,
+     Expect(False, False, "awaiting_confirmation", 0, 0,
+            ("awaiting_confirmation", "bad_nonce", "awaiting_confirmation"), "A's page secret on B's request")),
+    ("browser", "changed_while_asked", ALL, ("memory",),
+     Expect(False, False, "changed", 0, 0, ("changed", "reported_changed"),
+            "Delete re-reads the snapshot: not what the person saw")),
+    ("browser", "changed_while_asked", ALL, ("stdio",),
+     Expect(True, False, "deleted", 1, 0, ("deleting", "reported_deleted"), SUBPROCESS_API)),
+    *[
+        ("browser", answer, ALL, ("http",),
+         Expect(False, True, "can show neither a confirmation card", 0, 0, ("refused",), "no browser over HTTP"))
+        for answer in ANSWERS
+    ],
     # read-only: delete_snapshot is not registered; no attempt reaches the API or the audit log
     *[
         ("read_only", answer, ALL, EVERYWHERE,
@@ -179,7 +256,7 @@ def test_the_table_names_every_cell_once() -> None:
     """Every (policy, answer, era, transport) has exactly one expected result."""
     every = {(p, a, e, t) for p in POLICIES for a in ANSWERS for e in ERAS for t in TRANSPORTS}
     assert set(MATRIX) == every
-    assert len(MATRIX) == 168
+    assert len(MATRIX) == 240
 
 
 # --------------------------------------------------------------------------- the client's side
@@ -191,6 +268,8 @@ class Switchboard:
     def __init__(self) -> None:
         self.answer = ACCEPT
         self.asked: list[str] = []
+        self.on_ask: Callable[[], None] | None = None
+        """Run once, at the next question (before it is answered)."""
         self._hold: anyio.Event | None = None
         self._rendezvous = 0
         self._base = 0
@@ -209,6 +288,9 @@ class Switchboard:
 
     async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
         self.asked.append(params.message)
+        on_ask, self.on_ask = self.on_ask, None
+        if on_ask is not None:
+            on_ask()
         hold = self._hold
         if hold is not None:
             if self._rendezvous and len(self.asked) - self._base >= self._rendezvous:
@@ -248,6 +330,12 @@ class Background(Generic[T]):
         self._stop.set()
 
 
+class Hand(Protocol):
+    """The person at the browser: receives each page's address."""
+
+    async def address(self) -> str: ...
+
+
 @dataclass
 class Marks:
     deletes: int
@@ -267,6 +355,10 @@ class Group:
     clock: WallClock | None
     count_deletes: Callable[[], int]
     audit_sources: Callable[[], list[list[str]]]
+    change: Callable[[str], None] | None = None
+    """Renames and resizes a snapshot on the group's API (None: a subprocess's own simulator, out of reach)."""
+    browser: Hand | None = None
+    """Where the addresses of the pages the server opens arrive (policy browser)."""
 
     def mark(self) -> Marks:
         return Marks(self.count_deletes(), tuple(len(lines) for lines in self.audit_sources()))
@@ -286,12 +378,21 @@ def _audit_outcome(line: str) -> str:
 
 
 def _settings(policy: str) -> dict[str, Any]:
+    browser = {"confirm_channels": ("browser",)} if policy == "browser" else {}
     return {
-        "delete_confirmation": "elicit" if policy == "read_only" else policy,
+        "delete_confirmation": "elicit" if policy in ("read_only", "browser") else policy,
         "read_only": policy == "read_only",
         "elicitation_timeout": TIMEOUT,
         "rate_limit": 100_000.0,
+        **browser,
     }
+
+
+def _changer(sim: Simulator) -> Callable[[str], None]:
+    def change(snapshot_id: str) -> None:
+        sim.snapshots[snapshot_id].update(CHANGED_WHILE_ASKED)
+
+    return change
 
 
 def _sim_deletes(sim: Simulator) -> Callable[[], int]:
@@ -329,10 +430,11 @@ async def _memory_group(policy: str, era: str, clock: WallClock | None) -> Async
     # In memory the server runs in the caller's task (`connect` points it at `sim` there): no Background.
     sim, switch = Simulator(), Switchboard()
     settings = Settings(token=SecretStr(DEFAULT_TOKEN), **_settings(policy))
+    person = Person() if policy == "browser" else None
     with audit_lines() as audit:
         async with (
-            connect(settings, sim, mode=era, elicit=switch, clock=clock or time.time) as cap,
-            connect(settings, sim, mode=era, clock=clock or time.time) as nocap,
+            connect(settings, sim, mode=era, elicit=switch, clock=clock or time.time, person=person) as cap,
+            connect(settings, sim, mode=era, clock=clock or time.time, person=person) as nocap,
         ):
             yield Group(
                 "memory",
@@ -344,6 +446,8 @@ async def _memory_group(policy: str, era: str, clock: WallClock | None) -> Async
                 clock,
                 _sim_deletes(sim),
                 lambda: [audit.lines],
+                _changer(sim),
+                person,
             )
 
 
@@ -358,23 +462,35 @@ async def _http_group(policy: str, era: str, clock: WallClock | None) -> AsyncIt
             ) as (cap, nocap),
         ):
             yield Group(
-                "http", policy, era, switch, cap.get, nocap.get, clock, _sim_deletes(sim), lambda: [audit.lines]
+                "http",
+                policy,
+                era,
+                switch,
+                cap.get,
+                nocap.get,
+                clock,
+                _sim_deletes(sim),
+                lambda: [audit.lines],
+                _changer(sim),
             )
 
 
 def stdio_args(policy: str) -> list[str]:
     """`--simulate` at DEBUG, so stderr shows each API request; this policy; TIMEOUT-second answers."""
     args = ["--simulate", "--log-level", "DEBUG", "--rate-limit", "100000", "--elicitation-timeout", str(TIMEOUT)]
+    if policy == "browser":
+        return [*args, "--confirm-channels", "browser"]
     return [*args, "--read-only"] if policy == "read_only" else [*args, "--delete-confirmation", policy]
 
 
 @asynccontextmanager
 async def stdio_session(
-    args: list[str], log: Path, era: str, callback: Switchboard | None = None
+    args: list[str], log: Path, era: str, callback: Switchboard | None = None, browser: str | None = None
 ) -> AsyncIterator[Client]:
-    """The installed console script on stdio; its stderr goes straight into `log`."""
+    """The installed console script on stdio; its stderr goes straight into `log`; `browser`: its BROWSER."""
     with log.open("w") as errlog:
-        params = StdioServerParameters(command=str(SCRIPT), args=args, env=base_env())
+        env = base_env() if browser is None else base_env(BROWSER=browser)
+        params = StdioServerParameters(command=str(SCRIPT), args=args, env=env)
         async with Client(stdio_client(params, errlog=errlog), mode=era, elicitation_callback=callback) as client:
             yield client
 
@@ -387,11 +503,24 @@ def _stderr_lines(paths: list[Path], needle: str) -> list[list[str]]:
 async def _stdio_group(policy: str, era: str, tmp: Path) -> AsyncIterator[Group]:
     switch = Switchboard()
     logs = [tmp / "with-elicitation.log", tmp / "without.log"]
-    args = stdio_args(policy)
-    async with _two_clients(stdio_session(args, logs[0], era, switch), stdio_session(args, logs[1], era)) as (
-        cap,
-        nocap,
-    ):
+    async with anyio.create_task_group() as hand_offs:
+        script = BrowserScript(tmp) if policy == "browser" else None
+        if script is not None:
+            await script.listen(hand_offs)
+        async with _stdio_clients(policy, era, logs, switch, script) as group:
+            yield group
+        hand_offs.cancel_scope.cancel()
+    for path in logs:
+        assert "Traceback" not in path.read_text(), path.read_text()
+
+
+@asynccontextmanager
+async def _stdio_clients(
+    policy: str, era: str, logs: list[Path], switch: Switchboard, script: BrowserScript | None
+) -> AsyncIterator[Group]:
+    args, browser = stdio_args(policy), None if script is None else script.command
+    cap_session = stdio_session(args, logs[0], era, switch, browser)
+    async with _two_clients(cap_session, stdio_session(args, logs[1], era, browser=browser)) as (cap, nocap):
 
         def count_deletes() -> int:
             return sum(len(lines) for lines in _stderr_lines(logs, "HTTP Request: DELETE "))
@@ -406,9 +535,8 @@ async def _stdio_group(policy: str, era: str, tmp: Path) -> AsyncIterator[Group]
             None,
             count_deletes,
             lambda: _stderr_lines(logs, "audit tool="),
+            browser=script,
         )
-    for path in logs:
-        assert "Traceback" not in path.read_text(), path.read_text()
 
 
 # --------------------------------------------------------------------------- driving one cell
@@ -481,6 +609,8 @@ async def preview(client: Client, snapshot_id: str) -> str:
 
 async def drive(g: Group, client: Client, answer: str, target: str) -> Outcome:
     """One delete attempt of `target` as the cell (policy, answer, era) defines it."""
+    if g.policy == "browser" and g.browser is not None:
+        return await on_the_page(g, g.browser, client, answer, target)
     if g.policy == "elicit" and g.era == "auto" and answer == "time_out":
         first = await first_round(client, target)
         assert not await is_deleted(client, target)  # an unanswered question deletes nothing
@@ -492,9 +622,14 @@ async def drive(g: Group, client: Client, answer: str, target: str) -> Outcome:
         assert isinstance(alone, InputRequiredResult), alone  # A's answer without A's state: B is asked afresh
         return await retry(client, target, first)
     if g.policy != "token":
+        if answer == "changed_while_asked" and g.change is not None:
+            change = g.change
+            g.switch.on_ask = lambda: change(target)
         return await delete(client, target)
     previewed = await delete(client, OTHER if answer == "other_snapshot" else target)
     token = token_of(previewed)
+    if answer == "changed_while_asked" and g.change is not None:
+        g.change(target)
     if answer in ("decline", "cancel"):  # the person refused the client's approval: no second call
         return previewed
     if answer == "time_out":
@@ -504,6 +639,32 @@ async def drive(g: Group, client: Client, answer: str, target: str) -> Outcome:
     if answer == "malformed":
         token = token[: len(token) // 2]
     return await delete(client, target, confirmation_token=token)
+
+
+async def on_the_page(g: Group, hand: Hand, client: Client, answer: str, target: str) -> CallToolResult:
+    """Policy browser: the delete call waits while the person acts on the page it opened (see the docstring)."""
+    other_secret = None
+    if answer == "other_snapshot":  # A's page opens and stays unanswered; its secret is then tried on B's
+        assert describe(await delete(client, OTHER)) == (False, "awaiting_confirmation")
+        other_secret = Page.of(await hand.address()).secret
+    results: list[CallToolResult] = []
+
+    async def call() -> None:
+        results.append(await delete(client, target))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call)
+        address = await hand.address()
+        if answer == "changed_while_asked" and g.change is not None:
+            g.change(target)  # while the page is open: the click then finds what it shows out of date
+        if answer in ("accept", "no_capability", "decline", "changed_while_asked"):
+            decided = await decide_on_page(address, "keep" if answer == "decline" else "delete")
+            assert decided.status_code == 200, decided.text
+        elif answer in ("malformed", "other_snapshot"):
+            wrong = other_secret or "W" * len(Page.of(address).secret)
+            assert (await decide_on_page(address, "delete", secret=wrong)).status_code == 403
+    [result] = results
+    return result
 
 
 @dataclass(frozen=True)
@@ -545,6 +706,8 @@ async def run_cell(g: Group, answer: str) -> Observed:
 async def concurrent_deletes(g: Group) -> tuple[int, list[str]]:
     """Two deletes of one snapshot at once (both confirmed); returns (DELETEs, outcomes)."""
     client = await g.cap()
+    if g.policy == "browser" and g.browser is not None:
+        return await concurrent_on_pages(g, client, g.browser)
     calls: list[dict[str, Any]] = [{}, {}]
     if g.policy == "token":
         calls = [{"confirmation_token": await preview(client, CONCURRENT)} for _ in calls]
@@ -564,6 +727,22 @@ async def concurrent_deletes(g: Group) -> tuple[int, list[str]]:
     return g.since(mark)[0], outcomes
 
 
+async def concurrent_on_pages(g: Group, client: Client, hand: Hand) -> tuple[int, list[str]]:
+    """Policy browser: two calls at once each open a page (one request, or two); the person presses Delete on both."""
+    mark = g.mark()
+    outcomes: list[str] = []
+
+    async def one() -> None:
+        outcomes.append(describe(await delete(client, CONCURRENT))[1])
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(2):
+            tg.start_soon(one)
+        for _ in range(2):
+            await decide_on_page(await hand.address(), "delete")
+    return g.since(mark)[0], outcomes
+
+
 @asynccontextmanager
 async def open_group(transport: str, policy: str, era: str, tmp: Path, clock: WallClock | None) -> AsyncIterator[Group]:
     opener: AbstractAsyncContextManager[Group]
@@ -580,7 +759,7 @@ async def open_group(transport: str, policy: str, era: str, tmp: Path, clock: Wa
 GROUPS = [pytest.param(t, p, e, id=f"{t}-{p}-{e}") for t in TRANSPORTS for p in POLICIES for e in ERAS]
 
 
-@pytest.mark.slow  # 168 cells: subprocesses (stdio), real servers (http), and time-outs that must pass in real time
+@pytest.mark.slow  # 192 cells: subprocesses (stdio), real servers (http), and time-outs that must pass in real time
 @pytest.mark.parametrize(("transport", "policy", "era"), GROUPS)
 async def test_guard_matrix(
     transport: str,
@@ -607,6 +786,14 @@ async def test_guard_matrix(
                 deletes, outcomes = await concurrent_deletes(group)
                 if policy == "read_only":
                     assert (deletes, outcomes) == (0, ["Unknown tool: delete_snapshot"] * 2)
+                elif policy == "browser" and transport == "http":
+                    assert deletes == 0
+                    assert all("can show neither" in outcome for outcome in outcomes), outcomes
+                elif policy == "browser":
+                    expected_deletes += 1
+                    assert deletes == 1, outcomes
+                    assert "deleted" in outcomes, outcomes  # the other: the same request's report, or changed
+                    assert set(outcomes) <= {"deleted", "changed"}, outcomes
                 else:
                     expected_deletes += 1
                     assert deletes == 1, outcomes
@@ -753,8 +940,8 @@ async def test_a_name_written_as_instructions_cannot_forge_the_question(era: str
     assert len(lines) == 3  # the name's line breaks became spaces where the API data was parsed
     assert lines[0] == "Delete this snapshot permanently? This cannot be undone."
     assert lines[1].startswith(f"id {crafted} · 500 GiB · EUC-DE-MUC-1 · status created")
-    assert lines[2] == f"name {json.dumps(clean_text(INJECTED_NAME), ensure_ascii=False)}"
-    assert clean_text(INJECTED_NAME).startswith(INJECTED_NAME.replace(chr(10), " ")[:100])
+    assert lines[2] == f"name {json.dumps(shown(INJECTED_NAME, MAX_SHOWN_NAME), ensure_ascii=False)}"
+    assert shown(INJECTED_NAME, MAX_SHOWN_NAME).startswith(INJECTED_NAME.replace(chr(10), " ")[:100])
     assert describe(result) == (False, "declined")
     assert not any(request.method == "DELETE" for request in sim.requests)
 

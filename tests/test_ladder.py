@@ -126,9 +126,10 @@ async def test_the_operator_can_ignore_the_card_for_a_client(settings: Settings,
 
 
 def test_the_shipped_defaults_follow_the_field_reports() -> None:
-    """Card first, then form; form ignored for Claude Desktop's, claude.ai's and Cowork's names; bounded waits."""
+    """Card, then form, then the browser; form ignored for Claude Desktop's, claude.ai's and Cowork's names;
+    bounded waits."""
     defaults = Settings()
-    assert defaults.confirm_channels == ("card", "form")
+    assert defaults.confirm_channels == ("card", "form", "browser")
     assert defaults.form_ignored_clients == FORM_IGNORED_CLIENTS
     assert {"claude-ai", "anthropic/claudeai", "local-agent-mode-*"} <= set(FORM_IGNORED_CLIENTS)
     assert defaults.elicitation_timeout <= 45

@@ -503,7 +503,7 @@ def test_redact_walks_text_and_data() -> None:
     """Strings anywhere in JSON-like data lose every secret; short 'secrets' are left alone."""
     data = {"a": [f"x{API_CANARY}y", {"k": HTTP_CANARY}], "n": 5, API_CANARY: None}
     assert redact(data, CANARIES) == {"a": ["x[redacted]y", {"k": "[redacted]"}], "n": 5, "[redacted]": None}
-    assert redact("token x here", ["x"]) == "token x here"  # under MIN_LENGTH: never searched for
+    assert redact("token x here", ["x"]) == "token x here"  # under MIN_SECRET_LENGTH: never searched for
 
 
 async def test_redact_secrets_middleware_cleans_results_and_errors() -> None:

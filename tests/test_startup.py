@@ -7,13 +7,14 @@ whichever way it is imported (`import`, `importlib.import_module`, a lazy
 client waits for. The package's own must be those `ON_STDIO_START` names (a module
 added to that path is a decision: add it there, or import it later, ARCHITECTURE.md
 "What loads when"); nothing the stdio path does not use may be among them (the HTTP
-entry point, Redis, the simulator, the demo, OAuth and tracing libraries,
-pydantic-settings), nor what the first request for tools loads (the tools, the card's
-tools, the API client, operations, channels, result models: `server._Server.later` and
-`state.AppState` build those on first use). The libraries beside ours are those the
-bare SDK server (`bench/bare_server.py`, probed the same way) imports anyway, the
-standard library, and the SDK's MCP Apps extension (the card's view). And `cli.main`
-hides what start-up made from the garbage collector (`gc.freeze`) before it serves.
+entry point, Redis, the simulator, the demo, OAuth, scopes, JWT and OpenTelemetry's
+SDK, pydantic-settings), nor what the first request for tools loads (the tools, the
+card's tools, the API client, operations, channels, result models, the browser's
+detection: `server._Server.later` and `state.AppState` build those on first use).
+The libraries beside ours are those the bare SDK server (`bench/bare_server.py`,
+probed the same way) imports anyway, the standard library, and the SDK's MCP Apps
+extension (the card's view). And `cli.main` hides what start-up made from the garbage
+collector (`gc.freeze`) before it serves.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ NEVER_ON_STDIO = (
     "snapshot_mcp.simulator",
     "snapshot_mcp.demo",
     "snapshot_mcp.store_redis",
+    "snapshot_mcp.oauth",
+    "snapshot_mcp.scopes",
+    "snapshot_mcp.otel_export",
     "redis",
     "jwt",
     "authlib",
@@ -54,6 +58,9 @@ ON_STDIO_START = frozenset(
         "snapshot_mcp.__main__",
         "snapshot_mcp.cli",
         "snapshot_mcp.settings",
+        "snapshot_mcp.safe_text",
+        "snapshot_mcp.logs",
+        "snapshot_mcp.telemetry",
         "snapshot_mcp.server",
         "snapshot_mcp.state",
         "snapshot_mcp.store",
@@ -66,8 +73,8 @@ ON_STDIO_START = frozenset(
         "snapshot_mcp.models",
         "snapshot_mcp.resources",
         "snapshot_mcp.apps",
-        "snapshot_mcp.confirm",
-        "snapshot_mcp.confirm.base",
+        "snapshot_mcp.audit",
+        "snapshot_mcp.browser",
     }
 )
 """The package's modules a stdio server loads before it answers `initialize`, and no others."""
@@ -81,9 +88,8 @@ FIRST_TOOLS_REQUEST = (
     "snapshot_mcp.operations",
     "snapshot_mcp.dedupe",
     "snapshot_mcp.client",
-    "snapshot_mcp.confirm.card",
-    "snapshot_mcp.confirm.form",
-    "snapshot_mcp.confirm.token",
+    "snapshot_mcp.confirm",
+    "snapshot_mcp.browser.opener",
 )
 """Loaded by the first request that needs tools, not before `initialize` is answered."""
 

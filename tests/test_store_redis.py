@@ -1,4 +1,4 @@
-"""`store_redis`: the key namespace, the URL shown in messages, and the rate window every instance shares.
+"""`store_redis`: the key namespace, the rate window every instance shares, and what a password-protected Redis shows.
 
 The window and the fall-back run against a real redis-server (slow); the store's
 contract is in tests/test_store.py.
@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
+from pydantic import SecretStr
 from support import RedisServer, most_in_any_window
 
+from snapshot_mcp import cli
+from snapshot_mcp.settings import Settings
 from snapshot_mcp.store import StoreUnavailable
-from snapshot_mcp.store_redis import JITTER_MARGIN, RedisStore, SharedWindow, namespace, open_redis, shown_url
+from snapshot_mcp.store_redis import JITTER_MARGIN, RedisStore, SharedWindow, namespace, open_redis
 
 TOKEN = "tok-" + "x" * 40
 
@@ -30,18 +34,6 @@ def test_the_namespace_separates_deployments_and_hides_the_token() -> None:
     assert one.endswith(":")
     assert TOKEN not in one
     assert "x" * 8 not in one
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("redis://:hunter2secret@cache:6379/0", "redis://:***@cache:6379/0"),
-        ("rediss://app:hunter2secret@cache.internal/1", "rediss://app:***@cache.internal/1"),
-        ("redis://cache:6379/0", "redis://cache:6379/0"),
-    ],
-)
-def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
-    assert shown_url(url) == shown
 
 
 @pytest.mark.slow
@@ -113,3 +105,53 @@ async def test_a_password_from_the_url_or_the_setting_opens_a_protected_redis(tm
             assert "s3cret-redis-pw" not in str(refused.value)
     finally:
         redis.stop()
+
+
+QUERY_PASSWORD = "q-s3cret-redis-pw"
+
+
+@pytest.fixture
+def protected_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    redis = RedisServer(tmp_path, password=QUERY_PASSWORD)
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+@pytest.mark.slow
+def test_a_password_in_the_urls_query_is_never_in_the_start_up_refusal(
+    protected_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`?password=` opens Redis (redis-py reads it); a wrong one stops the start, and neither is shown or logged."""
+    wrong = "wrong-" + QUERY_PASSWORD
+    for password in (wrong, f"x&username=default&password={wrong}"):
+        settings = Settings(simulate=True, state_url=SecretStr(f"{protected_redis.url}?password={password}"))
+        assert wrong in settings.secret_values
+        with pytest.raises(SystemExit) as stopped:
+            cli.check_state(settings)
+        message = str(stopped.value.code)
+        assert message.startswith(f"snapshot-mcp: The shared state store ({protected_redis.url}?password=***")
+        assert wrong not in message
+    cli.check_state(Settings(simulate=True, state_url=SecretStr(f"{protected_redis.url}?password={QUERY_PASSWORD}")))
+    assert all(QUERY_PASSWORD not in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.slow
+async def test_a_password_in_the_urls_query_is_never_in_the_unreachable_warning(
+    protected_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store opened with `?password=` loses Redis: the warning and the error show the URL without it."""
+    url = f"{protected_redis.url}?password={QUERY_PASSWORD}"
+    store = await open_redis(url, password=None, prefix="t:")
+    await store.put("k", "v", 30)
+    protected_redis.stop()
+    with caplog.at_level(logging.WARNING, logger="snapshot_mcp.state"), pytest.raises(StoreUnavailable) as lost:
+        await store.get("k")
+    await store.aclose()
+    [warning] = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+    assert warning.startswith(f"shared state store {protected_redis.url}?password=*** unreachable")
+    assert QUERY_PASSWORD not in warning
+    assert QUERY_PASSWORD not in str(lost.value)
+    assert "?password=***" in str(lost.value)

@@ -49,16 +49,16 @@ def test_build_server_defines_no_tool(closure: type[ast.stmt]) -> None:
 # -- the import graph --------------------------------------------------------------------------
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("entry", ("__main__", "cli", "demo", "http")),
+    ("entry", ("__main__", "cli", "demo", "http", "oauth")),
     ("server", ("server",)),
-    ("surface", ("tools", "apps", "resources", "middleware", "declaration")),
+    ("surface", ("scopes", "tools", "apps", "resources", "middleware", "declaration")),
     ("state", ("state",)),
-    ("confirmation", ("confirm",)),
+    ("confirmation", ("confirm", "browser", "audit")),
     ("operations", ("operations", "dedupe")),
     ("client", ("client",)),
     ("transport", ("sending", "ratelimit", "store", "store_redis")),
     ("words", ("messages", "views")),
-    ("base", ("", "models", "errors", "settings", "redact", "schema")),
+    ("base", ("", "models", "errors", "settings", "redact", "schema", "logs", "safe_text", "telemetry", "otel_export")),
     ("simulator", ("simulator",)),
 )
 """Top to bottom: a module imports modules of its own layer or a lower one (`""` is the package itself)."""
@@ -70,12 +70,15 @@ NEVER: dict[str, tuple[str, ...]] = {
     "sending": ("mcp",),
     "ratelimit": ("mcp",),
     "messages": ("mcp",),
+    "browser": ("mcp", "state", "tools", "apps"),
     "models": ("mcp",),
     "errors": ("mcp",),
+    "telemetry": ("mcp",),
     "simulator": ("mcp", *(name for _, names in LAYERS for name in names if name not in ("", "simulator"))),
 }
 """What a module (or package) must not import even where the layers would allow it: operations return
-facts, not words or views; below the tools nothing speaks MCP; the simulator is the API, not the server."""
+facts, not words or views; below the tools nothing speaks MCP (the browser page speaks HTTP to a person, and
+decides through `confirm`, not through the server's state); the simulator is the API, not the server."""
 OUTSIDE = frozenset({"mcp"})
 """The names in `NEVER` that are libraries, not modules of the package."""
 
@@ -228,8 +231,9 @@ SETTINGS = (
 """Settings that change what the descriptions say (the confirmation ladder, a duration)."""
 CLIENTS = ("demo",)
 """Modules that call the tools by name as a client does (a call, not a list of tools)."""
-NAMED_ELSEWHERE = {("views", "delete_snapshots")}
-"""A tool name written outside its module: `views.delete_result` tells a batch by its tool's name."""
+NAMED_ELSEWHERE = {("confirm.decisions", "confirm_deletion")}
+"""A tool name written outside its module: a decision's audit lines name the card's deciding tool, whichever
+face (the card, the browser page) decided; `confirm` sits below `apps` and cannot read its declaration."""
 
 
 def _declared() -> list[ToolDeclaration]:

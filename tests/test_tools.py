@@ -33,6 +33,7 @@ from support import (
     SEED_ID,
     UNKNOWN_ID,
     Asker,
+    Person,
     accept,
     audit_lines,
     connect,
@@ -194,7 +195,8 @@ async def test_instructions_are_short(idle: tuple[Client, Simulator]) -> None:
 
 
 async def _listings() -> dict[str, Any]:
-    """tools/list under the default policy, plus the delete tool under the other two."""
+    """tools/list under the default policy, the delete tool under the other two, and both delete tools where the
+    browser channel can open (the default ladder on a person's own computer)."""
     settings = Settings(token=SecretStr(DEFAULT_TOKEN))
     listing: dict[str, Any] = {}
     for policy in ("elicit", "token", "none"):
@@ -204,6 +206,10 @@ async def _listings() -> dict[str, Any]:
             listing["tools"] = [tools[name] for name in sorted(tools)]
         else:
             listing[f"delete_snapshot[{policy}]"] = tools["delete_snapshot"]
+    async with connect(settings, Simulator(), person=Person()) as client:
+        tools = await wire_tools(client)
+    for name in ("delete_snapshot", "delete_snapshots"):
+        listing[f"{name}[browser]"] = tools[name]
     return listing
 
 

@@ -1,14 +1,24 @@
-"""Delete confirmation: one channel object per way of asking a human.
+"""Delete confirmation: one channel object per way of asking a human, and what they share.
 
-Channels (chosen by the operator at start-up, never by the model):
+The operator sets the channels and their order (`--confirm-channels`;
+`--delete-confirmation` token or none replaces the whole ladder); per session the
+ladder (`ladder`) picks the first one the client can really show. The model never
+chooses, and no argument of its means "confirmed".
 
-- `FormChannel` (``elicit``, the default): an elicitation form names the snapshots;
-  only an explicit accept deletes.
-- `TokenChannel` (``token``): a preview and a single-use token bound to the
-  snapshots' state; a second call with the token deletes if nothing changed.
+- `CardChannel` (``card``): an MCP Apps card in the chat. The delete call records a
+  deletion request (`requests`) and returns; the person decides it with a click, which
+  reaches `decisions.Decisions`, the one decision path every face of a request shares
+  (the card, the browser page).
+- `FormChannel` (``form``): an elicitation form names the snapshots; only an explicit
+  accept deletes.
+- `TokenChannel` (``token``, operator opt-in): a preview and a single-use token bound to
+  the snapshots' state; a second call with the token deletes if nothing changed.
 - `Unconfirmed` (``none``): deletes directly (unattended pipelines); warned about.
 
-Each channel answers `confirm(call) -> Verdict` and writes its own audit line.
+Each channel answers `confirm(call) -> ChannelVerdict` and writes its own audit line
+(`base`). Every yes is bound to the state the person saw (`facts.fingerprint`) and to
+the asking session (`facts.session_digest`); what a confirmed delete did to each
+snapshot is a typed `outcomes.SnapshotOutcome`.
 """
 
 from __future__ import annotations
@@ -20,32 +30,34 @@ if TYPE_CHECKING:
     from .base import (
         Approved,
         Channel,
+        ChannelVerdict,
         DeletionCall,
         Refused,
         Replied,
-        Verdict,
         audit,
         audit_logger,
         install_audit_handler,
     )
+    from .facts import fingerprint, session_digest
     from .form import FormChannel
-    from .token import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenChannel, TokenError, fingerprint
+    from .token import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenChannel, TokenError
     from .unconfirmed import Unconfirmed
 
 _NAMES = {
     "base": (
         "Approved",
         "Channel",
+        "ChannelVerdict",
         "DeletionCall",
         "Refused",
         "Replied",
-        "Verdict",
         "audit",
         "audit_logger",
         "install_audit_handler",
     ),
+    "facts": ("fingerprint", "session_digest"),
     "form": ("FormChannel",),
-    "token": ("TOKEN_TTL_SECONDS", "ConfirmationTokens", "TokenChannel", "TokenError", "fingerprint"),
+    "token": ("TOKEN_TTL_SECONDS", "ConfirmationTokens", "TokenChannel", "TokenError"),
     "unconfirmed": ("Unconfirmed",),
 }
 _HOME = {name: module for module, names in _NAMES.items() for name in names}
@@ -66,6 +78,7 @@ __all__ = [
     "TOKEN_TTL_SECONDS",
     "Approved",
     "Channel",
+    "ChannelVerdict",
     "ConfirmationTokens",
     "DeletionCall",
     "FormChannel",
@@ -74,9 +87,9 @@ __all__ = [
     "TokenChannel",
     "TokenError",
     "Unconfirmed",
-    "Verdict",
     "audit",
     "audit_logger",
     "fingerprint",
     "install_audit_handler",
+    "session_digest",
 ]

@@ -10,41 +10,36 @@ with one of three verdicts:
   question that rides the 2026-07-28 input-required round trip); nothing is deleted.
 
 Every delete attempt writes exactly one audit line on stderr, whatever the log
-level: the tool, the snapshot ids, the channel, the outcome. Never a token or nonce.
+level: the tool, the snapshot ids, the channel, the outcome, and who asked (the OAuth
+token's subject and client, when there is one). Never a token or nonce. The record
+itself (and the audit file) is `snapshot_mcp.audit`'s.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, InputRequiredResult
 
+from snapshot_mcp.audit import audit, audit_logger, install_audit_handler
 from snapshot_mcp.models import Snapshot
+from snapshot_mcp.views import DeleteReport
 
-audit_logger = logging.getLogger("snapshot_mcp.audit")
-
-
-def install_audit_handler() -> None:
-    """Audit lines always reach stderr, whatever the log level."""
-    if not audit_logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s snapshot-mcp %(message)s"))
-        audit_logger.addHandler(handler)
-    audit_logger.setLevel(logging.INFO)
-    audit_logger.propagate = False
-
-
-def audit(tool: str, snapshot_ids: tuple[str, ...], *, channel: str, outcome: str, detail: str = "") -> None:
-    """One line per delete attempt, allowed or refused. Ids are JSON-quoted; never a token or nonce."""
-    ids = json.dumps(snapshot_ids[0]) if len(snapshot_ids) == 1 else json.dumps(list(snapshot_ids))
-    extra = f" detail={json.dumps(detail)}" if detail else ""
-    audit_logger.info("audit tool=%s snapshot_id=%s channel=%s outcome=%s%s", tool, ids, channel, outcome, extra)
+__all__ = [
+    "Approved",
+    "Channel",
+    "ChannelVerdict",
+    "DeletionCall",
+    "Refused",
+    "Replied",
+    "audit",
+    "audit_logger",
+    "install_audit_handler",
+    "session_of",
+]
 
 
 def session_of(ctx: Context[Any, Any]) -> str:
@@ -62,6 +57,8 @@ class DeletionCall:
     deadline: float
     """`time.monotonic()` by which the whole call must have answered (the client's patience)."""
     confirmation_token: str | None = None
+    report: DeleteReport = field(kw_only=True)
+    """Builds this tool's result, in its own shape, whichever channel answers."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -77,6 +74,8 @@ class Approved:
     """A human (or the operator's policy) approved deleting these snapshots."""
 
     snapshots: tuple[Snapshot, ...]
+    reread: bool = False
+    """The yes came a while after the snapshots were read: read each again, delete only the unchanged."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class Replied:
     result: CallToolResult | InputRequiredResult
 
 
-Verdict = Approved | Refused | Replied
+ChannelVerdict = Approved | Refused | Replied
 
 
 class Channel(ABC):
@@ -109,7 +108,7 @@ class Channel(ABC):
         return True
 
     @abstractmethod
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         """Ask (or look up the answer) and judge it."""
 
     def audit(self, call: DeletionCall, outcome: str, detail: str = "") -> None:

@@ -35,9 +35,9 @@ from snapshot_mcp import messages
 from snapshot_mcp.models import UUID_PATTERN
 from snapshot_mcp.redact import redact
 
-from .base import Approved, Channel, DeletionCall, Replied, Verdict
+from .base import Approved, Channel, ChannelVerdict, DeletionCall, Replied
+from .facts import fingerprint
 from .ladder import client_name, declares_form, named
-from .token import fingerprint
 
 logger = logging.getLogger("snapshot_mcp.confirm")
 
@@ -64,7 +64,7 @@ SCHEMA: dict[str, Any] = {
 """The form: one flat boolean field, as elicitation requires."""
 
 
-def judge(answer: ElicitResult, snapshot_ids: tuple[str, ...]) -> str:
+def judge_answer(answer: ElicitResult, snapshot_ids: tuple[str, ...]) -> str:
     """`accepted`, `declined`, `cancelled` or `malformed_answer` for the snapshots asked about.
 
     Only `confirm: true` (a JSON true, present) accepts; an accept without it, or with
@@ -107,7 +107,7 @@ class FormChannel(Channel):
     def available(self, ctx: Context[Any, Any]) -> bool:
         return declares_form(ctx) and not named(client_name(ctx), self.ignored_clients)
 
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         # A 2025-era question is a request the response middleware never sees: no secret leaves in it.
         text = redact(messages.question_for(call.snapshots), self.secrets)
         version = call.ctx.protocol_version
@@ -115,7 +115,7 @@ class FormChannel(Channel):
             return self._modern(call, text)
         return await self._legacy(call, text)
 
-    async def _legacy(self, call: DeletionCall, text: str) -> Verdict:
+    async def _legacy(self, call: DeletionCall, text: str) -> ChannelVerdict:
         ctx = call.ctx
         # The answer must come in time for the delete to be sent and the call to return.
         patience = min(self.timeout, call.deadline - time.monotonic() - DELETE_RESERVE)
@@ -131,20 +131,20 @@ class FormChannel(Channel):
                 )
         if scope.cancelled_caught:
             return self._verdict(call, "timed_out")
-        return self._verdict(call, judge(answer, call.ids))
+        return self._verdict(call, judge_answer(answer, call.ids), reread=True)  # the person may have taken a while
 
-    def _modern(self, call: DeletionCall, text: str) -> Verdict:
+    def _modern(self, call: DeletionCall, text: str) -> ChannelVerdict:
         shown = _digest(text, call)
         answer = (call.ctx.input_responses or {}).get(QUESTION_KEY)
         if isinstance(answer, ElicitResult) and _state_digest(call.ctx.request_state) == shown:
-            return self._verdict(call, judge(answer, call.ids))
+            return self._verdict(call, judge_answer(answer, call.ids))
         request = ElicitRequest(params=ElicitRequestFormParams(message=text, requested_schema=SCHEMA))
         state = json.dumps({"shown": shown}, separators=(",", ":"))
         return Replied(InputRequiredResult(input_requests={QUESTION_KEY: request}, request_state=state))
 
-    def _verdict(self, call: DeletionCall, outcome: str) -> Verdict:
+    def _verdict(self, call: DeletionCall, outcome: str, *, reread: bool = False) -> ChannelVerdict:
         if outcome == "accepted":
-            return Approved(call.snapshots)
+            return Approved(call.snapshots, reread=reread)
         return self.refuse(call, outcome, messages.REFUSAL[outcome])
 
 

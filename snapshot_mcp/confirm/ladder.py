@@ -50,9 +50,11 @@ class Ladder:
     def __init__(self, rungs: Sequence[Channel]) -> None:
         self.rungs = tuple(rungs)
 
-    def choose(self, ctx: Context[Any, Any]) -> Channel | None:
-        """The first rung this client can show, or None: then nobody can be asked."""
-        return next((rung for rung in self.rungs if rung.available(ctx)), None)
+    def choose(self, ctx: Context[Any, Any], prefer: str | None = None) -> Channel | None:
+        """The first rung this client can show, or None: then nobody can be asked.
 
-    def names(self) -> tuple[str, ...]:
-        return tuple(rung.name for rung in self.rungs)
+        `prefer` names a rung to take first where it is available (the person asked for the
+        browser because no card appeared); it only changes where the person is asked.
+        """
+        preferred = [rung for rung in self.rungs if rung.name == prefer]
+        return next((rung for rung in (*preferred, *self.rungs) if rung.available(ctx)), None)

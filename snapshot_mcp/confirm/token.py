@@ -24,32 +24,16 @@ from typing import Any
 from snapshot_mcp import messages
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.store import Store
-from snapshot_mcp.views import delete_result, tool_result
+from snapshot_mcp.views import tool_result
 
-from .base import Approved, Channel, DeletionCall, Replied, Verdict
+from .base import Approved, Channel, ChannelVerdict, DeletionCall, Replied
+from .facts import fingerprint, session_digest
 
 TOKEN_TTL_SECONDS = 300.0
 
 
-def fingerprint(snapshot: Snapshot) -> str:
-    """A digest of the state a person saw; any change invalidates a confirmation."""
-    state = [
-        snapshot.id,
-        snapshot.name,
-        snapshot.size,
-        snapshot.region,
-        snapshot.status,
-        str(snapshot.updated_at),
-    ]
-    return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:32]
-
-
 def _set_fingerprint(snapshots: Sequence[Snapshot]) -> str:
     return hashlib.sha256("".join(fingerprint(s) for s in snapshots).encode()).hexdigest()[:32]
-
-
-def _session_hash(session: str) -> str:
-    return hashlib.sha256(session.encode()).hexdigest()[:16]
 
 
 class TokenError(Exception):
@@ -76,7 +60,7 @@ class ConfirmationTokens:
         payload = {
             "s": [snapshot.id for snapshot in snapshots],
             "f": _set_fingerprint(snapshots),
-            "u": _session_hash(session),
+            "u": session_digest(session),
             "e": round(self._clock() + self.ttl, 3),
             "n": secrets.token_hex(16),
         }
@@ -89,32 +73,32 @@ class ConfirmationTokens:
     def _payload(self, token: str) -> dict[str, Any]:
         body, _, signature = token.strip().partition(".")
         if not body or not hmac.compare_digest(signature, self._sign(body)):
-            raise TokenError("the confirmation token is not valid for this server")
+            raise TokenError(messages.TOKEN_REFUSED["invalid"])
         try:
             payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         except ValueError as exc:
-            raise TokenError("the confirmation token is not valid for this server") from exc
+            raise TokenError(messages.TOKEN_REFUSED["invalid"]) from exc
         if not isinstance(payload, dict):
-            raise TokenError("the confirmation token is not valid for this server")
+            raise TokenError(messages.TOKEN_REFUSED["invalid"])
         return payload
 
     async def redeem(self, token: str, snapshots: Sequence[Snapshot], session: str) -> None:
         """Accept the token for these snapshots in their current state, once; else `TokenError`."""
         payload = self._payload(token)
         if payload.get("s") != [snapshot.id for snapshot in snapshots]:
-            raise TokenError("the confirmation token was issued for another snapshot")
-        if payload.get("u") != _session_hash(session):
-            raise TokenError("the confirmation token was issued to another session")
+            raise TokenError(messages.TOKEN_REFUSED["other_snapshot"])
+        if payload.get("u") != session_digest(session):
+            raise TokenError(messages.TOKEN_REFUSED["other_session"])
         remaining = float(payload.get("e", 0)) - self._clock()
         if remaining <= 0:
-            raise TokenError("the confirmation token has expired")
+            raise TokenError(messages.TOKEN_REFUSED["expired"])
         used = "token-used:" + hashlib.sha256(str(payload.get("n")).encode()).hexdigest()
         if await self._store.get(used) is not None:
-            raise TokenError("the confirmation token was already used")
+            raise TokenError(messages.TOKEN_REFUSED["used"])
         if payload.get("f") != _set_fingerprint(snapshots):
-            raise TokenError("the snapshot changed since the token was issued")
+            raise TokenError(messages.TOKEN_REFUSED["changed"])
         if not await self._store.put_once(used, "1", remaining + 1.0):  # the atomic claim: one redeem wins
-            raise TokenError("the confirmation token was already used")
+            raise TokenError(messages.TOKEN_REFUSED["used"])
 
 
 class TokenChannel(Channel):
@@ -125,7 +109,7 @@ class TokenChannel(Channel):
     def __init__(self, tokens: ConfirmationTokens) -> None:
         self.tokens = tokens
 
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         if call.confirmation_token is None:
             return self._preview(call)
         try:
@@ -138,5 +122,5 @@ class TokenChannel(Channel):
         token = self.tokens.issue(call.snapshots, call.session)
         self.audit(call, "token_issued")
         message = messages.token_preview(call.snapshots, self.tokens.ttl)
-        result = delete_result(call.tool, call.snapshots, "confirmation_required", message, token=token)
-        return Replied(tool_result(f"Not deleted yet. {message}\nconfirmation_token={token}", result))
+        result = call.report(call.snapshots, "confirmation_required", message, token=token)
+        return Replied(tool_result(messages.token_issued(message, token), result))

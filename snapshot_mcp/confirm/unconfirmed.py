@@ -5,7 +5,7 @@ The server warns about this at start-up; every delete still writes its audit lin
 
 from __future__ import annotations
 
-from .base import Approved, Channel, DeletionCall, Verdict
+from .base import Approved, Channel, ChannelVerdict, DeletionCall
 
 
 class Unconfirmed(Channel):
@@ -13,5 +13,5 @@ class Unconfirmed(Channel):
 
     name = "unconfirmed"
 
-    async def confirm(self, call: DeletionCall) -> Verdict:
+    async def confirm(self, call: DeletionCall) -> ChannelVerdict:
         return Approved(call.snapshots)

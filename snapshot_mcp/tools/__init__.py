@@ -45,14 +45,17 @@ def offered(settings: Settings) -> list[ToolDeclaration]:
     ]
 
 
-def register(server: MCPServer[Any], settings: Settings) -> None:
-    """Add the tools `settings` allow to `server`, each as its declaration and the settings say."""
+def register(server: MCPServer[Any], settings: Settings, *, browser: bool = False) -> None:
+    """Add the tools `settings` allow to `server`, each as its declaration and the settings say.
+
+    `browser`: the browser channel can open on this machine (the delete tools then say how to ask there).
+    """
     for declared in offered(settings):
         server.add_tool(
             declared.function(settings),
             name=declared.name,
             title=declared.title,
-            description=declared.describe(settings),
+            description=declared.describe(settings, browser),
             annotations=declared.annotations,
             meta=LINK_META if declared.links_card and "card" in settings.ladder else None,
         )

@@ -70,8 +70,8 @@ LIST_SNAPSHOTS = ToolDeclaration(
     name="list_snapshots",
     title="List snapshots",
     description=(
-        "Use this to list snapshots (id, name, GiB, region, status, created). No filter: one page. With "
-        "region/status/name_contains: every page is read and only matches returned (page/per_page ignored)."
+        "Use this to list snapshots. No filter: one page. With region/status/name_contains: every page is read "
+        "and only matches returned (page/per_page ignored)."
     ),
     handler=list_snapshots,
     annotations=READS,
@@ -82,7 +82,7 @@ LIST_SNAPSHOTS = ToolDeclaration(
 GET_SNAPSHOT = ToolDeclaration(
     name="get_snapshot",
     title="Get snapshot",
-    description="Use this to look up one snapshot by id (current status, size, region, dates).",
+    description="Use this to look up one snapshot's current state by id.",
     handler=get_snapshot,
     annotations=READS,
     scope="snapshots:read",

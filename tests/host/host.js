@@ -23,6 +23,7 @@ window.cardHost = {
     window.addEventListener("message", (event) => {
       if (event.source === frame.contentWindow) window.viewMessages.push(event.data);
     });
+    window.cardHost.maxHeight = hostContext?.containerDimensions?.maxHeight;
     const bridge = new AppBridge(null, HOST_INFO, { serverTools: {} }, { hostContext });
     bridge.oncalltool = (params) => window.callTool(params.name, params.arguments ?? {});
     bridge.onsizechange = ({ width, height }) => {

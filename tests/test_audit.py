@@ -1,0 +1,118 @@
+"""The audit trail's file (`--audit-file`): one JSON line per record, and no DELETE that it does not show first.
+
+Over stdio (here: in memory) nobody is named; who asked comes from an OAuth token
+(tests/test_oauth_http.py, tests/test_oauth_oidc.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.types import CallToolResult
+from support import OTHER_SEED_ID, SEED_ID, Asker, accept, audit_lines, connect, sent, text_of
+
+from snapshot_mcp.audit import AuditFile, AuditRecord, AuditUnavailable
+from snapshot_mcp.confirm.card import CONFIRMATION_META
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Simulator
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def deletes(sim: Simulator) -> list[str]:
+    return [r.path.rsplit("/", 1)[1] for r in sent(sim, "DELETE")]
+
+
+async def test_each_record_is_one_json_line_and_the_approval_comes_before_the_delete(
+    settings: Settings, sim: Simulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    configured = settings.model_copy(update={"audit_file": str(path), "confirm_channels": ("form",)})
+    with audit_lines() as audit:
+        async with connect(configured, sim, elicit=Asker(accept(confirm=True))) as client:
+            result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert not result.is_error, text_of(result)
+    written = records(path)
+    assert [r["outcome"] for r in written] == ["approved", "deleting"]
+    assert [line.split(" outcome=")[1] for line in audit.lines] == ["deleting"]  # stderr: one line per attempt
+    assert all((r["tool"], r["channel"], r["snapshot_ids"]) == ("delete_snapshot", "form", [SEED_ID]) for r in written)
+    assert all(r["subject"] is None and r["client"] is None and r["request_id"] for r in written)
+    assert written[0]["time"].endswith("Z")
+    assert written[0]["time"] <= written[1]["time"]
+    assert deletes(sim) == [SEED_ID]
+
+
+def _gone(path: Path) -> None:
+    shutil.rmtree(path.parent)
+
+
+@pytest.mark.parametrize("tool", ["delete_snapshot", "delete_snapshots"])
+async def test_no_delete_is_sent_when_the_approval_cannot_be_written(
+    settings: Settings, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, tool: str
+) -> None:
+    """The audit file's directory vanished after the start: nothing is deleted, and the log says why."""
+    path = tmp_path / "logs" / "audit.jsonl"
+    path.parent.mkdir()
+    configured = settings.model_copy(update={"audit_file": str(path), "delete_confirmation": "none"})
+    arguments: dict[str, Any] = (
+        {"snapshot_id": SEED_ID} if tool == "delete_snapshot" else {"snapshot_ids": [SEED_ID, OTHER_SEED_ID]}
+    )
+    with audit_lines() as audit, caplog.at_level(logging.ERROR, logger="snapshot_mcp"):
+        async with connect(configured, sim) as client:
+            _gone(path)
+            result: CallToolResult = await client.call_tool(tool, arguments)
+    assert deletes(sim) == []
+    assert result.is_error
+    assert "audit file cannot be written, so the delete was not sent" in text_of(result)
+    assert "nothing deleted: the approved delete" in caplog.text
+    assert [line.split(" outcome=")[1] for line in audit.lines] == ['refused detail="AuditUnavailable"']
+
+
+async def test_a_card_click_sends_no_delete_when_the_approval_cannot_be_written(
+    settings: Settings, sim: Simulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "logs" / "audit.jsonl"
+    path.parent.mkdir()
+    configured = settings.model_copy(update={"audit_file": str(path)})
+    async with connect(configured, sim, apps=True) as client:
+        asked = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        meta = (asked.meta or {})[CONFIRMATION_META]
+        _gone(path)
+        args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
+        clicked = await client.call_tool("confirm_deletion", args)
+    assert deletes(sim) == []
+    assert clicked.is_error
+    assert "audit file cannot be written, so the delete was not sent" in text_of(clicked)
+
+
+def test_the_file_check_and_record_shapes(tmp_path: Path) -> None:
+    with pytest.raises(AuditUnavailable, match="does not exist"):
+        AuditFile(tmp_path / "missing" / "a.jsonl").check()
+    file = AuditFile(tmp_path / "a.jsonl")
+    file.check()
+    record = AuditRecord("2026-01-01T00:00:00.000Z", "delete_snapshot", ("a", "b"), "card", "kept", "", "u", "c", "7")
+    file.append(record)
+    assert records(tmp_path / "a.jsonl") == [
+        {
+            "time": "2026-01-01T00:00:00.000Z",
+            "tool": "delete_snapshot",
+            "snapshot_ids": ["a", "b"],
+            "channel": "card",
+            "outcome": "kept",
+            "detail": "",
+            "subject": "u",
+            "client": "c",
+            "request_id": "7",
+        }
+    ]
+    assert (
+        record.line()
+        == 'audit tool=delete_snapshot snapshot_id=["a", "b"] channel=card subject="u" client="c" outcome=kept'
+    )
