@@ -140,6 +140,8 @@ class Secrets:
         """Whether `text` (plain, or JSON) holds a secret, whole or split by hidden characters."""
         if any(form in text for form in self._forms):
             return True
+        if "\\" not in text and text.isprintable():  # no hidden character, raw or escaped, to look past
+            return False
         hidden = _hidden_spans(text) if self.values else []
         return bool(hidden) and any(form in _Visible(text, hidden).text for form in self._forms)
 
@@ -148,6 +150,8 @@ class Secrets:
         for secret in self.values:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+            if "\\" not in text and text.isprintable():  # no hidden character, raw or escaped, to look past
+                continue
             hidden = _hidden_spans(text)
             if hidden:
                 for start, end in reversed(_Visible(text, hidden).spans_of(secret)):
@@ -162,6 +166,8 @@ def _as_secrets(secrets: Secrets | Iterable[str | None]) -> Secrets:
 def one_line(text: str, secrets: Secrets | Iterable[str | None] = ()) -> str:
     """`text` with its secrets redacted, then line breaks as spaces and hidden characters escaped."""
     text = _as_secrets(secrets).redact(text)
+    if text.isprintable():  # no control, format, private-use, surrogate or separator but the space: as it is
+        return text
     return _ODD.sub(lambda match: _escaped(match.group()), text)
 
 
