@@ -157,12 +157,11 @@ def build_ladder(
 ) -> Ladder:
     """One channel object per rung, in the operator's order."""
     from .confirm import ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
-    from .confirm.browser import BrowserChannel
     from .confirm.card import CardChannel
     from .confirm.ladder import Ladder
 
     rungs: dict[str, Callable[[], Channel]] = {
-        "browser": lambda: BrowserChannel(pages, timeout=settings.elicitation_timeout),
+        "browser": lambda: _browser_channel(pages, settings),
         "card": lambda: CardChannel(
             decisions, ignored_clients=settings.card_ignored_clients, offer_browser=pages is not None
         ),
@@ -175,6 +174,13 @@ def build_ladder(
         "unconfirmed": Unconfirmed,
     }
     return Ladder([rungs[name]() for name in settings.ladder])
+
+
+def _browser_channel(pages: BrowserPages | None, settings: Settings) -> Channel:
+    """The browser rung (its pages' module loads with it: only where the operator's ladder names it)."""
+    from .confirm.browser import BrowserChannel
+
+    return BrowserChannel(pages, timeout=settings.elicitation_timeout)
 
 
 def _api_http(settings: Settings, seams: Seams) -> tuple[httpx.AsyncClient, SecretStr | None]:

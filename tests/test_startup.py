@@ -10,7 +10,8 @@ added to that path is a decision: add it there, or import it later, ARCHITECTURE
 entry point, Redis, the simulator, the demo, OAuth, scopes, JWT and OpenTelemetry's
 SDK, pydantic-settings), nor what the first request for tools loads (the tools, the
 card's tools, the API client, operations, channels, result models, the browser's
-detection: `server._Server.later` and `state.AppState` build those on first use).
+detection: `server._Server.later` and `state.AppState` build those on first use), nor
+what only the browser channel's pages use (their page and listener).
 The libraries beside ours are those the bare SDK server (`bench/bare_server.py`,
 probed the same way) imports anyway, the standard library, and the SDK's MCP Apps
 extension (the card's view). And `cli.main` hides what start-up made from the garbage
@@ -92,6 +93,13 @@ FIRST_TOOLS_REQUEST = (
     "snapshot_mcp.browser.opener",
 )
 """Loaded by the first request that needs tools, not before `initialize` is answered."""
+
+FIRST_BROWSER_USE = (
+    "snapshot_mcp.confirm.browser",
+    "snapshot_mcp.browser.page",
+    "snapshot_mcp.browser.listener",
+)
+"""Loaded by the first call that uses the browser channel, not by listing the tools."""
 
 ALSO_ALLOWED = ("mcp.server.apps",)
 """Third-party modules the bare SDK server does not import but the stdio server may: the card's extension."""
@@ -177,7 +185,7 @@ def test_initialize_is_answered_without_the_tools_or_anything_stdio_does_not_use
     at_initialize, _ = started
     assert "snapshot_mcp.server" in at_initialize  # the probe saw the start (the lines are there)
     assert [m for m in at_initialize if _within(m, NEVER_ON_STDIO)] == []
-    assert [m for m in at_initialize if _within(m, FIRST_TOOLS_REQUEST)] == []
+    assert [m for m in at_initialize if _within(m, FIRST_TOOLS_REQUEST + FIRST_BROWSER_USE)] == []
     assert sorted({m for m in at_initialize if _within(m, ("snapshot_mcp",))} - ON_STDIO_START) == []
 
 
@@ -203,7 +211,7 @@ def test_the_first_tools_request_loads_the_tools_and_still_nothing_stdio_does_no
     assert {"snapshot_mcp.tools", "snapshot_mcp.apps.tools", "snapshot_mcp.declaration", "snapshot_mcp.schema"} <= set(
         after_tools
     )
-    assert [m for m in after_tools if _within(m, NEVER_ON_STDIO)] == []
+    assert [m for m in after_tools if _within(m, NEVER_ON_STDIO + FIRST_BROWSER_USE)] == []
 
 
 @pytest.mark.slow  # spawns the server (or Python) as a subprocess
