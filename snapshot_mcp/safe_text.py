@@ -38,6 +38,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 __all__ = [
@@ -159,8 +160,20 @@ class Secrets:
         return text
 
 
+_NO_SECRETS = Secrets(())
+
+
+@lru_cache(maxsize=32)
+def _secrets(values: tuple[str | None, ...]) -> Secrets:
+    """The same few sets of configured secrets come with every answer: each is prepared once."""
+    return Secrets(values)
+
+
 def _as_secrets(secrets: Secrets | Iterable[str | None]) -> Secrets:
-    return secrets if isinstance(secrets, Secrets) else Secrets(secrets)
+    if isinstance(secrets, Secrets):
+        return secrets
+    values = tuple(secrets)
+    return _secrets(values) if values else _NO_SECRETS
 
 
 def one_line(text: str, secrets: Secrets | Iterable[str | None] = ()) -> str:

@@ -195,8 +195,7 @@ async def send_once(
     waited = time.monotonic()
     await limiter.acquire()
     telemetry.rate_limit_wait(time.monotonic() - waited)
-    template = telemetry.url_template(request.url.path)
-    with telemetry.api_attempt(request.method, template, request.url.host, resend_count) as attempt:
+    with telemetry.api_attempt(request.method, request.url.path, request.url.host, resend_count) as attempt:
         try:
             with anyio.move_on_after(seconds) as deadline:  # fail_after's scope without its generator
                 response = await http.send(request, stream=True)

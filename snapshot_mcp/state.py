@@ -265,6 +265,8 @@ class ExposeState:
     """Server middleware: handlers without a tool context (completions) find the state in `current_state()`."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "completion/complete":  # the one handler that reads it
+            return await call_next(ctx)
         token = _current.set(cast(AppState, ctx.lifespan_context))
         try:
             return await call_next(ctx)
