@@ -27,8 +27,8 @@ from mcp.types import CallToolResult, InputRequiredResult, Tool
 
 from . import __version__, telemetry
 from .apps import AppOnlyGate, add_card_tools, card_extension
-from .audit import AuditFile, AuditScope, install_audit_handler
 from .browser import GRACE_SECONDS
+from .logs import install_audit_handler
 from .messages import INSTRUCTIONS
 from .middleware import CompactArgumentErrors, ToolCallMetrics
 from .redact import RedactSecrets
@@ -206,6 +206,8 @@ def _middleware(settings: Settings, *, card: bool) -> list[ServerMiddleware[Any]
     if telemetry.enabled():  # `cli.main` turns telemetry on before it builds the server
         chain.append(ToolCallMetrics())
     if settings.audit_file is not None:  # the file's records name the request; the stderr line needs nothing
+        from .audit import AuditFile, AuditScope
+
         chain.append(AuditScope(AuditFile(settings.audit_file)))
     chain += [RedactSecrets(settings.secret_values), CompactArgumentErrors()]
     if card:  # the card's app-only tools exist

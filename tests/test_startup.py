@@ -74,7 +74,6 @@ ON_STDIO_START = frozenset(
         "snapshot_mcp.models",
         "snapshot_mcp.resources",
         "snapshot_mcp.apps",
-        "snapshot_mcp.audit",
         "snapshot_mcp.browser",
     }
 )
@@ -90,6 +89,7 @@ FIRST_TOOLS_REQUEST = (
     "snapshot_mcp.dedupe",
     "snapshot_mcp.client",
     "snapshot_mcp.confirm",
+    "snapshot_mcp.audit",
     "snapshot_mcp.browser.opener",
 )
 """Loaded by the first request that needs tools, not before `initialize` is answered."""
