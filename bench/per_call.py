@@ -1,6 +1,6 @@
 """Per call: sequential `get_snapshot` calls, project against the bare server.
 
-    python -m bench.per_call [--rounds 10] [--calls 50]
+    python -m bench.per_call [--calls 500] [--only stdio|memory]
 
 Two comparisons, each alternating the two servers in rounds of `--calls` calls (the
 order swaps every round) and comparing the median latency of a call:
@@ -202,15 +202,16 @@ def in_memory(calls: int) -> list[Figure]:
     return figures
 
 
-def run(calls: int = 500) -> list[Figure]:
-    return stdio(calls) + in_memory(calls)
+def run(calls: int = 500, only: str | None = None) -> list[Figure]:
+    return (stdio(calls) if only != "memory" else []) + (in_memory(calls) if only != "stdio" else [])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500, help="timed calls per server and comparison")
+    parser.add_argument("--only", choices=("stdio", "memory"), help="one of the two comparisons")
     args = parser.parse_args()
-    print_figures(run(args.calls))
+    print_figures(run(args.calls, args.only))
 
 
 if __name__ == "__main__":

@@ -31,15 +31,16 @@ from snapshot_mcp.simulator import Simulator
 from ._common import SNAPSHOT_ID, TOKEN, UNTHROTTLED
 from .bare_server import build_bare_server
 
-PLACES = {  # label: (function name, a part of its file's path)
-    "client: validate structuredContent vs outputSchema": ("validate_tool_result", "mcp/client/session.py"),
-    "server: the tool function, all of it": ("get_snapshot", ""),
-    "server:   its HTTP request (httpx + the simulator)": ("request", "httpx/_client.py"),
+PLACES = {  # label: (function names, a part of their file's path)
+    "client: validate structuredContent vs outputSchema": (("validate_tool_result",), "mcp/client/session.py"),
+    "server: the tool function, all of it": (("get_snapshot",), ""),
+    # the bare server calls `AsyncClient.request`; the project builds its request and calls `send` (streamed)
+    "server:   its HTTP request (httpx + the simulator)": (("request", "send"), "httpx/_client.py"),
 }
 
 
-def _frames_time(root: object, function: str, path: str) -> float:
-    """Seconds spent in frames of `function` in a file matching `path` (outermost occurrence on each path)."""
+def _frames_time(root: object, functions: tuple[str, ...], path: str) -> float:
+    """Seconds spent in frames of `functions` in a file matching `path` (outermost occurrence on each path)."""
     from pyinstrument.frame import Frame
 
     assert isinstance(root, Frame)
@@ -47,7 +48,7 @@ def _frames_time(root: object, function: str, path: str) -> float:
     stack: list[Frame] = [root]
     while stack:
         frame = stack.pop()
-        if frame.function == function and path in (frame.file_path or ""):
+        if frame.function in functions and path in (frame.file_path or ""):
             total += frame.time
             continue
         stack.extend(frame.children)

@@ -6,7 +6,7 @@ outcome, and who: the OAuth access token's subject (`sub`) and client (`client_i
 nonce or secret: the fields are ids, names this server chose, and the token's two
 identity claims.
 
-- stderr: one line per record, whatever the log level (`install_audit_handler`);
+- stderr: one line per record, whatever the log level (`logs.install_audit_handler`);
 - `--audit-file PATH`: each record also appended to PATH as one JSON line and flushed.
   Before a confirmed DELETE is sent, an `approved` record is appended there
   (`record_approval`); when it cannot be written, `AuditUnavailable` stops the delete, so
@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from .errors import SnapshotMCPError, Who
+from .logs import audit_logger, install_audit_handler
 
 __all__ = [
     "AuditFile",
@@ -47,18 +47,7 @@ __all__ = [
     "record_approval",
 ]
 
-audit_logger = logging.getLogger("snapshot_mcp.audit")
 logger = logging.getLogger("snapshot_mcp")
-
-
-def install_audit_handler() -> None:
-    """Audit lines always reach stderr, whatever the log level."""
-    if not audit_logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s snapshot-mcp %(message)s"))
-        audit_logger.addHandler(handler)
-    audit_logger.setLevel(logging.INFO)
-    audit_logger.propagate = False
 
 
 class AuditUnavailable(SnapshotMCPError):

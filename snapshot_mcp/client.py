@@ -123,7 +123,13 @@ class GenesisCloudClient:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._http = http
+        # What every request says besides the token; only the headers `http` does not already send (its
+        # defaults: `sending.build_http_client` sets most), as each one is merged into every request again.
+        ours = {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+        self._headers = {name: value for name, value in ours.items() if http.headers.get(name) != value}
         self._token = token
+        secret = "" if token is None else token.get_secret_value()  # can it go in a header at all (checked once)
+        self._sendable = secret.isprintable() and secret.isascii() and not any(ch.isspace() for ch in secret)
         self._base = endpoint.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.limiter: Limiter = limiter or SlidingWindow(rate_limit, clock=clock, sleep=sleep)
@@ -143,12 +149,11 @@ class GenesisCloudClient:
     def _auth_header(self) -> str:
         if self._token is None:
             raise MissingToken()
-        secret = self._token.get_secret_value()
-        if not secret.isprintable() or any(ch.isspace() for ch in secret) or not secret.isascii():
+        if not self._sendable:
             error = SnapshotMCPError(messages.UNSENDABLE_CREDENTIAL)
             error.who = "operator"  # the server's configuration must change, not the arguments
             raise error
-        return f"Bearer {secret}"
+        return f"Bearer {self._token.get_secret_value()}"
 
     async def _request(
         self,
@@ -163,12 +168,7 @@ class GenesisCloudClient:
 
         `retry` replaces the client's policy for this request (a completion makes one attempt).
         """
-        headers = {
-            "Authorization": self._auth_header(),
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": ACCEPT_ENCODING,
-        }
+        headers = {"Authorization": self._auth_header(), **self._headers}
         url = f"{self._base}{path}"
         tries = Tries(retry or self.retry, self._clock, self._rng)
         while True:

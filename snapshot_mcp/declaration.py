@@ -3,7 +3,7 @@
 Each tool's module declares it: name, title, description (from the settings it depends
 on), annotations, the OAuth scope it needs, its handler (whose signature gives the
 argument and result types), and its variants (a second signature under the token
-channel, the card's link). Registration (`tools.register`, `apps.card_extension`), the
+channel, the card's link). Registration (`tools.register`, `apps.add_card_tools`), the
 README table, the manifest and the tests' tool sets read these declarations; no other
 list of tool names is kept by hand.
 

@@ -30,12 +30,24 @@ import sys
 
 from .safe_text import one_line
 
-__all__ = ["AUDIT_MARK", "CONTINUED", "LINES", "NoLibraryDebug", "OneLine", "configure"]
+__all__ = [
+    "AUDIT_MARK",
+    "CONTINUED",
+    "LINES",
+    "NoLibraryDebug",
+    "OneLine",
+    "audit_logger",
+    "configure",
+    "install_audit_handler",
+]
 
 AUDIT_MARK = "snapshot-mcp audit"
 CONTINUED = "  | "
 """How each line of a traceback or stack begins."""
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+audit_logger = logging.getLogger("snapshot_mcp.audit")
+"""Where the audit records are written (`audit.audit`); its handler's format alone writes `AUDIT_MARK`."""
 
 _MARK = re.compile(r"snapshot-mcp audit", re.IGNORECASE)
 _DONE = "_snapshot_mcp_one_line"
@@ -99,3 +111,13 @@ def configure(level: str) -> None:
         logging.getLogger(name).setLevel(quiet)
     for name in _REQUEST_LOGGERS:  # set again on each call; NOTSET: the root's INFO
         logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else quiet)
+
+
+def install_audit_handler() -> None:
+    """Audit lines always reach stderr, whatever the log level, each beginning with `AUDIT_MARK`."""
+    if not audit_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s snapshot-mcp %(message)s"))
+        audit_logger.addHandler(handler)
+    audit_logger.setLevel(logging.INFO)
+    audit_logger.propagate = False

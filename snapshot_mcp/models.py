@@ -18,7 +18,6 @@ import ipaddress
 import re
 import socket
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,7 +69,7 @@ def _uuid(value: str, what: str) -> str:
     candidate = value.strip().lower()
     if not _UUID_RE.fullmatch(candidate):
         raise ValueError(f"{what} is a UUID such as ff942497-62f6-4a9d-8dc4-3766ebc2b8a2")
-    return str(uuid.UUID(candidate))
+    return candidate  # the pattern admits the canonical form only: str(uuid.UUID(candidate)) == candidate
 
 
 def check_snapshot_id(value: str) -> str:

@@ -29,6 +29,9 @@ from .safe_text import Secrets
 
 __all__ = ["RedactSecrets", "RedactingFilter", "redact"]
 
+_WIRE = json.JSONEncoder(default=str, check_circular=False)
+"""A response as JSON text, to look for secrets in (made once: a response is data the SDK serialises, never a cycle)."""
+
 
 def redact(value: Any, secrets: Iterable[str]) -> Any:
     """`value` (text, or JSON-like data) with every secret replaced by `[redacted]`."""
@@ -74,7 +77,7 @@ class RedactSecrets:
             cleaned = _walk(result.model_dump(mode="json", by_alias=True), self._secrets)
             return type(result).model_validate(cleaned)
         if isinstance(result, Mapping):
-            if not self._secrets.found_in(json.dumps(result, default=str)):
+            if not self._secrets.found_in(_WIRE.encode(result)):
                 return result
             return _walk(result, self._secrets)  # type: ignore[no-any-return]
         return result

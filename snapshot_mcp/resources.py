@@ -52,7 +52,6 @@ from .errors import NotFound, SnapshotMCPError
 from .models import KNOWN_REGIONS, check_snapshot_id
 from .sending import RetryPolicy
 from .state import AppState, app_state, current_state
-from .views import SnapshotView
 
 SNAPSHOT_URI = "genesiscloud://snapshots/{snapshot_id}"
 MAX_ARGUMENT_LENGTH = 2048
@@ -226,6 +225,8 @@ async def snapshot_resource(snapshot_id: str, ctx: Context[Any, Any]) -> str:
         raise ResourceNotFoundError(messages.error_text(NotFound(404, None, ""), checked)) from None
     except SnapshotMCPError as exc:
         raise ResourceError(messages.error_text(exc, checked)) from exc
+    from .views import SnapshotView  # the result models load with the first read, not with the server
+
     return SnapshotView.of(snapshot).model_dump_json(exclude_none=True)
 
 

@@ -38,6 +38,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 __all__ = [
@@ -140,6 +141,8 @@ class Secrets:
         """Whether `text` (plain, or JSON) holds a secret, whole or split by hidden characters."""
         if any(form in text for form in self._forms):
             return True
+        if "\\" not in text and text.isprintable():  # no hidden character, raw or escaped, to look past
+            return False
         hidden = _hidden_spans(text) if self.values else []
         return bool(hidden) and any(form in _Visible(text, hidden).text for form in self._forms)
 
@@ -148,6 +151,8 @@ class Secrets:
         for secret in self.values:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+            if "\\" not in text and text.isprintable():  # no hidden character, raw or escaped, to look past
+                continue
             hidden = _hidden_spans(text)
             if hidden:
                 for start, end in reversed(_Visible(text, hidden).spans_of(secret)):
@@ -155,13 +160,27 @@ class Secrets:
         return text
 
 
+_NO_SECRETS = Secrets(())
+
+
+@lru_cache(maxsize=32)
+def _secrets(values: tuple[str | None, ...]) -> Secrets:
+    """The same few sets of configured secrets come with every answer: each is prepared once."""
+    return Secrets(values)
+
+
 def _as_secrets(secrets: Secrets | Iterable[str | None]) -> Secrets:
-    return secrets if isinstance(secrets, Secrets) else Secrets(secrets)
+    if isinstance(secrets, Secrets):
+        return secrets
+    values = tuple(secrets)
+    return _secrets(values) if values else _NO_SECRETS
 
 
 def one_line(text: str, secrets: Secrets | Iterable[str | None] = ()) -> str:
     """`text` with its secrets redacted, then line breaks as spaces and hidden characters escaped."""
     text = _as_secrets(secrets).redact(text)
+    if text.isprintable():  # no control, format, private-use, surrogate or separator but the space: as it is
+        return text
     return _ODD.sub(lambda match: _escaped(match.group()), text)
 
 

@@ -195,10 +195,9 @@ async def send_once(
     waited = time.monotonic()
     await limiter.acquire()
     telemetry.rate_limit_wait(time.monotonic() - waited)
-    template = telemetry.url_template(request.url.path)
-    with telemetry.api_attempt(request.method, template, request.url.host, resend_count) as attempt:
+    with telemetry.api_attempt(request.method, request.url.path, request.url.host, resend_count) as attempt:
         try:
-            with anyio.fail_after(seconds):
+            with anyio.move_on_after(seconds) as deadline:  # fail_after's scope without its generator
                 response = await http.send(request, stream=True)
                 attempt.answered(response.status_code)
                 try:
@@ -208,12 +207,12 @@ async def send_once(
         except (httpx.TransportError, httpx.DecodingError) as exc:
             attempt.failed(type(exc).__name__)
             return Lost(exc)
-        except TimeoutError:
-            attempt.failed("timeout")
-            raise BadResponse(0, None, messages.answer_too_slow(seconds)) from None
         except _TooLarge:
             attempt.failed("too_large")
             raise UnusableResponse(messages.answer_too_large(MAX_ANSWER_BYTES // (1024 * 1024))) from None
+        if deadline.cancelled_caught:
+            attempt.failed("timeout")
+            raise BadResponse(0, None, messages.answer_too_slow(seconds))
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return Answered(response.status_code, body, response.headers.get("content-type", ""), retry_after)
 

@@ -1,10 +1,13 @@
 """Settings: what the operator chose, from the environment and the command line.
 
-One `Settings` model (pydantic-settings) holds every option. Each field reads
+One `Settings` model (pydantic) holds every option. Each field reads
 `SNAPSHOT_MCP_<FIELD>` (e.g. `SNAPSHOT_MCP_LOG_LEVEL`), except the API token and
 endpoint, which keep Genesis Cloud's own names, `GENESISCLOUD_TOKEN` and
-`GENESISCLOUD_ENDPOINT`. The command line (`cli.py`) is generated from the same
-fields: a field's description is its `--help` text and its README line.
+`GENESISCLOUD_ENDPOINT` (a field's `validation_alias` names the variables read before
+the prefixed one). The command line (`cli.py`) is generated from the same fields: a
+field's description is its `--help` text and its README line. Reading the environment
+is a dictionary look-up per field (`environment_values`), not pydantic-settings: importing
+that alone costs about a twentieth of the server's start-up.
 
 The secrets (API token, HTTP client token, state key) are `SecretStr`: they show as
 `**********` in every repr and validation error, and are read with
@@ -15,17 +18,18 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
 )
 
 from .safe_text import url_secrets
@@ -70,8 +74,8 @@ def _comma_separated(value: object) -> object:
 
 T = TypeVar("T")
 Flag = Annotated[bool, BeforeValidator(_flag)]
-CommaList = Annotated[tuple[T, ...], NoDecode, BeforeValidator(_comma_separated)]
-"""A list given as comma-separated text (NoDecode: not as JSON)."""
+CommaList = Annotated[tuple[T, ...], BeforeValidator(_comma_separated)]
+"""A list given as comma-separated text (not as JSON)."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -101,23 +105,7 @@ def check_oauth_url(url: str, *, must_end_with: str | None = None) -> None:
         raise ValueError(f"must be this server's address, ending in {must_end_with}")
 
 
-_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("snapshot_mcp_environ", default=None)
-
-
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source, reading a given mapping instead of `os.environ`.
-
-    A blank value counts as unset: bundles pass empty strings for optional settings.
-    """
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        super().__init__(settings_cls)
-        self.env_vars = {
-            key if self.case_sensitive else key.lower(): value for key, value in environ.items() if value.strip()
-        }
-
-
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything the server needs to run, validated once at start-up; frozen and hashable.
 
     Where values come from:
@@ -134,14 +122,7 @@ class Settings(BaseSettings):
     """
 
     # hide_input_in_errors: a rejected endpoint may carry a password, a token field a secret.
-    model_config = SettingsConfigDict(
-        frozen=True,
-        extra="forbid",
-        hide_input_in_errors=True,
-        env_prefix=ENV_PREFIX,
-        env_ignore_empty=True,
-        validate_by_name=True,
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, validate_by_name=True)
 
     token: SecretStr | None = Field(
         default=None,
@@ -255,21 +236,6 @@ class Settings(BaseSettings):
         description="also append every audit record to this file as one JSON line (its directory must exist)",
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Keyword arguments; then, inside `from_env` only, the mapping it was given."""
-        environ = _ENVIRON.get()
-        if environ is None:
-            return (init_settings,)
-        return (init_settings, _MappingEnvSource(settings_cls, environ))
-
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
@@ -377,13 +343,27 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Settings from the variables in `environ` (not `os.environ`, unless passed); `overrides` win."""
-        reset = _ENVIRON.set(environ)
-        try:
-            return cls(**overrides)
-        finally:
-            _ENVIRON.reset(reset)
+        return cls.model_validate({**environment_values(environ), **overrides})
 
 
 def env_name(field: str) -> str:
     """The environment variable that sets `field`."""
     return {"token": TOKEN_ENV, "endpoint": ENDPOINT_ENV}.get(field, ENV_PREFIX + field.upper())
+
+
+def variable_names(field: str) -> tuple[str, ...]:
+    """The environment variables that set `field`, the first found winning: its aliases, then the prefixed name."""
+    alias = Settings.model_fields[field].validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    return (*(choice for choice in choices if isinstance(choice, str)), ENV_PREFIX + field.upper())
+
+
+def environment_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """The fields `environ` sets, as text by field name: names match in any case, and a blank value is unset."""
+    given = {name.upper(): value for name, value in environ.items() if value.strip()}
+    found: dict[str, str] = {}
+    for field in Settings.model_fields:
+        value = next((given[name] for name in variable_names(field) if name in given), None)
+        if value is not None:
+            found[field] = value
+    return found

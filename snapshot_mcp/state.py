@@ -3,6 +3,11 @@
 A tool reads it from its context (`app_state(ctx)`); nothing else holds settings or
 policies. `Seams` are what tests and the demo replace: the API's HTTP client, the
 retry policy, the first poll interval, the wall clock of confirmation tokens and the store.
+
+The lifespan opens what must be open before the first request (the API's connection
+pool, the store); the API client, the operations and the confirmation channels are
+built, and their modules imported, by the first call that uses them, so a server
+answers `initialize` without loading them.
 """
 
 from __future__ import annotations
@@ -14,27 +19,30 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, cast
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from pydantic import SecretStr
 
-from .browser.listener import GRACE_SECONDS
-from .browser.opener import Launcher
-from .client import GenesisCloudClient
-from .confirm import Channel, ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
-from .confirm.browser import BrowserChannel, BrowserPages, browser_pages
-from .confirm.card import CardChannel
-from .confirm.decisions import Decisions
-from .confirm.ladder import Ladder
-from .confirm.requests import DeletionRequests
-from .operations import Operations
-from .ratelimit import Limiter
+from .browser import GRACE_SECONDS, background_tasks
 from .sending import RetryPolicy, build_http_client
 from .settings import Settings
 from .store import MemoryStore, Store
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from .browser.opener import Desktop, Launcher
+    from .confirm import Channel
+    from .confirm.browser import BrowserPages
+    from .confirm.decisions import Decisions
+    from .confirm.ladder import Ladder
+    from .confirm.requests import DeletionRequests
+    from .operations import Operations
+    from .ratelimit import Limiter
 
 
 @dataclass(frozen=True)
@@ -47,23 +55,84 @@ class Seams:
     wall_clock: Callable[[], float] = field(default=time.time)
     store: Store | None = None
     """A store to use instead of the configured one (left open: its owner closes it)."""
-    launcher: Launcher | None = None
-    """How this machine opens the person's browser (`Desktop.launcher()`); None: it cannot."""
+    launcher: Callable[[], Launcher | None] = field(default=lambda: None)
+    """How this machine opens the person's browser (`browser_launcher`); None: it cannot."""
     page_grace: float = GRACE_SECONDS
     """How long the browser page's listener outlives the last request it served."""
 
 
-@dataclass(frozen=True)
 class AppState:
-    """The running server's shared parts."""
+    """The running server's shared parts: its settings and store; the rest built by the first call that uses it."""
 
-    settings: Settings
-    ops: Operations
-    ladder: Ladder
-    requests: DeletionRequests
-    decisions: Decisions
-    """Where every face of a deletion request (the card, the browser page) reads and decides it."""
-    store: Store
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        seams: Seams,
+        http: httpx.AsyncClient,
+        token: SecretStr | None,
+        limiter: Limiter | None,
+        page_tasks: TaskGroup | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._seams = seams
+        self._http = http
+        self._token = token
+        self._limiter = limiter
+        self._page_tasks = page_tasks
+
+    @cached_property
+    def ops(self) -> Operations:
+        """The operations, over the API client (one per server: one connection pool, one rate limit)."""
+        from .client import GenesisCloudClient
+        from .operations import Operations
+
+        client = GenesisCloudClient(
+            self._http,
+            token=self._token,
+            endpoint=self.settings.endpoint,
+            retry=self._seams.retry,
+            rate_limit=self.settings.rate_limit,
+            limiter=self._limiter,
+        )
+        return Operations(
+            client, self.store, wait_timeout=self.settings.wait_timeout, poll_interval=self._seams.poll_interval
+        )
+
+    @cached_property
+    def requests(self) -> DeletionRequests:
+        """The deletion requests the card and the browser page decide."""
+        from .confirm.requests import DeletionRequests
+
+        key = derived_key(self.settings, b"card nonces")
+        return DeletionRequests(self.store, key, ttl=self.settings.card_timeout, clock=self._seams.wall_clock)
+
+    @cached_property
+    def decisions(self) -> Decisions:
+        """Where every face of a deletion request (the card, the browser page) reads and decides it."""
+        from .confirm.decisions import Decisions
+
+        return Decisions(self.requests, self.ops)
+
+    @cached_property
+    def pages(self) -> BrowserPages | None:
+        """The browser's confirmation pages; None where the browser rung cannot exist or no browser can be opened."""
+        launcher = self._seams.launcher() if self._page_tasks is not None else None
+        if launcher is None or self._page_tasks is None:
+            return None
+        from .browser.opener import Opener
+        from .confirm.browser import BrowserPages
+
+        return BrowserPages(
+            self.requests, self.decisions, Opener(launcher), self._page_tasks, grace=self._seams.page_grace
+        )
+
+    @cached_property
+    def ladder(self) -> Ladder:
+        """The confirmation channels, in the operator's order."""
+        return build_ladder(self.settings, self.store, self.decisions, self._seams.wall_clock, self.pages)
 
 
 def app_state(ctx: Context[Any, Any]) -> AppState:
@@ -87,8 +156,12 @@ def build_ladder(
     pages: BrowserPages | None = None,
 ) -> Ladder:
     """One channel object per rung, in the operator's order."""
+    from .confirm import ConfirmationTokens, FormChannel, TokenChannel, Unconfirmed
+    from .confirm.card import CardChannel
+    from .confirm.ladder import Ladder
+
     rungs: dict[str, Callable[[], Channel]] = {
-        "browser": lambda: BrowserChannel(pages, timeout=settings.elicitation_timeout),
+        "browser": lambda: _browser_channel(pages, settings),
         "card": lambda: CardChannel(
             decisions, ignored_clients=settings.card_ignored_clients, offer_browser=pages is not None
         ),
@@ -101,6 +174,13 @@ def build_ladder(
         "unconfirmed": Unconfirmed,
     }
     return Ladder([rungs[name]() for name in settings.ladder])
+
+
+def _browser_channel(pages: BrowserPages | None, settings: Settings) -> Channel:
+    """The browser rung (its pages' module loads with it: only where the operator's ladder names it)."""
+    from .confirm.browser import BrowserChannel
+
+    return BrowserChannel(pages, timeout=settings.elicitation_timeout)
 
 
 def _api_http(settings: Settings, seams: Seams) -> tuple[httpx.AsyncClient, SecretStr | None]:
@@ -136,33 +216,46 @@ def browser_possible(settings: Settings) -> bool:
     return "browser" in settings.ladder and not settings.read_only and settings.transport == "stdio"
 
 
+def browser_launcher(settings: Settings, desktop: Desktop | None = None) -> Callable[[], Launcher | None]:
+    """How `desktop` (default: this machine) opens the person's browser, looked up once, when first asked.
+
+    None: the browser rung cannot exist (`browser_possible`), or no browser can be opened here.
+    """
+
+    @cache
+    def launcher() -> Launcher | None:
+        if not browser_possible(settings):
+            return None
+        from .browser import opener
+
+        return (desktop or opener.this_machine()).launcher()
+
+    return launcher
+
+
 @asynccontextmanager
 async def open_state(settings: Settings, seams: Seams) -> AsyncIterator[AppState]:
     """Open the API client's connection pool and the store; close them when the server stops."""
     http, token = _api_http(settings, seams)
     store, limiter = (seams.store, None) if seams.store is not None else await open_store(settings, token)
-    client = GenesisCloudClient(
-        http,
-        token=token,
-        endpoint=settings.endpoint,
-        retry=seams.retry,
-        rate_limit=settings.rate_limit,
-        limiter=limiter,
-    )
-    ops = Operations(client, store, wait_timeout=settings.wait_timeout, poll_interval=seams.poll_interval)
-    key = derived_key(settings, b"card nonces")
-    requests = DeletionRequests(store, key, ttl=settings.card_timeout, clock=seams.wall_clock)
-    decisions = Decisions(requests, ops)
-    launcher = seams.launcher if browser_possible(settings) else None
     try:
-        async with browser_pages(requests, decisions, launcher, grace=seams.page_grace) as pages:
-            ladder = build_ladder(settings, store, decisions, seams.wall_clock, pages)
-            yield AppState(settings, ops, ladder, requests, decisions, store)
+        async with _page_tasks(settings) as tasks:
+            yield AppState(settings, store, seams=seams, http=http, token=token, limiter=limiter, page_tasks=tasks)
     finally:
         if seams.store is None:
             await store.aclose()
         if seams.http is None:
             await http.aclose()
+
+
+@asynccontextmanager
+async def _page_tasks(settings: Settings) -> AsyncIterator[TaskGroup | None]:
+    """Where the browser page's listener runs while the server does; None where the browser rung cannot exist."""
+    if not browser_possible(settings):
+        yield None
+        return
+    async with background_tasks() as tasks:
+        yield tasks
 
 
 _current: ContextVar[AppState] = ContextVar("snapshot_mcp_state")
@@ -172,6 +265,8 @@ class ExposeState:
     """Server middleware: handlers without a tool context (completions) find the state in `current_state()`."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "completion/complete":  # the one handler that reads it
+            return await call_next(ctx)
         token = _current.set(cast(AppState, ctx.lifespan_context))
         try:
             return await call_next(ctx)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -183,13 +183,29 @@ class ApiAttempt:
         self.error = error
 
 
-@contextmanager
-def api_attempt(method: str, template: str, host: str, resend_count: int) -> Iterator[ApiAttempt]:
-    """A CLIENT span (and a count) for one attempt of an API request."""
+class _Unrecorded(ApiAttempt):
+    """An attempt while telemetry is off: nothing is learnt, so one instance serves every attempt."""
+
+    def answered(self, status: int) -> None:
+        pass
+
+    def failed(self, error: str) -> None:
+        pass
+
+
+_UNRECORDED = nullcontext(_Unrecorded(None))
+
+
+def api_attempt(method: str, path: str, host: str, resend_count: int) -> AbstractContextManager[ApiAttempt]:
+    """A CLIENT span (and a count) for one attempt of an API request to `path`; while off, nothing at all."""
     on = _on
     if on is None:
-        yield ApiAttempt(None)
-        return
+        return _UNRECORDED
+    return _recorded(on, method, url_template(path), host, resend_count)
+
+
+@contextmanager
+def _recorded(on: _Instruments, method: str, template: str, host: str, resend_count: int) -> Iterator[ApiAttempt]:
     from opentelemetry.trace import SpanKind, StatusCode
 
     attributes: dict[str, Any] = {"http.request.method": method, "url.template": template, "server.address": host}

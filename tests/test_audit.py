@@ -16,8 +16,9 @@ import pytest
 from mcp.types import CallToolResult
 from support import OTHER_SEED_ID, SEED_ID, Asker, accept, audit_lines, connect, sent, text_of
 
-from snapshot_mcp.audit import AuditFile, AuditRecord, AuditUnavailable
+from snapshot_mcp.audit import AuditFile, AuditRecord, AuditScope, AuditUnavailable
 from snapshot_mcp.confirm.card import CONFIRMATION_META
+from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
 
@@ -116,3 +117,11 @@ def test_the_file_check_and_record_shapes(tmp_path: Path) -> None:
         record.line()
         == 'audit tool=delete_snapshot snapshot_id=["a", "b"] channel=card subject="u" client="c" outcome=kept'
     )
+
+
+def test_the_request_scope_is_in_the_chain_only_with_an_audit_file(settings: Settings, tmp_path: Path) -> None:
+    """The stderr line needs no request id: without --audit-file the scope is left out, not passed through."""
+    plain = build_server(settings)
+    filed = build_server(settings.model_copy(update={"audit_file": str(tmp_path / "audit.jsonl")}))
+    assert not any(isinstance(layer, AuditScope) for layer in plain.middleware)
+    assert sum(isinstance(layer, AuditScope) for layer in filed.middleware) == 1

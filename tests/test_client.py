@@ -42,7 +42,14 @@ from snapshot_mcp.errors import (
     SnapshotMCPError,
 )
 from snapshot_mcp.models import CreateSnapshotRequest, Snapshot
-from snapshot_mcp.sending import DEFAULT_TIMEOUT, USER_AGENT, RetryPolicy, build_http_client, parse_retry_after
+from snapshot_mcp.sending import (
+    ACCEPT_ENCODING,
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    RetryPolicy,
+    build_http_client,
+    parse_retry_after,
+)
 from snapshot_mcp.settings import DEFAULT_ENDPOINT
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 
@@ -472,6 +479,32 @@ async def test_user_agent_with_the_production_http_client(sim: Simulator, clock:
         await make_client(http, clock).list_page()
     assert sim.requests[0].headers["user-agent"] == USER_AGENT
     assert USER_AGENT.startswith(f"snapshot-mcp/{__version__} ")
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [
+        pytest.param(None, id="production-client"),
+        pytest.param({}, id="plain-client"),
+        pytest.param({"User-Agent": "other/1", "Accept": "*/*", "Accept-Encoding": "br, zstd"}, id="other-defaults"),
+    ],
+)
+async def test_our_headers_reach_the_api_whatever_the_http_client_sends_by_default(
+    sim: Simulator, clock: VirtualClock, defaults: dict[str, str] | None
+) -> None:
+    """User-Agent, Accept and Accept-Encoding are ours on every request: sent with it unless the client's own."""
+    http = build_http_client(sim.transport()) if defaults is None else httpx.AsyncClient(transport=sim.transport())
+    async with http:
+        http.headers.update(defaults or {})
+        client = make_client(http, clock)
+        await client.list_page()
+        await client.get(SEED_CREATED)
+    assert len(sim.requests) == 2
+    for request in sim.requests:
+        assert request.headers["user-agent"] == USER_AGENT
+        assert request.headers["accept"] == "application/json"
+        assert request.headers["accept-encoding"] == ACCEPT_ENCODING
+        assert request.headers["authorization"] == f"Bearer {DEFAULT_TOKEN}"
 
 
 async def test_custom_endpoint_is_used(sim: Simulator, clock: VirtualClock) -> None:

@@ -43,7 +43,9 @@ TIMEOUT = 30  # a bound for a hung child, never a wait
 
 def base_env(**extra: str) -> dict[str, str]:
     """A minimal environment: none of the caller's GENESISCLOUD_* or SNAPSHOT_MCP_* settings."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    # PYTHONDONTWRITEBYTECODE: a child leaves no bytecode behind where the caller writes none, so a test run
+    # does not make later starts (and benchmarks) faster than they are.
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYTHONDONTWRITEBYTECODE")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)

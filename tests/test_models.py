@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -452,3 +453,12 @@ def test_check_snapshot_id_only_ever_returns_a_canonical_uuid(value: str) -> Non
     except ValueError:
         return
     assert CANONICAL_UUID.fullmatch(result)
+
+
+@settings(max_examples=500, deadline=None)
+@pytest.mark.slow  # hypothesis: a hundred examples
+@given(st.uuids(), st.lists(st.booleans(), min_size=36, max_size=36))
+def test_check_snapshot_id_is_what_the_uuid_module_writes(value: uuid.UUID, upper: list[bool]) -> None:
+    """Any UUID, in any mix of cases, comes back exactly as `str(uuid.UUID(...))` writes it."""
+    written = "".join(ch.upper() if up else ch for ch, up in zip(str(value), upper, strict=True))
+    assert check_snapshot_id(written) == str(uuid.UUID(written)) == str(value)

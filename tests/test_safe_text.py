@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from snapshot_mcp.safe_text import (
     MIN_SECRET_LENGTH,
@@ -210,3 +213,60 @@ def test_a_url_is_shown_without_any_password(url: str, shown: str) -> None:
 def test_every_password_in_a_url_is_a_secret(url: str, secrets: tuple[str, ...]) -> None:
     """As written and as a client reads it (percent-decoded); a username is not a secret (it would match words)."""
     assert url_secrets(url) == secrets
+
+
+def _per_character(text: str) -> str:
+    """Text shown character by character: whitespace controls and line breaks as spaces, hidden ones escaped."""
+    shown = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch.isspace():
+            shown.append(" " if category in ("Cc", "Zl", "Zp") else ch)
+        elif category in ("Cc", "Cf", "Co", "Cs"):
+            shown.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        else:
+            shown.append(ch)
+    return "".join(shown)
+
+
+@settings(max_examples=1000, deadline=None)
+@pytest.mark.slow  # hypothesis: a thousand examples
+@given(st.text(max_size=80) | st.text(st.characters(codec="ascii"), max_size=80))
+def test_one_line_shows_every_character_by_the_one_rule(text: str) -> None:
+    """Text with nothing to escape comes back as it is (the same object); other text character by character."""
+    assert one_line(text) == _per_character(text)
+    if text.isprintable():
+        assert one_line(text) is text
+
+
+@settings(max_examples=500, deadline=None)
+@pytest.mark.slow  # hypothesis: hundreds of examples
+@given(
+    st.text(st.characters(exclude_categories=("Cc", "Cf", "Co", "Cs", "Zl", "Zp", "Zs")), min_size=8, max_size=20),
+    st.lists(st.text(st.characters(exclude_categories=("Cc", "Cf", "Co", "Cs", "Zl", "Zp")), max_size=12), max_size=4),
+)
+def test_text_without_anything_hidden_is_redacted_by_plain_replacement(secret: str, pieces: list[str]) -> None:
+    """Printable text without a backslash holds no hidden character to look past: each secret is replaced where it
+    stands, and found only where it stands (the short cut equals the long way)."""
+    text = secret.join(pieces)
+    assume("\\" not in text and text.isprintable())
+    secrets = Secrets([secret])
+    forms = (secret, json.dumps(secret)[1:-1])
+    assert secrets.redact(text) == text.replace(secret, REDACTED)
+    assert secrets.found_in(text) == any(form in text for form in forms)
+    assert one_line(text, secrets) == text.replace(secret, REDACTED)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain name", "plain name"),
+        ("line\nbreak\ttab", "line break tab"),
+        ("bidi\u202eoverride", "bidi\\u202eoverride"),
+        ("zero\u200bwidth", "zero\\u200bwidth"),
+        ("nbsp\u00a0kept", "nbsp\u00a0kept"),
+        ("tag\U000e0041letter", "tag\\U000e0041letter"),
+    ],
+)
+def test_one_line_examples(text: str, expected: str) -> None:
+    assert one_line(text) == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from snapshot_mcp.scopes import DELETE, READ, SCOPES, WRITE, needed_scope, scope_for, step_up
+from snapshot_mcp.scopes import DELETE, READ, SCOPES, WRITE, ScopeGate, needed_scope, scope_for, step_up
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN
@@ -42,3 +42,18 @@ def test_step_up_keeps_what_the_token_has() -> None:
     assert step_up({READ}, DELETE) == "snapshots:read snapshots:delete"
     assert step_up(set(), WRITE) == "snapshots:write"
     assert step_up({DELETE, READ}, WRITE) == "snapshots:read snapshots:write snapshots:delete"
+
+
+def test_the_gate_is_in_the_chain_only_where_access_tokens_carry_scopes() -> None:
+    """Without --auth-issuer no request carries scopes: the gate is left out, not passed through on every call."""
+    plain = build_server(Settings(token=SecretStr(DEFAULT_TOKEN), transport="http"))
+    oauth = build_server(
+        Settings(
+            token=SecretStr(DEFAULT_TOKEN),
+            transport="http",
+            auth_issuer="https://issuer.example",
+            public_url="https://mcp.example/mcp",
+        )
+    )
+    assert not any(isinstance(layer, ScopeGate) for layer in plain.middleware)
+    assert sum(isinstance(layer, ScopeGate) for layer in oauth.middleware) == 1

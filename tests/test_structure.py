@@ -330,7 +330,7 @@ def test_no_tool_name_is_written_outside_its_module() -> None:
 
 
 def test_only_the_registrations_add_tools_and_only_from_declarations() -> None:
-    """add_tool (and the Apps extension's tool) are called in `tools.register` and `apps.card_extension` only,
+    """add_tool is called in `tools.register` and `apps.add_card_tools` only,
     in a loop over declarations, with every name, title and description read from the one the loop is at."""
     places = []
     for name, path in _modules().items():

@@ -23,6 +23,7 @@ from support import SEED_ID, Asker, accept, connect
 
 from snapshot_mcp import telemetry
 from snapshot_mcp.http import build_http_app
+from snapshot_mcp.middleware import ToolCallMetrics
 from snapshot_mcp.otel_export import providers
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
@@ -148,6 +149,15 @@ async def test_a_traceparent_in_meta_is_continued(recording: Recording) -> None:
         await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID}, meta=meta)
     [api] = [span for span in recording.finished() if span.name.startswith("GET ")]
     assert f"{api.context.trace_id:032x}" == TRACE_ID
+
+
+def test_the_tool_call_counter_is_in_the_chain_only_while_recording(recording: Recording) -> None:
+    """Off, the counting middleware is left out of the server, not passed through on every call."""
+    on = build_server(Settings(token=SecretStr(CANARY)))
+    telemetry.uninstall()
+    off = build_server(Settings(token=SecretStr(CANARY)))
+    assert sum(isinstance(layer, ToolCallMetrics) for layer in on.middleware) == 1
+    assert not any(isinstance(layer, ToolCallMetrics) for layer in off.middleware)
 
 
 async def test_off_records_nothing() -> None:

@@ -26,6 +26,7 @@ import anyio
 import h11
 from anyio.abc import SocketAttribute, SocketStream, TaskGroup
 
+from snapshot_mcp.browser import GRACE_SECONDS
 from snapshot_mcp.errors import StoreUnavailable
 
 from .page import MAX_BODY, Incoming, Outgoing, refusal
@@ -34,8 +35,6 @@ logger = logging.getLogger("snapshot_mcp.browser")
 
 READ_TIMEOUT = 10.0
 """Seconds a connection has to send its whole request."""
-GRACE_SECONDS = 15.0
-"""How long the listener stays up after the last request it served was decided or expired."""
 TICK_SECONDS = 1.0
 """How often the listener looks again whether what it served is still pending."""
 

@@ -21,21 +21,58 @@ the asking session (`facts.session_digest`); what a confirmed delete did to each
 snapshot is a typed `outcomes.SnapshotOutcome`.
 """
 
-from .base import (
-    Approved,
-    Channel,
-    ChannelVerdict,
-    DeletionCall,
-    Refused,
-    Replied,
-    audit,
-    audit_logger,
-    install_audit_handler,
-)
-from .facts import fingerprint, session_digest
-from .form import FormChannel
-from .token import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenChannel, TokenError
-from .unconfirmed import Unconfirmed
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import (
+        Approved,
+        Channel,
+        ChannelVerdict,
+        DeletionCall,
+        Refused,
+        Replied,
+        audit,
+        audit_logger,
+        install_audit_handler,
+    )
+    from .facts import fingerprint, session_digest
+    from .form import FormChannel
+    from .token import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenChannel, TokenError
+    from .unconfirmed import Unconfirmed
+
+_NAMES = {
+    "base": (
+        "Approved",
+        "Channel",
+        "ChannelVerdict",
+        "DeletionCall",
+        "Refused",
+        "Replied",
+        "audit",
+        "audit_logger",
+        "install_audit_handler",
+    ),
+    "facts": ("fingerprint", "session_digest"),
+    "form": ("FormChannel",),
+    "token": ("TOKEN_TTL_SECONDS", "ConfirmationTokens", "TokenChannel", "TokenError"),
+    "unconfirmed": ("Unconfirmed",),
+}
+_HOME = {name: module for module, names in _NAMES.items() for name in names}
+"""The module each name lives in: a channel's module is imported when one of its names is first used, so a
+server starts without loading channels before a call needs one."""
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "TOKEN_TTL_SECONDS",

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -38,7 +38,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from snapshot_mcp import messages
-from snapshot_mcp.browser.listener import GRACE_SECONDS, Listener
+from snapshot_mcp.browser import GRACE_SECONDS, background_tasks
 from snapshot_mcp.browser.opener import Launcher, Opener
 from snapshot_mcp.browser.page import AUDIT_TOOL, Choice, DeskAnswer, Page
 from snapshot_mcp.errors import SnapshotMCPError, StoreUnavailable
@@ -51,6 +51,9 @@ from .decisions import Decision, Decisions
 from .ladder import declares_card
 from .requests import MAX_BAD_SECRETS, DeletionRequest, DeletionRequests, Face, RequestStatus
 from .shown import request_view
+
+if TYPE_CHECKING:
+    from snapshot_mcp.browser.listener import Listener
 
 logger = logging.getLogger("snapshot_mcp.confirm")
 
@@ -76,19 +79,8 @@ async def browser_pages(
     if launcher is None:
         yield None
         return
-    try:
-        async with anyio.create_task_group() as tasks:
-            yield BrowserPages(requests, decisions, Opener(launcher), tasks, grace=grace)
-            tasks.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        raise _sole(group) from None
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one exception inside nested groups, or the group itself when there are several."""
-    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
-        group = group.exceptions[0]
-    return group.exceptions[0] if len(group.exceptions) == 1 else group
+    async with background_tasks() as tasks:
+        yield BrowserPages(requests, decisions, Opener(launcher), tasks, grace=grace)
 
 
 class BrowserPages:
@@ -107,9 +99,19 @@ class BrowserPages:
         self.decisions = decisions
         self.opener = opener
         self.tasks = tasks
-        self.listener = Listener(lambda port: Page(self, port).respond, self._still_pending, grace=grace)
+        self._grace = grace
+        self._listener: Listener | None = None
         self._sessions: dict[str, tuple[str, float]] = {}
         self._decided: dict[str, anyio.Event] = {}
+
+    @property
+    def listener(self) -> Listener:
+        """The loopback listener, made when a page is first shown (its module, and h11, load then)."""
+        if self._listener is None:
+            from snapshot_mcp.browser.listener import Listener
+
+            self._listener = Listener(lambda port: Page(self, port).respond, self._still_pending, grace=self._grace)
+        return self._listener
 
     async def show(self, request: DeletionRequest, session: str) -> bool:
         """Serve `request`'s page and open the person's browser on it; False when the browser cannot be started."""
@@ -134,7 +136,8 @@ class BrowserPages:
         event = self._decided.pop(request_id, None)
         if event is not None:
             event.set()
-        self.listener.changed()
+        if self._listener is not None:
+            self._listener.changed()
 
     def _forget_expired(self) -> None:
         now = self.requests.clock()
