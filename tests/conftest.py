@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import RedisServer
 
 from snapshot_mcp.browser import opener
 from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import RedisServer
 
 
 class RealNetworkCall(RuntimeError):

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from mcp.types import CallToolResult
-from support import OTHER_SEED_ID, SEED_ID, Asker, accept, audit_lines, connect, sent, text_of
 
 from snapshot_mcp.audit import AuditFile, AuditRecord, AuditUnavailable
 from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
+from tests.support import OTHER_SEED_ID, SEED_ID, Asker, accept, audit_lines, connect, sent, text_of
 
 
 def records(path: Path) -> list[dict[str, Any]]:

@@ -12,7 +12,10 @@ from typing import Any
 import anyio
 import pytest
 from mcp.types import ElicitResult
-from support import (
+
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Faults, SimRequest, Simulator
+from tests.support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,
@@ -26,10 +29,7 @@ from support import (
     fast,
     sent,
 )
-from support import text_of as text
-
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import Faults, SimRequest, Simulator
+from tests.support import text_of as text
 
 PAIR = [SEED_ID, OTHER_SEED_ID]
 META = "snapshot-mcp/confirmation"

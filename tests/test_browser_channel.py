@@ -16,7 +16,15 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult
-from support import (
+
+from snapshot_mcp.browser.opener import Launcher
+from snapshot_mcp.confirm.browser import browser_pages
+from snapshot_mcp.confirm.decisions import Decisions
+from snapshot_mcp.confirm.requests import DeletionRequests
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Simulator
+from snapshot_mcp.store import MemoryStore
+from tests.support import (
     MODES,
     OTHER_SEED_ID,
     SEED_ID,
@@ -28,14 +36,6 @@ from support import (
     sent,
     text_of,
 )
-
-from snapshot_mcp.browser.opener import Launcher
-from snapshot_mcp.confirm.browser import browser_pages
-from snapshot_mcp.confirm.decisions import Decisions
-from snapshot_mcp.confirm.requests import DeletionRequests
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import Simulator
-from snapshot_mcp.store import MemoryStore
 
 THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
 

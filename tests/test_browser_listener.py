@@ -14,12 +14,12 @@ import anyio
 import httpx
 import pytest
 from anyio.abc import TaskGroup
-from support import audit_lines
-from test_browser_page import REQUEST_ID, SECRET, Desk
 
 from snapshot_mcp.browser.listener import Listener
 from snapshot_mcp.browser.page import MAX_BODY, Incoming, Outgoing, Page
 from snapshot_mcp.confirm import install_audit_handler
+from tests.support import audit_lines
+from tests.test_browser_page import REQUEST_ID, SECRET, Desk
 
 pytestmark = pytest.mark.slow  # a real network listener on loopback
 

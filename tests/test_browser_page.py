@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 import pytest
-from support import audit_lines
 
 from snapshot_mcp.browser.page import (
     DECIDE_PATH,
@@ -27,6 +26,7 @@ from snapshot_mcp.browser.page import (
     page_policy,
 )
 from snapshot_mcp.confirm import install_audit_handler
+from tests.support import audit_lines
 
 PORT = 43210
 HOST = f"127.0.0.1:{PORT}"

@@ -29,13 +29,14 @@ import anyio
 import httpx
 import pytest
 from anyio.abc import TaskGroup
-from apps_host import browser
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
-from support import APPS, MARKER, MODES, OTHER_SEED_ID, SEED_ID, BrowserScript, Page, text_of
-from test_e2e import SCRIPT, base_env, stdio
-from test_ladder_stdio import CONFIRMATION_META, ServerLog
+
+from tests.support import APPS, MARKER, MODES, OTHER_SEED_ID, SEED_ID, BrowserScript, Page, text_of
+from tests.support.apps_host import browser
+from tests.test_e2e import SCRIPT, base_env, stdio
+from tests.test_ladder_stdio import CONFIRMATION_META, ServerLog
 
 pytestmark = pytest.mark.slow  # a server subprocess and Chromium per test
 

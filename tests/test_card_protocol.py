@@ -20,7 +20,12 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitResult, TextResourceContents
-from support import (
+
+from snapshot_mcp.apps import CARD_URI
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Faults, SimRequest, Simulator
+from snapshot_mcp.store import Store
+from tests.support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,
@@ -36,11 +41,6 @@ from support import (
     sent,
     text_of,
 )
-
-from snapshot_mcp.apps import CARD_URI
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import Faults, SimRequest, Simulator
-from snapshot_mcp.store import Store
 
 META = "snapshot-mcp/confirmation"
 

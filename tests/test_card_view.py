@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apps_host import DARK, DARK_STYLES, FIRST_HEIGHT, LIGHT, Host, official_host
 from mcp import Client
 from mcp.types import CallToolResult
-from support import OTHER_SEED_ID, SEED_ID, connect, sent
 
 from scripts.card_screenshots import SCREENSHOTS
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
+from tests.support import OTHER_SEED_ID, SEED_ID, connect, sent
+from tests.support.apps_host import DARK, DARK_STYLES, FIRST_HEIGHT, LIGHT, Host, official_host
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,6 @@ import httpx
 import pytest
 from anyio.abc import SocketAttribute
 from pydantic import SecretStr
-from support import VirtualClock, most_in_any_window
 
 from snapshot_mcp import __version__
 from snapshot_mcp.client import GenesisCloudClient
@@ -45,6 +44,7 @@ from snapshot_mcp.models import CreateSnapshotRequest, Snapshot
 from snapshot_mcp.sending import DEFAULT_TIMEOUT, USER_AGENT, RetryPolicy, build_http_client, parse_retry_after
 from snapshot_mcp.settings import DEFAULT_ENDPOINT
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
+from tests.support import VirtualClock, most_in_any_window
 
 CANARY = "canary-TOKEN-1234567890"
 PREFIX = "/compute/v1/snapshots"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from mcp.shared.exceptions import MCPError
-from support import MODES, UNKNOWN_ID, connect
 
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
+from tests.support import MODES, UNKNOWN_ID, connect
 
 SCRIPT = Path(sys.executable).with_name("snapshot-mcp")
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
-from test_e2e import SCRIPT, base_env
 
 from stress.load import unexpected_tracebacks
+from tests.test_e2e import SCRIPT, base_env
 
 pytestmark = pytest.mark.slow  # the MCP conformance suite through npx, against a real HTTP server
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import OTHER_SEED_ID, SEED_ID, AuditLines, VirtualClock, audit_lines, sent
 
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.confirm.base import install_audit_handler
@@ -23,6 +22,7 @@ from snapshot_mcp.models import Snapshot
 from snapshot_mcp.operations import Operations
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 from snapshot_mcp.store import MemoryStore
+from tests.support import OTHER_SEED_ID, SEED_ID, AuditLines, VirtualClock, audit_lines, sent
 
 SESSION = "session-a"
 OTHERS = {"card": "browser", "browser": "card"}

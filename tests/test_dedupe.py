@@ -12,7 +12,6 @@ import anyio
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import MODES, PREFIX, SEED_ID, FlakyStore, VirtualClock, connect, sent, text_of
 
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.dedupe import BUSY_POLL, BUSY_WAIT, LOOKUP_PAGES, Dedupe, Intent
@@ -23,6 +22,7 @@ from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
 from snapshot_mcp.tools.writing import CREATE_SNAPSHOT_FROM_URL
+from tests.support import MODES, PREFIX, SEED_ID, FlakyStore, VirtualClock, connect, sent, text_of
 
 IMPORT: dict[str, Any] = {
     "name": "img-a",

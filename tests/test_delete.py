@@ -18,7 +18,16 @@ from mcp.client import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
 from pydantic import SecretStr
-from support import (
+
+from snapshot_mcp.cli import check_startup
+from snapshot_mcp.confirm import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenError
+from snapshot_mcp.confirm.form import judge_answer
+from snapshot_mcp.messages import question
+from snapshot_mcp.models import Snapshot
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
+from snapshot_mcp.store import MemoryStore
+from tests.support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,
@@ -37,15 +46,6 @@ from support import (
     sent,
     text_of,
 )
-
-from snapshot_mcp.cli import check_startup
-from snapshot_mcp.confirm import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenError
-from snapshot_mcp.confirm.form import judge_answer
-from snapshot_mcp.messages import question
-from snapshot_mcp.models import Snapshot
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
-from snapshot_mcp.store import MemoryStore
 
 SEED_PATH = f"{PREFIX}/{SEED_ID}"
 CANARY = "canary-93b1d7e0c4a2-do-not-leak"

@@ -28,7 +28,8 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
-from support import MODEL_TOOLS
+
+from tests.support import MODEL_TOOLS
 
 pytestmark = pytest.mark.slow  # the installed console script, in subprocesses
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support import SEED_ID
 
 from snapshot_mcp.confirm.facts import Facts, fingerprint, session_digest
 from snapshot_mcp.models import Snapshot
+from tests.support import SEED_ID
 
 SHOWN: dict[str, Any] = {
     "id": SEED_ID,

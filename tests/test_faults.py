@@ -27,7 +27,16 @@ import httpx
 import pytest
 from mcp.types import CallToolResult
 from pydantic import SecretStr
-from support import (
+
+from snapshot_mcp.client import GenesisCloudClient
+from snapshot_mcp.models import CreateSnapshotRequest
+from snapshot_mcp.operations import Operations
+from snapshot_mcp.sending import RetryPolicy
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, RANDOM_FAULT_KINDS, Faults, SimRequest, Simulator
+from snapshot_mcp.store import MemoryStore
+from stress.soak import SoakReport, error_kind, soak
+from tests.support import (
     FAST_RETRY,
     MODES,
     OTHER_SEED_ID,
@@ -39,15 +48,6 @@ from support import (
     sent,
     text_of,
 )
-
-from snapshot_mcp.client import GenesisCloudClient
-from snapshot_mcp.models import CreateSnapshotRequest
-from snapshot_mcp.operations import Operations
-from snapshot_mcp.sending import RetryPolicy
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, RANDOM_FAULT_KINDS, Faults, SimRequest, Simulator
-from snapshot_mcp.store import MemoryStore
-from stress.soak import SoakReport, error_kind, soak
 
 pytestmark = pytest.mark.slow  # campaigns: every tool x every fault, a soak, seeded random faults
 

@@ -46,11 +46,11 @@ from mcp.client import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Request
 from pydantic import BaseModel, ConfigDict, SecretStr
-from support import FAST_RETRY, MODES, OTHER_SEED_ID, SEED_ID, UNKNOWN_ID, fast, text_of
 
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, KNOWN_REGIONS, Simulator
+from tests.support import FAST_RETRY, MODES, OTHER_SEED_ID, SEED_ID, UNKNOWN_ID, fast, text_of
 
 pytestmark = pytest.mark.slow  # hypothesis: hundreds of examples per property
 

@@ -60,7 +60,14 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
-from support import (
+
+from snapshot_mcp import cli
+from snapshot_mcp.confirm import TOKEN_TTL_SECONDS
+from snapshot_mcp.models import MAX_SHOWN_NAME
+from snapshot_mcp.safe_text import shown
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import (
     CHANGED_WHILE_ASKED,
     BrowserScript,
     Page,
@@ -71,15 +78,8 @@ from support import (
     decide_on_page,
     text_of,
 )
-from test_e2e import SCRIPT, base_env
-from test_http import serving, sim_settings
-
-from snapshot_mcp import cli
-from snapshot_mcp.confirm import TOKEN_TTL_SECONDS
-from snapshot_mcp.models import MAX_SHOWN_NAME
-from snapshot_mcp.safe_text import shown
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.test_e2e import SCRIPT, base_env
+from tests.test_http import serving, sim_settings
 
 T = TypeVar("T")
 

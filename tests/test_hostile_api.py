@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from mcp.types import ElicitResult
 from pydantic import SecretStr
-from support import SEED_ID, Asker, connect, text_of
 
 from snapshot_mcp.models import MAX_SHOWN_NAME, Snapshot
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
+from tests.support import SEED_ID, Asker, connect, text_of
 
 CANARY = "canary-6f1e2d3c4b5a-never-leak"
 HOSTILE_CHARACTERS = ["\x1b[31m", "\x00", "\x07", "\x08", "\u202e", "\u200b", "\ufeff", "\u2066", "\r\n"]

@@ -13,7 +13,10 @@ from typing import Any
 import anyio
 import pytest
 from mcp.types import ElicitResult
-from support import (
+
+from snapshot_mcp.settings import FORM_IGNORED_CLIENTS, Settings
+from snapshot_mcp.simulator import Simulator
+from tests.support import (
     MODES,
     OTHER_SEED_ID,
     SEED_ID,
@@ -26,9 +29,6 @@ from support import (
     sent,
     text_of,
 )
-
-from snapshot_mcp.settings import FORM_IGNORED_CLIENTS, Settings
-from snapshot_mcp.simulator import Simulator
 
 
 @pytest.fixture(params=MODES)

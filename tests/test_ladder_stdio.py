@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitResult
-from support import APPS, MODES, OTHER_SEED_ID, SEED_ID, Asker, text_of
-from test_e2e import base_env, stdio
+
+from tests.support import APPS, MODES, OTHER_SEED_ID, SEED_ID, Asker, text_of
+from tests.test_e2e import base_env, stdio
 
 pytestmark = pytest.mark.slow  # one server subprocess per test
 

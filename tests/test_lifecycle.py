@@ -10,7 +10,10 @@ import json
 from typing import Any
 
 import pytest
-from support import (
+
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Faults, SimRequest, Simulator
+from tests.support import (
     MODES,
     OTHER_SEED_ID,
     PREFIX,
@@ -21,9 +24,6 @@ from support import (
     fast,
     text_of,
 )
-
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import Faults, SimRequest, Simulator
 
 API = "/compute/v1"
 GPU_WORKER = "0c73d690-b461-423f-9f78-7f1290151773"

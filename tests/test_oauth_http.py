@@ -22,9 +22,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceTemplateReference
-from oauth_support import ISSUER, METADATA_URL, RESOURCE, LocalIssuer, forge_hs256, forge_none, tamper
 from pydantic import SecretStr
-from support import READING_TOOLS, SEED_ID, audit_lines, connect, fast
 
 from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.http import CORS_ALLOWED_HEADERS, build_http_app
@@ -32,6 +30,8 @@ from snapshot_mcp.oauth.verifier import JwtVerifier
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import READING_TOOLS, SEED_ID, audit_lines, connect, fast
+from tests.support.oauth import ISSUER, METADATA_URL, RESOURCE, LocalIssuer, forge_hs256, forge_none, tamper
 
 BASE = "http://127.0.0.1:8000"
 APP_ORIGIN = "https://app.example.com"

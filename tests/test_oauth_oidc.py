@@ -25,22 +25,22 @@ import jwt
 import pytest
 from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
-from oauth_support import ALL_SCOPES, SECRET, OidcProvider, SigningKey, forge_hs256, forge_none, tamper
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from pydantic import SecretStr
-from support import APPS, READING_TOOLS, SEED_ID, audit_lines
-from test_e2e import base_env, http_server
-from test_http import serving, token_client
-from test_oauth_http import ACCEPT, Legacy, modern
 
 from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.oauth.verifier import JwtVerifier
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import APPS, READING_TOOLS, SEED_ID, audit_lines
+from tests.support.oauth import ALL_SCOPES, SECRET, OidcProvider, SigningKey, forge_hs256, forge_none, tamper
+from tests.test_e2e import base_env, http_server
+from tests.test_http import serving, token_client
+from tests.test_oauth_http import ACCEPT, Legacy, modern
 
 pytestmark = pytest.mark.slow  # a Node.js identity provider, real sockets
 

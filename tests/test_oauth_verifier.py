@@ -16,10 +16,10 @@ import anyio
 import httpx
 import jwt
 import pytest
-from oauth_support import ISSUER, RESOURCE, LocalIssuer, SigningKey, forge_hs256, forge_none, tamper
 
 from snapshot_mcp.oauth.discovery import IssuerUnreachable, discover_jwks_uri, fetch_jwks, metadata_urls
 from snapshot_mcp.oauth.verifier import JwtVerifier, fingerprint
+from tests.support.oauth import ISSUER, RESOURCE, LocalIssuer, SigningKey, forge_hs256, forge_none, tamper
 
 
 class Monotonic:

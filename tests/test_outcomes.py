@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import OTHER_SEED_ID, SEED_ID, sent
 
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.confirm.outcomes import KEPT, SnapshotOutcome, accepted, delete_each, delete_one
@@ -20,6 +19,7 @@ from snapshot_mcp.operations import Operations
 from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
+from tests.support import OTHER_SEED_ID, SEED_ID, sent
 
 THIRD_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
 

@@ -3,13 +3,13 @@
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import FAST_RETRY, MODES, SEED_ID, connect, text_of
 
 from snapshot_mcp import client as client_module
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.errors import WaitTimeout
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
+from tests.support import FAST_RETRY, MODES, SEED_ID, connect, text_of
 
 ENDPOINT = "https://api.genesiscloud.com/compute/v1"
 

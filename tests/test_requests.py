@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-from support import OTHER_SEED_ID, SEED_ID, VirtualClock
 
 from snapshot_mcp.confirm.facts import fingerprint
 from snapshot_mcp.confirm.outcomes import KEPT, SnapshotOutcome
@@ -22,6 +21,7 @@ from snapshot_mcp.confirm.requests import (
 from snapshot_mcp.models import Snapshot
 from snapshot_mcp.simulator import Simulator
 from snapshot_mcp.store import MemoryStore
+from tests.support import OTHER_SEED_ID, SEED_ID, VirtualClock
 
 SESSION = "session-a"
 SEED = Simulator().snapshots

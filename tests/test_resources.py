@@ -15,7 +15,6 @@ import httpx
 import pytest
 from mcp import Client
 from mcp.types import PromptReference, ResourceTemplateReference
-from support import FAST_RETRY, SEED_ID
 
 from snapshot_mcp.models import KNOWN_REGIONS, KNOWN_STATUSES
 from snapshot_mcp.resources import (
@@ -28,6 +27,7 @@ from snapshot_mcp.resources import (
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, Simulator
+from tests.support import FAST_RETRY, SEED_ID
 
 REGIONS = ", ".join(KNOWN_REGIONS)
 REGION_SHAPE = re.compile(r"\b[A-Z]{2,5}(?:-[A-Z]{2,5})+-\d+\b")

@@ -44,8 +44,6 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, TextContent
 from pydantic import SecretStr
-from support import FAST_RETRY, audit_lines
-from test_e2e import SCRIPT, base_env
 
 from snapshot_mcp import cli
 from snapshot_mcp.client import GenesisCloudClient
@@ -58,6 +56,8 @@ from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
 from stress.load import unexpected_tracebacks
+from tests.support import FAST_RETRY, audit_lines
+from tests.test_e2e import SCRIPT, base_env
 
 API_CANARY = "gcapi-canary-4f9d2b7e1a60"
 HTTP_CANARY = "mcphttp-canary-8c3e5a0d77"

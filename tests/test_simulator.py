@@ -13,7 +13,17 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from support import (
+
+from snapshot_mcp import simulator as simulator_module
+from snapshot_mcp.simulator import (
+    DEFAULT_TOKEN,
+    KNOWN_REGIONS,
+    Faults,
+    SimRequest,
+    Simulator,
+    serve,
+)
+from tests.support import (
     AUTH,
     BASE,
     GOOD_BODY,
@@ -28,16 +38,6 @@ from support import (
     create,
     page_of,
     status_of,
-)
-
-from snapshot_mcp import simulator as simulator_module
-from snapshot_mcp.simulator import (
-    DEFAULT_TOKEN,
-    KNOWN_REGIONS,
-    Faults,
-    SimRequest,
-    Simulator,
-    serve,
 )
 
 # ---------------------------------------------------------------- seed and module

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from support import AUTH, assert_error, client
 
 from snapshot_mcp.models import Snapshot, SnapshotPage
 from snapshot_mcp.simulator import Faults, SimRequest, Simulator
+from tests.support import AUTH, assert_error, client
 
 UBUNTU = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 ERROR = "09c01ea7-a09b-42a1-a2ec-12e0022fff8c"

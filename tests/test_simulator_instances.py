@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from support import ISO_MS, assert_current_shape, assert_error, client, page_of
 
 from snapshot_mcp.simulator import KNOWN_REGIONS, Simulator
+from tests.support import ISO_MS, assert_current_shape, assert_error, client, page_of
 
 INSTANCE_KEYS = {
     "id",

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support import VirtualClock, assert_current_shape, assert_error, client, status_of
 
 from snapshot_mcp.simulator import Simulator
+from tests.support import VirtualClock, assert_current_shape, assert_error, client, status_of
 
 UBUNTU = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 """Seed: ubuntu-22.04-cuda-12.4, 64 GiB, NORD-NO-KRS-1, created, linux, a URL import."""

@@ -14,12 +14,12 @@ from pathlib import Path
 import anyio
 import pytest
 from pydantic import SecretStr
-from support import RedisServer, most_in_any_window
 
 from snapshot_mcp import cli
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.store import StoreUnavailable
 from snapshot_mcp.store_redis import JITTER_MARGIN, RedisStore, SharedWindow, namespace, open_redis
+from tests.support import RedisServer, most_in_any_window
 
 TOKEN = "tok-" + "x" * 40
 

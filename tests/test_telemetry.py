@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
-from support import SEED_ID, Asker, accept, connect
 
 from snapshot_mcp import telemetry
 from snapshot_mcp.http import build_http_app
@@ -27,6 +26,7 @@ from snapshot_mcp.otel_export import providers
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, Simulator
+from tests.support import SEED_ID, Asker, accept, connect
 
 CANARY = "canary-otel-7d1c2b9e4f"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -24,7 +24,12 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 from pydantic import SecretStr
-from support import (
+
+from snapshot_mcp.server import build_server
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
+from snapshot_mcp.views import SnapshotView
+from tests.support import (
     FAST_RETRY,
     MODEL_TOOLS,
     MODES,
@@ -42,11 +47,6 @@ from support import (
     sent,
     text_of,
 )
-
-from snapshot_mcp.server import build_server
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
-from snapshot_mcp.views import SnapshotView
 
 SNAPSHOT_FILE = Path(__file__).parent / "snapshots" / "tools_list.json"
 TOOL_NAMES = MODEL_TOOLS

@@ -171,7 +171,7 @@ def tamper(token: str, **claims: Any) -> str:
 
 # -- a real identity provider (slow tests) ------------------------------------------------
 
-OIDC_DIR = Path(__file__).resolve().parent / "oidc"
+OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 CLIENTS: dict[str, str] = {
     "reader": "snapshots:read",
     "writer": "snapshots:read snapshots:write",

@@ -41,7 +41,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-HOST_DIR = Path(__file__).resolve().parent / "host"
+HOST_DIR = Path(__file__).resolve().parents[1] / "host"
 WIDTH = 560
 """The chat column's width, the frame's too."""
 FIRST_HEIGHT = 600
