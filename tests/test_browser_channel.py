@@ -37,8 +37,6 @@ from tests.support import (
     text_of,
 )
 
-THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
-
 
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:

@@ -18,8 +18,7 @@ from anyio.abc import TaskGroup
 from snapshot_mcp.browser.listener import Listener
 from snapshot_mcp.browser.page import MAX_BODY, Incoming, Outgoing, Page
 from snapshot_mcp.confirm import install_audit_handler
-from tests.support import audit_lines
-from tests.test_browser_page import REQUEST_ID, SECRET, Desk
+from tests.support import REQUEST_ID, SECRET, Desk, audit_lines
 
 pytestmark = pytest.mark.slow  # a real network listener on loopback
 

@@ -18,7 +18,6 @@ from snapshot_mcp.browser.page import (
     DECIDE_PATH,
     PAGE_PATH,
     STATE_PATH,
-    DeskAnswer,
     Incoming,
     Outgoing,
     Page,
@@ -26,29 +25,11 @@ from snapshot_mcp.browser.page import (
     page_policy,
 )
 from snapshot_mcp.confirm import install_audit_handler
-from tests.support import audit_lines
+from tests.support import REQUEST_ID, SECRET, Desk, audit_lines
 
 PORT = 43210
 HOST = f"127.0.0.1:{PORT}"
 ORIGIN = f"http://{HOST}"
-REQUEST_ID = "0123456789abcdef01234567"
-SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"
-
-
-class Desk:
-    """A confirmation core that records what reached it."""
-
-    def __init__(self) -> None:
-        self.looks: list[tuple[str, str]] = []
-        self.decisions: list[tuple[str, str, str]] = []
-
-    async def look(self, request_id: str, secret: str) -> DeskAnswer:
-        self.looks.append((request_id, secret))
-        return DeskAnswer(200, {"status": "pending"})
-
-    async def decide(self, request_id: str, secret: str, decision: str) -> DeskAnswer:
-        self.decisions.append((request_id, secret, decision))
-        return DeskAnswer(200, {"outcome": decision})
 
 
 def get(path: str = PAGE_PATH, **headers: str) -> Incoming:

@@ -33,16 +33,14 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 
-from tests.support import APPS, MARKER, MODES, OTHER_SEED_ID, SEED_ID, BrowserScript, Page, text_of
+from tests.support import APPS, MARKER, MODES, OTHER_SEED_ID, SEED_ID, THIRD_SEED_ID, BrowserScript, Page, text_of
 from tests.support.apps_host import browser
-from tests.test_e2e import SCRIPT, base_env, stdio
-from tests.test_ladder_stdio import CONFIRMATION_META, ServerLog
+from tests.support.processes import CONFIRMATION_META, SCRIPT, ServerLog, base_env, stdio
 
 pytestmark = pytest.mark.slow  # a server subprocess and Chromium per test
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "browser-page.png"
 IN_BROWSER = {"snapshot_id": SEED_ID, "ask_in_browser": True}
-THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
 TEE = """
 import subprocess, sys
 copy = open(sys.argv[1], "wb")

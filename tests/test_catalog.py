@@ -20,10 +20,10 @@ from snapshot_mcp.resources import PromptFileError, load_prompts, parse_prompt_f
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import ChannelName, Settings
 from snapshot_mcp.simulator import Simulator
+from tests.support import SEED_ID
 
 pytestmark = pytest.mark.slow  # builds servers from prompt folders, renders the README and the manifest
 
-SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 TEMPLATE = "genesiscloud://snapshots/{snapshot_id}"
 
 

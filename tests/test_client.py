@@ -44,13 +44,10 @@ from snapshot_mcp.models import CreateSnapshotRequest, Snapshot
 from snapshot_mcp.sending import DEFAULT_TIMEOUT, USER_AGENT, RetryPolicy, build_http_client, parse_retry_after
 from snapshot_mcp.settings import DEFAULT_ENDPOINT
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
-from tests.support import VirtualClock, most_in_any_window
+from tests.support import CREATING_SEED_ID, SEED_ID, UNKNOWN_ID, VirtualClock, most_in_any_window
 
 CANARY = "canary-TOKEN-1234567890"
 PREFIX = "/compute/v1/snapshots"
-SEED_CREATED = "ebc879bb-2363-4326-bf38-eca0be7b7921"  # ubuntu-22.04-cuda-12.4, created
-SEED_CREATING = "187c7755-36f9-4e16-92f0-41acedfc3cfb"  # ubuntu-24.04-cuda-12.6, creating
-UNKNOWN = "00000000-0000-4000-8000-000000000000"
 GOOD: dict[str, Any] = {
     "name": "my-image",
     "size": 20,
@@ -350,20 +347,20 @@ async def test_scan_retries_a_transient_page_failure(client: GenesisCloudClient,
 
 async def test_get_returns_the_snapshot(client: GenesisCloudClient, sim: Simulator) -> None:
     """GET /snapshots/{id} with the id in canonical form."""
-    snapshot = await client.get(SEED_CREATED.upper())
+    snapshot = await client.get(SEED_ID.upper())
     assert (snapshot.id, snapshot.name.raw, snapshot.status, snapshot.size) == (
-        SEED_CREATED,
+        SEED_ID,
         "ubuntu-22.04-cuda-12.4",
         "created",
         64,
     )
-    assert (sim.requests[-1].method, sim.requests[-1].path) == ("GET", f"{PREFIX}/{SEED_CREATED}")
+    assert (sim.requests[-1].method, sim.requests[-1].path) == ("GET", f"{PREFIX}/{SEED_ID}")
 
 
 async def test_get_unknown_is_not_found(client: GenesisCloudClient, sim: Simulator) -> None:
     """An unknown UUID is NotFound (404), asked once."""
     with pytest.raises(NotFound) as info:
-        await client.get(UNKNOWN)
+        await client.get(UNKNOWN_ID)
     assert (info.value.status, info.value.code) == (404, "04001")
     assert len(sim.requests) == 1
 
@@ -372,9 +369,9 @@ BAD_IDS = [
     pytest.param("", id="empty"),
     pytest.param("../x", id="traversal"),
     pytest.param("%2e%2e", id="encoded-traversal"),
-    pytest.param(f"{SEED_CREATED}/../../x", id="uuid-then-traversal"),
-    pytest.param(f"{SEED_CREATED}?page=2", id="uuid-with-query"),
-    pytest.param(f"{SEED_CREATED}\nX: y", id="uuid-newline"),
+    pytest.param(f"{SEED_ID}/../../x", id="uuid-then-traversal"),
+    pytest.param(f"{SEED_ID}?page=2", id="uuid-with-query"),
+    pytest.param(f"{SEED_ID}\nX: y", id="uuid-newline"),
     pytest.param("snapshots", id="a-word"),
 ]
 
@@ -428,15 +425,15 @@ async def test_create_rejected_by_the_api_is_bad_request(client: GenesisCloudCli
 
 async def test_delete_is_accepted_then_pending(client: GenesisCloudClient, sim: Simulator) -> None:
     """DELETE returns None on 204; the snapshot then reads pending_delete."""
-    await client.delete(SEED_CREATED)
-    assert (sim.requests[-1].method, sim.requests[-1].path) == ("DELETE", f"{PREFIX}/{SEED_CREATED}")
-    assert (await client.get(SEED_CREATED)).status == "pending_delete"
+    await client.delete(SEED_ID)
+    assert (sim.requests[-1].method, sim.requests[-1].path) == ("DELETE", f"{PREFIX}/{SEED_ID}")
+    assert (await client.get(SEED_ID)).status == "pending_delete"
 
 
 async def test_delete_of_a_snapshot_being_created_is_conflict(client: GenesisCloudClient, sim: Simulator) -> None:
     """409 is not retried: one DELETE, Conflict for the user."""
     with pytest.raises(Conflict) as info:
-        await client.delete(SEED_CREATING)
+        await client.delete(CREATING_SEED_ID)
     assert (info.value.status, info.value.who) == (409, "user")
     assert methods(sim) == ["DELETE"]
 
@@ -444,17 +441,17 @@ async def test_delete_of_a_snapshot_being_created_is_conflict(client: GenesisClo
 async def test_delete_unknown_is_not_found(client: GenesisCloudClient, sim: Simulator) -> None:
     """A first-attempt 404 on DELETE is NotFound."""
     with pytest.raises(NotFound):
-        await client.delete(UNKNOWN)
+        await client.delete(UNKNOWN_ID)
 
 
 async def test_every_request_carries_bearer_and_user_agent(client: GenesisCloudClient, sim: Simulator) -> None:
     """Authorization: Bearer and User-Agent snapshot-mcp/<version> on each request, no X-Auth-Token."""
     await client.list_page()
-    await client.get(SEED_CREATED)
+    await client.get(SEED_ID)
     created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
-    await client.delete(SEED_CREATED)
+    await client.delete(SEED_ID)
     with pytest.raises(NotFound):
-        await client.get(UNKNOWN)
+        await client.get(UNKNOWN_ID)
     assert created.id
     assert len(sim.requests) == 5
     for request in sim.requests:
@@ -486,10 +483,10 @@ async def test_custom_endpoint_is_used(sim: Simulator, clock: VirtualClock) -> N
 CALLS: list[Any] = [
     pytest.param(lambda c: c.list_page(), id="list"),
     pytest.param(lambda c: c.scan(c.snapshot_pages()), id="scan"),
-    pytest.param(lambda c: c.get(SEED_CREATED), id="get"),
+    pytest.param(lambda c: c.get(SEED_ID), id="get"),
     pytest.param(lambda c: c.create(CreateSnapshotRequest.model_validate(GOOD)), id="create"),
-    pytest.param(lambda c: c.delete(SEED_CREATED), id="delete"),
-    pytest.param(lambda c: c.wait(SEED_CREATED), id="wait"),
+    pytest.param(lambda c: c.delete(SEED_ID), id="delete"),
+    pytest.param(lambda c: c.wait(SEED_ID), id="wait"),
 ]
 
 
@@ -562,9 +559,9 @@ async def test_delete_retries_transient_statuses(
 ) -> None:
     """DELETE retries the same statuses (an injected fault acts before the delete)."""
     sim.faults = Faults(fail_first=2, fail_status=status, fail_methods=frozenset({"DELETE"}))
-    await client.delete(SEED_CREATED)
+    await client.delete(SEED_ID)
     assert methods(sim) == ["DELETE"] * 3
-    assert sim.snapshots[SEED_CREATED]["status"] == "pending_delete"
+    assert sim.snapshots[SEED_ID]["status"] == "pending_delete"
     assert clock.sleeps == [0.5, 1.0]
 
 
@@ -639,8 +636,8 @@ def test_default_policy_gives_up_well_under_30_seconds() -> None:
 async def test_two_503_then_success(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """Two 503s then 200: success, three requests, two backoffs."""
     sim.faults = Faults(fail_first=2, fail_status=503)
-    snapshot = await client.get(SEED_CREATED)
-    assert snapshot.id == SEED_CREATED
+    snapshot = await client.get(SEED_ID)
+    assert snapshot.id == SEED_ID
     assert len(sim.requests) == 3
     assert clock.sleeps == [0.5, 1.0]
 
@@ -669,7 +666,7 @@ async def test_retry_after_seconds_is_honoured(client: GenesisCloudClient, sim: 
 async def test_retry_after_on_503_is_honoured(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A 503 with Retry-After: 2.5 waits 2.5 s."""
     sim.faults = Faults(fail_first=2, fail_status=503, retry_after=2.5)
-    await client.get(SEED_CREATED)
+    await client.get(SEED_ID)
     assert clock.sleeps == [2.5, 2.5]
 
 
@@ -745,7 +742,7 @@ async def test_connect_errors_give_up_as_unreachable(clock: VirtualClock) -> Non
     sim = Simulator(faults=Faults(connect_error_first=100))
     async with connected(sim, clock) as (client, recorder):
         with pytest.raises(ApiUnreachable) as info:
-            await client.get(SEED_CREATED)
+            await client.get(SEED_ID)
     assert len(recorder.attempts) == 5
     assert "could not connect" in str(info.value)
     assert "5 times" in str(info.value)
@@ -757,8 +754,8 @@ async def test_get_retries_read_timeouts(clock: VirtualClock) -> None:
     """A GET that timed out is asked again."""
     sim = Simulator(faults=Faults(read_timeout_first=2))
     async with connected(sim, clock) as (client, _):
-        snapshot = await client.get(SEED_CREATED)
-    assert snapshot.id == SEED_CREATED
+        snapshot = await client.get(SEED_ID)
+    assert snapshot.id == SEED_ID
     assert len(sim.requests) == 3
 
 
@@ -851,7 +848,7 @@ async def test_get_malformed_body_for_good_is_bad_response(
     """A body that stays garbled: BadResponse after max_attempts."""
     sim.faults = Faults(malformed_first=100)
     with pytest.raises(BadResponse) as info:
-        await client.get(SEED_CREATED)
+        await client.get(SEED_ID)
     assert info.value.status == 200
     assert len(sim.requests) == 5
 
@@ -869,7 +866,7 @@ async def test_valid_json_of_the_wrong_shape_is_bad_response(clock: VirtualClock
     """JSON that is not the documented shape is BadResponse naming the model."""
     async with mocked(lambda _: httpx.Response(200, json=payload), clock) as client:
         with pytest.raises(BadResponse, match="Snapshot"):
-            await client.get(SEED_CREATED)
+            await client.get(SEED_ID)
 
 
 async def test_empty_success_body_on_get_is_bad_response(clock: VirtualClock) -> None:
@@ -906,9 +903,9 @@ async def test_delete_lost_answer_then_404_is_success(clock: VirtualClock) -> No
     """The first DELETE acts but its answer is lost; the retry's 404 means it worked."""
     sim = Simulator(delete_polls=0, faults=Faults(read_timeout_first=1, fail_methods=frozenset({"DELETE"})))
     async with connected(sim, clock) as (client, _):
-        await client.delete(SEED_CREATED)
+        await client.delete(SEED_ID)
     assert methods(sim) == ["DELETE", "DELETE"]
-    assert SEED_CREATED not in sim.snapshots
+    assert SEED_ID not in sim.snapshots
 
 
 async def test_delete_after_a_5xx_then_404_is_success(clock: VirtualClock) -> None:
@@ -916,7 +913,7 @@ async def test_delete_after_a_5xx_then_404_is_success(clock: VirtualClock) -> No
 
     answers = iter([httpx.Response(502, json={"code": "x", "message": "gateway"}), httpx.Response(404, json={})])
     async with mocked(lambda _: next(answers), clock) as client:
-        await client.delete(SEED_CREATED)
+        await client.delete(SEED_ID)
 
 
 async def test_delete_after_a_connect_error_then_404_is_not_found(clock: VirtualClock) -> None:
@@ -924,7 +921,7 @@ async def test_delete_after_a_connect_error_then_404_is_not_found(clock: Virtual
     sim = Simulator(faults=Faults(connect_error_first=1))
     async with connected(sim, clock) as (client, _):
         with pytest.raises(NotFound):
-            await client.delete(UNKNOWN)
+            await client.delete(UNKNOWN_ID)
 
 
 async def test_delete_after_a_429_then_404_is_not_found(clock: VirtualClock) -> None:
@@ -932,7 +929,7 @@ async def test_delete_after_a_429_then_404_is_not_found(clock: VirtualClock) -> 
     sim = Simulator(faults=Faults(fail_first=1, fail_status=429))
     async with connected(sim, clock) as (client, _):
         with pytest.raises(NotFound):
-            await client.delete(UNKNOWN)
+            await client.delete(UNKNOWN_ID)
 
 
 @pytest.mark.parametrize(
@@ -1027,21 +1024,21 @@ async def test_wait_settles_on_error(clock: VirtualClock) -> None:
 
 async def test_wait_until_gone_after_delete(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """After a delete: pending_delete, deleting, then 404 — reached with no snapshot."""
-    await client.delete(SEED_CREATED)
+    await client.delete(SEED_ID)
     statuses: list[str | None] = []
 
     async def progress(snapshot: Snapshot | None, polls: int, elapsed: float) -> None:
         statuses.append(None if snapshot is None else snapshot.status)
 
-    result = await client.wait(SEED_CREATED, gone=True, interval=2.0, on_progress=progress)
-    assert (result.reached, result.snapshot, polls_of(sim, SEED_CREATED)) == (True, None, 3)
+    result = await client.wait(SEED_ID, gone=True, interval=2.0, on_progress=progress)
+    assert (result.reached, result.snapshot, polls_of(sim, SEED_ID)) == (True, None, 3)
     assert statuses == ["pending_delete", "deleting", None]
 
 
 async def test_wait_for_a_status_of_a_vanished_snapshot_raises(client: GenesisCloudClient) -> None:
     """Waiting for a status of a snapshot that is gone is NotFound."""
     with pytest.raises(NotFound):
-        await client.wait(UNKNOWN, until={"created"})
+        await client.wait(UNKNOWN_ID, until={"created"})
 
 
 async def test_wait_timeout_returns_not_reached_on_time(clock: VirtualClock) -> None:
@@ -1077,8 +1074,8 @@ async def test_wait_with_zero_timeout_polls_once(
     client: GenesisCloudClient, sim: Simulator, clock: VirtualClock
 ) -> None:
     """timeout=0: one look, no sleep."""
-    result = await client.wait(SEED_CREATING, until={"created"}, timeout=0)
-    assert (result.reached, polls_of(sim, SEED_CREATING), result.elapsed) == (False, 1, 0.0)
+    result = await client.wait(CREATING_SEED_ID, until={"created"}, timeout=0)
+    assert (result.reached, polls_of(sim, CREATING_SEED_ID), result.elapsed) == (False, 1, 0.0)
     assert clock.sleeps == []
 
 
@@ -1101,15 +1098,15 @@ async def test_wait_progress_is_called_per_poll(client: GenesisCloudClient, sim:
     async def progress(snapshot: Snapshot | None, polls: int, elapsed: float) -> None:
         calls.append((polls, elapsed))
 
-    await client.wait(SEED_CREATING, until={"created"}, on_progress=progress)
-    assert [n for n, _ in calls] == list(range(1, polls_of(sim, SEED_CREATING) + 1))
+    await client.wait(CREATING_SEED_ID, until={"created"}, on_progress=progress)
+    assert [n for n, _ in calls] == list(range(1, polls_of(sim, CREATING_SEED_ID) + 1))
     assert [e for _, e in calls] == sorted(e for _, e in calls)
 
 
 async def test_wait_survives_a_transient_failure(client: GenesisCloudClient, sim: Simulator) -> None:
     """A 503 during a poll is retried inside that poll; the wait goes on."""
     sim.faults = Faults(fail_first=1, fail_status=503)
-    result = await client.wait(SEED_CREATING, until={"created"})
+    result = await client.wait(CREATING_SEED_ID, until={"created"})
     assert result.reached is True
 
 
@@ -1137,8 +1134,8 @@ def echo_handler(request: httpx.Request) -> httpx.Response:
 
 SCENARIOS: list[Any] = [
     pytest.param(lambda: Simulator(tokens={"other"}), lambda c: c.list_page(), AuthError, id="401"),
-    pytest.param(lambda: Simulator(tokens={CANARY}), lambda c: c.get(UNKNOWN), NotFound, id="404"),
-    pytest.param(lambda: Simulator(tokens={CANARY}), lambda c: c.delete(SEED_CREATING), Conflict, id="409"),
+    pytest.param(lambda: Simulator(tokens={CANARY}), lambda c: c.get(UNKNOWN_ID), NotFound, id="404"),
+    pytest.param(lambda: Simulator(tokens={CANARY}), lambda c: c.delete(CREATING_SEED_ID), Conflict, id="409"),
     pytest.param(
         lambda: Simulator(tokens={CANARY}),
         lambda c: c.create(CreateSnapshotRequest.model_validate({**GOOD, "region": "AP-JP-TYO-1"})),
@@ -1153,13 +1150,13 @@ SCENARIOS: list[Any] = [
     ),
     pytest.param(
         lambda: Simulator(tokens={CANARY}, faults=Faults(fail_first=99, fail_status=429)),
-        lambda c: c.get(SEED_CREATED),
+        lambda c: c.get(SEED_ID),
         RateLimited,
         id="429",
     ),
     pytest.param(
         lambda: Simulator(tokens={CANARY}, faults=Faults(html_error_first=99)),
-        lambda c: c.delete(SEED_CREATED),
+        lambda c: c.delete(SEED_ID),
         ServerError,
         id="html",
     ),
@@ -1177,7 +1174,7 @@ SCENARIOS: list[Any] = [
     ),
     pytest.param(
         lambda: Simulator(tokens={CANARY}, faults=Faults(malformed_first=99)),
-        lambda c: c.get(SEED_CREATED),
+        lambda c: c.get(SEED_ID),
         BadResponse,
         id="malformed",
     ),
@@ -1235,7 +1232,7 @@ async def test_token_echoed_in_an_html_page_is_not_shown(clock: VirtualClock) ->
 
     async with mocked(handler, clock, token=CANARY) as client:
         with pytest.raises(ServerError) as info:
-            await client.get(SEED_CREATED)
+            await client.get(SEED_ID)
     assert_no_canary(info.value)
 
 
@@ -1274,7 +1271,7 @@ async def test_canary_never_in_logs_over_a_real_socket(caplog: pytest.LogCapture
             with pytest.raises(AuthError) as auth:
                 await client.list_page()
             with pytest.raises(ServerError) as server:
-                await client.get(SEED_CREATED)
+                await client.get(SEED_ID)
         group.cancel_scope.cancel()
     assert len(headers_seen) == 4
     assert all(b"Bearer " + CANARY.encode() in h for h in headers_seen)

@@ -29,7 +29,7 @@ import pytest
 from mcp import Client
 
 from stress.load import unexpected_tracebacks
-from tests.test_e2e import SCRIPT, base_env
+from tests.support.processes import SCRIPT, base_env
 
 pytestmark = pytest.mark.slow  # the MCP conformance suite through npx, against a real HTTP server
 

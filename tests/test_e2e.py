@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from subprocess import PIPE
-from typing import Any, TextIO
+from typing import Any
 
 import anyio
 import httpx
@@ -25,30 +23,18 @@ import pytest
 from anyio.abc import ByteReceiveStream, Process
 from mcp import Client
 from mcp.client.session import ClientRequestContext
-from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
 
-from tests.support import MODEL_TOOLS
+from tests.support import MODEL_TOOLS, SEED_ID
+from tests.support.processes import SCRIPT, TIMEOUT, _drain, base_env, http_server, stdio
 
 pytestmark = pytest.mark.slow  # the installed console script, in subprocesses
 
-SCRIPT = Path(sys.executable).parent / "snapshot-mcp"
 TOOLS = MODEL_TOOLS
 MODES = ["auto", "legacy"]
-SNAPSHOT = "ebc879bb-2363-4326-bf38-eca0be7b7921"  # seed: ubuntu-22.04-cuda-12.4, created
 CANARY = "canary-SECRET-123"
 CLOSED_ENDPOINT = "http://127.0.0.1:9/compute/v1"  # discard port: nothing listens, refused at once
-TIMEOUT = 30  # a bound for a hung child, never a wait
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    """A minimal environment: none of the caller's GENESISCLOUD_* or SNAPSHOT_MCP_* settings."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
-    env = {key: os.environ[key] for key in keep if key in os.environ}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
 
 
 def test_console_script_is_installed() -> None:
@@ -58,19 +44,8 @@ def test_console_script_is_installed() -> None:
 
 
 async def accept(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
-    assert SNAPSHOT in params.message
+    assert SEED_ID in params.message
     return ElicitResult(action="accept", content={"confirm": True})
-
-
-@asynccontextmanager
-async def stdio(
-    args: list[str], env: dict[str, str], errlog: TextIO, *, mode: str = "auto", **kwargs: Any
-) -> AsyncIterator[Client]:
-    """The official client on the console script's stdin/stdout; its stderr into `errlog`."""
-    params = StdioServerParameters(command=str(SCRIPT), args=args, env=env)
-    with anyio.fail_after(TIMEOUT):
-        async with Client(stdio_client(params, errlog=errlog), mode=mode, **kwargs) as client:
-            yield client
 
 
 # --------------------------------------------------------------------------- stdio, the client
@@ -92,9 +67,9 @@ async def test_stdio_session(mode: str, tmp_path: Path) -> None:
             listing = await client.call_tool("list_snapshots", {"per_page": 100})
             assert not listing.is_error
             assert listing.structured_content is not None
-            assert SNAPSHOT in {s["id"] for s in listing.structured_content["snapshots"]}
+            assert SEED_ID in {s["id"] for s in listing.structured_content["snapshots"]}
 
-            got = await client.call_tool("get_snapshot", {"snapshot_id": SNAPSHOT})
+            got = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
             assert not got.is_error
             assert got.structured_content is not None
             assert got.structured_content["name"] == "ubuntu-22.04-cuda-12.4"
@@ -116,13 +91,13 @@ async def test_stdio_session(mode: str, tmp_path: Path) -> None:
             assert created.structured_content["settled"] is True
             assert progress_seen, "a waiting create reports progress"
 
-            deleted = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+            deleted = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
             assert not deleted.is_error, deleted.content
             assert deleted.structured_content is not None
             assert deleted.structured_content["deleted"] is True
         errlog.seek(0)
         stderr = errlog.read()
-    assert f'snapshot_id="{SNAPSHOT}"' in stderr  # the audit line went to stderr
+    assert f'snapshot_id="{SEED_ID}"' in stderr  # the audit line went to stderr
 
 
 async def test_stdio_without_token_names_the_variable(tmp_path: Path) -> None:
@@ -135,14 +110,6 @@ async def test_stdio_without_token_names_the_variable(tmp_path: Path) -> None:
             assert "GENESISCLOUD_TOKEN" in json.dumps(result.model_dump(mode="json"))
         errlog.seek(0)
         assert "GENESISCLOUD_TOKEN" in errlog.read()  # the start-up warning
-
-
-# --------------------------------------------------------------------------- stdio, raw
-
-
-async def _drain(stream: ByteReceiveStream, sink: bytearray) -> None:
-    async for chunk in stream:
-        sink.extend(chunk)
 
 
 async def _read_responses(stdout: ByteReceiveStream, ids: set[int], sink: bytearray) -> None:
@@ -221,7 +188,7 @@ async def test_stdout_is_only_jsonrpc_and_the_token_never_leaks() -> None:
     requests = [
         *_initialize(),
         _call(3, "get_snapshot", {"snapshot_id": "../../etc/passwd"}),  # refused before any request
-        _call(4, "get_snapshot", {"snapshot_id": SNAPSHOT}),  # GET: retried, then "could not connect"
+        _call(4, "get_snapshot", {"snapshot_id": SEED_ID}),  # GET: retried, then "could not connect"
         _call(
             5,
             "create_snapshot_from_url",
@@ -248,40 +215,6 @@ async def test_stdout_is_only_jsonrpc_and_the_token_never_leaks() -> None:
     assert CANARY not in log  # ... and the token is not in them
 
 
-# --------------------------------------------------------------------------- HTTP
-
-
-@asynccontextmanager
-async def http_server(
-    *args: str, env: dict[str, str], stop: signal.Signals = signal.SIGINT
-) -> AsyncIterator[tuple[str, bytearray]]:
-    """`snapshot-mcp --transport http --port 0 ...`; yield (MCP URL, stderr so far) once it listens.
-
-    Afterwards `stop` is sent: SIGINT (Ctrl+C) must end it with status 0, SIGTERM with
-    0 or the signal's own status (uvicorn re-raises it after its graceful shutdown);
-    either way without a traceback.
-    """
-    command = [str(SCRIPT), "--transport", "http", "--port", "0", *args]
-    with anyio.fail_after(TIMEOUT):
-        async with await anyio.open_process(command, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=env) as process:
-            assert process.stderr is not None
-            assert process.stdout is not None
-            err = bytearray()
-            while (found := re.search(rb"serving MCP at (http://\S+/mcp)", err)) is None:
-                chunk = await process.stderr.receive()  # EndOfStream here: it died at start-up
-                err.extend(chunk)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_drain, process.stderr, err)
-                tg.start_soon(_drain, process.stdout, bytearray())
-                try:
-                    yield found.group(1).decode(), err
-                finally:
-                    process.send_signal(stop)
-                    status = await process.wait()
-    assert status in ((0,) if stop == signal.SIGINT else (0, -stop)), err.decode()
-    assert b"Traceback" not in err, err.decode()
-
-
 @pytest.mark.parametrize("mode", MODES)
 async def test_http_console_script(mode: str) -> None:
     """The script serves streamable HTTP on loopback: the official client lists and calls tools."""
@@ -295,7 +228,7 @@ async def test_http_console_script(mode: str) -> None:
         assert not listing.is_error
         assert listing.structured_content is not None
         assert len(listing.structured_content["snapshots"]) == 5
-        deleted = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+        deleted = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
         assert deleted.structured_content is not None
         assert deleted.structured_content["deleted"] is True
 
@@ -314,7 +247,7 @@ async def test_http_console_script_with_client_token() -> None:
             httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as authed,
             Client(streamable_http_client(url, http_client=authed)) as client,
         ):
-            result = await client.call_tool("get_snapshot", {"snapshot_id": SNAPSHOT})
+            result = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
             assert not result.is_error
     assert b"wrong bearer token" in err
     assert b"Application shutdown complete" in err  # SIGTERM: a graceful stop

@@ -8,7 +8,7 @@ import pytest
 
 from snapshot_mcp.confirm.facts import Facts, fingerprint, session_digest
 from snapshot_mcp.models import Snapshot
-from tests.support import SEED_ID
+from tests.support import OTHER_SEED_ID, SEED_ID
 
 SHOWN: dict[str, Any] = {
     "id": SEED_ID,
@@ -33,7 +33,7 @@ def snapshot(**changes: Any) -> Snapshot:
         {"region": "EUC-DE-MUC-1"},
         {"status": "error"},
         {"updated_at": "2026-01-01T00:00:00Z"},
-        {"id": "9607c382-cdbd-42ad-b42e-38298191bb45"},
+        {"id": OTHER_SEED_ID},
     ],
     ids=lambda change: next(iter(change)),
 )

@@ -38,6 +38,7 @@ from snapshot_mcp.store import MemoryStore
 from stress.soak import SoakReport, error_kind, soak
 from tests.support import (
     FAST_RETRY,
+    GOOD_BODY,
     MODES,
     OTHER_SEED_ID,
     PREFIX,
@@ -56,12 +57,7 @@ LASTING = 1_000
 TRANSIENT = 2
 """A passing fault: the first two requests of the method meet it."""
 
-GOOD_CREATE: dict[str, Any] = {
-    "name": "fault-matrix-image",
-    "size": 20,
-    "url": "https://example.com/image.raw.zst",
-    "region": "NORD-NO-KRS-1",
-}
+GOOD_CREATE: dict[str, Any] = {**GOOD_BODY, "name": "fault-matrix-image"}
 
 
 @dataclass(frozen=True)

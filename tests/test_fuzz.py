@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, KNOWN_REGIONS, Simulator
-from tests.support import FAST_RETRY, MODES, OTHER_SEED_ID, SEED_ID, UNKNOWN_ID, fast, text_of
+from tests.support import ERROR_SEED_ID, FAST_RETRY, MODES, OTHER_SEED_ID, SEED_ID, UNKNOWN_ID, fast, text_of
 
 pytestmark = pytest.mark.slow  # hypothesis: hundreds of examples per property
 
@@ -82,7 +82,7 @@ FRAGMENTS = [
 ]  # fmt: skip
 POOL = [str(uuid.UUID(int=0xF022 << 64 | k, version=4)) for k in range(40)]
 """Snapshots added at every reset: the server remembers what it deleted, so the accept variant needs many."""
-REAL_IDS = [SEED_ID, OTHER_SEED_ID, UNKNOWN_ID, "09c01ea7-a09b-42a1-a2ec-12e0022fff8c", *POOL]
+REAL_IDS = [SEED_ID, OTHER_SEED_ID, UNKNOWN_ID, ERROR_SEED_ID, *POOL]
 
 text = st.text(max_size=40)  # any unicode except surrogates (hypothesis excludes them by default)
 huge_text = st.builds(lambda ch, n: ch * n, st.characters(), st.integers(1_000, 200_000))

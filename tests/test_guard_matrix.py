@@ -78,8 +78,8 @@ from tests.support import (
     decide_on_page,
     text_of,
 )
-from tests.test_e2e import SCRIPT, base_env
-from tests.test_http import serving, sim_settings
+from tests.support.http import serving, sim_settings
+from tests.support.processes import SCRIPT, base_env
 
 T = TypeVar("T")
 

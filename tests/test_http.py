@@ -10,33 +10,30 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
 import httpx
-import httpx2
 import pytest
 from anyio.abc import SocketStream
 from mcp import Client
 from mcp.client.session import ClientRequestContext
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 from pydantic import SecretStr
 
-from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, make_uvicorn_server, transport_security
+from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, transport_security
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
-from tests.support import MODEL_TOOLS
+from snapshot_mcp.simulator import Simulator
+from tests.support import MODEL_TOOLS, SEED_ID
+from tests.support.http import serving, sim_settings, token_client
 
 TOOLS = MODEL_TOOLS
 MODES = ["auto", "legacy"]
 HTTP_TOKEN = "client-token-7f3a9c"
-SNAPSHOT = "ebc879bb-2363-4326-bf38-eca0be7b7921"  # seed: ubuntu-22.04-cuda-12.4, created
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -66,83 +63,11 @@ MODERN_HEADERS = {
 }
 
 
-def sim_settings(**overrides: Any) -> Settings:
-    """Settings for a server on 127.0.0.1, any free port, against a simulator."""
-    values: dict[str, Any] = {"token": SecretStr(DEFAULT_TOKEN), "port": 0, **overrides}
-    return Settings(**values)
-
-
-@asynccontextmanager
-async def serving(
-    settings: Settings,
-    sim: Simulator | None = None,
-    *,
-    bind: Settings | None = None,
-    clock: Callable[[], float] = time.time,
-    **limits: Any,
-) -> AsyncIterator[str]:
-    """Serve `build_server(settings)` over HTTP; yield the base URL (no trailing slash).
-
-    `sim` given: the server talks to it (so tests see every API request); otherwise it
-    runs with `simulate=True` and its own embedded simulator. `bind` overrides where
-    uvicorn listens (always loopback here) while `settings` shapes the app.
-    """
-    if sim is None:
-        server = build_server(settings.model_copy(update={"simulate": True, "token": None}))
-        http: httpx.AsyncClient | None = None
-    else:
-        http = httpx.AsyncClient(transport=sim.transport())
-        server = build_server(settings, http=http, clock=clock)
-    app = build_http_app(server, settings, **limits)
-    bound: list[tuple[str, int]] = []
-    ready = anyio.Event()
-
-    def started(addresses: list[tuple[str, int]]) -> None:
-        bound.extend(addresses)
-        ready.set()
-
-    uv = make_uvicorn_server(app, bind or settings, on_started=started)
-    stopped = anyio.Event()
-
-    async def serve() -> None:
-        try:
-            await uv.serve()
-        finally:
-            ready.set()  # a failed start must not leave the test waiting
-            stopped.set()
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(serve)
-            await ready.wait()
-            assert bound, "the HTTP server did not start"
-            try:
-                yield f"http://127.0.0.1:{bound[0][1]}"
-            finally:
-                # A clean shutdown (lifespan included) even when the test failed.
-                uv.should_exit = True
-                with anyio.move_on_after(10, shield=True):
-                    await stopped.wait()
-    finally:
-        if http is not None:
-            await http.aclose()
-
-
-@asynccontextmanager
-async def token_client(url: str, token: str, **kwargs: Any) -> AsyncIterator[Client]:
-    """The official client, sending `Authorization: Bearer <token>` on every request."""
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=60)) as h,
-        Client(streamable_http_client(url, http_client=h), **kwargs) as client,
-    ):
-        yield client
-
-
 def answer(action: str, content: dict[str, Any] | None = None) -> Any:
     """An elicitation callback that always gives `action` (with `content`)."""
 
     async def callback(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
-        assert SNAPSHOT in params.message
+        assert SEED_ID in params.message
         return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
 
     return callback
@@ -295,10 +220,10 @@ async def test_bearer_token_required(sim: Simulator, caplog: pytest.LogCaptureFi
             assert ok.status_code == 200, ok.text
         for mode in MODES:
             async with token_client(f"{base}/mcp", HTTP_TOKEN, mode=mode) as client:
-                result = await client.call_tool("get_snapshot", {"snapshot_id": SNAPSHOT})
+                result = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
                 assert not result.is_error
                 assert result.structured_content is not None
-                assert result.structured_content["id"] == SNAPSHOT
+                assert result.structured_content["id"] == SEED_ID
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "bearer token" in logged  # the refusals were logged ...
     assert HTTP_TOKEN not in logged  # ... without the token
@@ -450,11 +375,11 @@ async def test_delete_asks_over_http(
         serving(sim_settings(), sim) as base,
         Client(f"{base}/mcp", mode=mode, elicitation_callback=answer(action, content)) as client,
     ):
-        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert not result.is_error
     assert result.structured_content is not None
     assert result.structured_content["deleted"] is deleted
-    assert deletes(sim) == ([f"/compute/v1/snapshots/{SNAPSHOT}"] if deleted else [])
+    assert deletes(sim) == ([f"/compute/v1/snapshots/{SEED_ID}"] if deleted else [])
 
 
 @pytest.mark.slow
@@ -462,7 +387,7 @@ async def test_delete_asks_over_http(
 async def test_delete_without_elicitation_is_refused(sim: Simulator, mode: str) -> None:
     """A client that cannot be asked gets an error result and nothing is deleted."""
     async with serving(sim_settings(), sim) as base, Client(f"{base}/mcp", mode=mode) as client:
-        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert result.is_error
     assert deletes(sim) == []
 
@@ -472,7 +397,7 @@ async def test_delete_without_elicitation_is_refused(sim: Simulator, mode: str) 
 
 async def first_round(url: str) -> InputRequiredResult:
     async with Client(url, elicitation_callback=answer("accept", {"confirm": True})) as client:
-        result = await client.session.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT}, allow_input_required=True)
+        result = await client.session.call_tool("delete_snapshot", {"snapshot_id": SEED_ID}, allow_input_required=True)
     assert isinstance(result, InputRequiredResult)
     return result
 
@@ -488,7 +413,7 @@ async def second_round(url: str, first: InputRequiredResult) -> CallToolResult |
         try:
             return await client.session.call_tool(
                 "delete_snapshot",
-                {"snapshot_id": SNAPSHOT},
+                {"snapshot_id": SEED_ID},
                 input_responses=responses,
                 request_state=first.request_state,
                 allow_input_required=True,
@@ -517,7 +442,7 @@ async def test_stateless_legacy_delete_fails_closed(sim: Simulator) -> None:
         serving(settings, sim) as base,
         Client(f"{base}/mcp", mode="legacy", elicitation_callback=accept) as client,
     ):
-        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert result.is_error
     assert "2026-07-28" in result.content[0].text  # type: ignore[union-attr]  # says how to proceed
     assert deletes(sim) == []
@@ -537,7 +462,7 @@ async def test_stateless_round_trip_across_instances(sim: Simulator) -> None:
     assert not result.is_error, result.content
     assert result.structured_content is not None
     assert result.structured_content["deleted"] is True
-    assert deletes(sim) == [f"/compute/v1/snapshots/{SNAPSHOT}"]
+    assert deletes(sim) == [f"/compute/v1/snapshots/{SEED_ID}"]
 
 
 @pytest.mark.slow

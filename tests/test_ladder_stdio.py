@@ -21,30 +21,9 @@ from mcp import Client
 from mcp.types import CallToolResult, ElicitResult
 
 from tests.support import APPS, MODES, OTHER_SEED_ID, SEED_ID, Asker, text_of
-from tests.test_e2e import base_env, stdio
+from tests.support.processes import CONFIRMATION_META, ServerLog, base_env, stdio
 
 pytestmark = pytest.mark.slow  # one server subprocess per test
-
-CONFIRMATION_META = "snapshot-mcp/confirmation"
-
-
-class ServerLog:
-    """The server's stderr, read once the process has ended."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @property
-    def lines(self) -> list[str]:
-        return self.path.read_text(encoding="utf-8").splitlines()
-
-    def deletes(self) -> list[str]:
-        """The snapshot ids of the DELETE requests that reached the (simulated) API."""
-        return [line.split("/snapshots/")[1].split()[0].strip('"') for line in self.lines if "Request: DELETE " in line]
-
-    def audit(self) -> list[str]:
-        """The outcome of each audit line, in order."""
-        return [line.split(" outcome=")[1].split()[0] for line in self.lines if " audit tool=" in line]
 
 
 @asynccontextmanager

@@ -14,11 +14,15 @@ import pytest
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, SimRequest, Simulator
 from tests.support import (
+    CREATING_SEED_ID,
+    GPU_WORKER_1,
     MODES,
     OTHER_SEED_ID,
     PREFIX,
     READING_TOOLS,
+    SDXL_WORKER,
     SEED_ID,
+    TRAINING_BOX,
     UNKNOWN_ID,
     connect,
     fast,
@@ -26,12 +30,6 @@ from tests.support import (
 )
 
 API = "/compute/v1"
-GPU_WORKER = "0c73d690-b461-423f-9f78-7f1290151773"
-"""gpu-worker-1, NORD-NO-KRS-1, active; made llama-3-70b-serving."""
-TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
-"""training-box, NORD-NO-KRS-1, stopped."""
-STOPPING = "1975d15c-0c98-4ea6-b06d-7cf4d997a8a7"
-CREATING_SNAPSHOT = "187c7755-36f9-4e16-92f0-41acedfc3cfb"
 
 
 @pytest.fixture(params=MODES)
@@ -73,11 +71,11 @@ async def test_list_instances_finds_an_instance_by_name(settings: Settings, sim:
         ("GET", f"{API}/instances", {"page": "1", "per_page": "100"})
     ]
     assert [(i["id"], i["name"], i["status"]) for i in data(result)["instances"]] == [
-        (GPU_WORKER, "gpu-worker-1", "active")
+        (GPU_WORKER_1, "gpu-worker-1", "active")
     ]
     lines = text_of(result).splitlines()
     assert lines[1] == "id\tname\tregion\tstatus\ttype"
-    assert lines[2].startswith(f"{GPU_WORKER}\tgpu-worker-1\tNORD-NO-KRS-1\tactive\t")
+    assert lines[2].startswith(f"{GPU_WORKER_1}\tgpu-worker-1\tNORD-NO-KRS-1\tactive\t")
 
 
 async def test_list_instances_by_region(settings: Settings, sim: Simulator, mode: str) -> None:
@@ -98,10 +96,10 @@ async def test_snapshot_instance_sends_exactly_the_documented_request(
 ) -> None:
     """POST /instances/{id}/snapshots with {"name"}; the snapshot names its instance; next step said."""
     async with connect(settings, sim, mode=mode) as client:
-        result = await client.call_tool("snapshot_instance", {"instance_id": GPU_WORKER, "name": "before-upgrade"})
-    assert writes(sim) == [("POST", f"{API}/instances/{GPU_WORKER}/snapshots", {"name": "before-upgrade"})]
+        result = await client.call_tool("snapshot_instance", {"instance_id": GPU_WORKER_1, "name": "before-upgrade"})
+    assert writes(sim) == [("POST", f"{API}/instances/{GPU_WORKER_1}/snapshots", {"name": "before-upgrade"})]
     snapshot = data(result)["snapshot"]
-    assert (snapshot["status"], snapshot["source"], snapshot["region"]) == ("creating", GPU_WORKER, "NORD-NO-KRS-1")
+    assert (snapshot["status"], snapshot["source"], snapshot["region"]) == ("creating", GPU_WORKER_1, "NORD-NO-KRS-1")
     assert text_of(result).startswith("Snapshot started")
     assert "get_snapshot" in data(result)["next"]
 
@@ -123,7 +121,7 @@ async def test_snapshot_instance_with_a_replica_and_a_wait(settings: Settings, s
 
 @pytest.mark.parametrize(
     ("instance_id", "words"),
-    [(STOPPING, "[409]"), (UNKNOWN_ID, "list_instances")],
+    [(SDXL_WORKER, "[409]"), (UNKNOWN_ID, "list_instances")],
     ids=["instance-stopping", "unknown-instance"],
 )
 async def test_snapshot_instance_errors_say_what_to_do(
@@ -141,7 +139,7 @@ async def test_snapshot_instance_errors_say_what_to_do(
 async def test_a_retried_instance_snapshot_after_a_lost_answer_makes_one(settings: Settings, mode: str) -> None:
     """The answer of the POST was lost: the retry looks in the instance's snapshots and finds it; one POST."""
     sim = Simulator(faults=Faults(read_timeout_first=1, fail_methods=frozenset({"POST"})))
-    args = {"instance_id": GPU_WORKER, "name": "nightly"}
+    args = {"instance_id": GPU_WORKER_1, "name": "nightly"}
     async with connect(settings, sim, mode=mode) as client:
         failed = await client.call_tool("snapshot_instance", args)
         retried = await client.call_tool("snapshot_instance", args)
@@ -151,14 +149,14 @@ async def test_a_retried_instance_snapshot_after_a_lost_answer_makes_one(setting
     assert (data(retried)["reused"], data(retried)["probable"]) == (True, True)
     assert data(again)["snapshot"]["id"] == data(retried)["snapshot"]["id"]
     assert [m for m, _, _ in writes(sim)] == ["POST"]
-    assert any(r.path == f"{API}/instances/{GPU_WORKER}/snapshots" and r.method == "GET" for r in sim.requests)
+    assert any(r.path == f"{API}/instances/{GPU_WORKER_1}/snapshots" and r.method == "GET" for r in sim.requests)
 
 
 async def test_a_retried_instance_snapshot_after_a_500_makes_exactly_one(settings: Settings, mode: str) -> None:
     """A 500 and nothing made: the retry looks, finds none, and posts once more; one snapshot in all."""
     sim = Simulator()
     fail_first_post(sim)
-    args = {"instance_id": GPU_WORKER, "name": "nightly"}
+    args = {"instance_id": GPU_WORKER_1, "name": "nightly"}
     async with connect(settings, sim, mode=mode) as client:
         await client.call_tool("snapshot_instance", args)
         retried = await client.call_tool("snapshot_instance", args)
@@ -196,7 +194,7 @@ async def test_copy_with_a_new_name(settings: Settings, sim: Simulator, mode: st
 @pytest.mark.parametrize(
     ("source", "region", "words"),
     [
-        (CREATING_SNAPSHOT, "EUC-DE-MUC-1", "[409]"),
+        (CREATING_SEED_ID, "EUC-DE-MUC-1", "[409]"),
         (UNKNOWN_ID, "EUC-DE-MUC-1", "Not found"),
         (SEED_ID, "ARC-IS-HAF-1", "[400]"),
     ],
@@ -228,7 +226,7 @@ async def test_rename_sends_a_patch_with_the_name(settings: Settings, sim: Simul
 
 @pytest.mark.parametrize(
     ("snapshot_id", "name", "words"),
-    [(CREATING_SNAPSHOT, "x", "[409]"), (UNKNOWN_ID, "x", "Not found"), (SEED_ID, "  ", "name")],
+    [(CREATING_SEED_ID, "x", "[409]"), (UNKNOWN_ID, "x", "Not found"), (SEED_ID, "  ", "name")],
     ids=["creating", "unknown", "blank-name"],
 )
 async def test_rename_errors(
@@ -249,14 +247,14 @@ async def test_rename_errors(
 async def test_list_snapshots_of_an_instance(settings: Settings, sim: Simulator, mode: str) -> None:
     """instance_id lists GET /instances/{id}/snapshots, with the same page rules; filters scan it."""
     async with connect(settings, sim, mode=mode) as client:
-        page = await client.call_tool("list_snapshots", {"instance_id": GPU_WORKER})
-        filtered = await client.call_tool("list_snapshots", {"instance_id": GPU_WORKER, "status": "created"})
+        page = await client.call_tool("list_snapshots", {"instance_id": GPU_WORKER_1})
+        filtered = await client.call_tool("list_snapshots", {"instance_id": GPU_WORKER_1, "status": "created"})
     assert [(r.path, r.query) for r in sim.requests] == [
-        (f"{API}/instances/{GPU_WORKER}/snapshots", {"page": "1", "per_page": "50"}),
-        (f"{API}/instances/{GPU_WORKER}/snapshots", {"page": "1", "per_page": "100"}),
+        (f"{API}/instances/{GPU_WORKER_1}/snapshots", {"page": "1", "per_page": "50"}),
+        (f"{API}/instances/{GPU_WORKER_1}/snapshots", {"page": "1", "per_page": "100"}),
     ]
     assert [s["name"] for s in data(page)["snapshots"]] == ["llama-3-70b-serving"]
-    assert [s["source"] for s in data(filtered)["snapshots"]] == [GPU_WORKER]
+    assert [s["source"] for s in data(filtered)["snapshots"]] == [GPU_WORKER_1]
 
 
 # -- which tools are offered ------------------------------------------------------------------

@@ -29,7 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 from snapshot_mcp import cli, logs
 from snapshot_mcp.confirm.base import audit, audit_logger, install_audit_handler
 from tests.support import APPS, MODES, SEED_ID, text_of
-from tests.test_e2e import SCRIPT, base_env
+from tests.support.processes import SCRIPT, base_env
 
 HTTP_TOKEN = "client-token-for-the-log-tests"
 FORGED = (

@@ -26,6 +26,7 @@ from snapshot_mcp.models import (
     SnapshotPage,
     check_snapshot_id,
 )
+from tests.support import JUPYTER_LAB
 
 SID = "ff942497-62f6-4a9d-8dc4-3766ebc2b8a2"
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -48,7 +49,7 @@ NEW_SHAPE: dict[str, Any] = {
     "region": "EUW-NL-AMS-1",
     "status": "created",
     "os_type": "linux",
-    "source_instance_id": "97cfb5bd-ec4a-4a07-9170-2326dcd73298",
+    "source_instance_id": JUPYTER_LAB,
     "created_at": "2024-01-23T10:47:46.786Z",
     "updated_at": "2024-01-24T11:00:00.000Z",
 }

@@ -11,131 +11,38 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceTemplateReference
-from pydantic import SecretStr
 
 from snapshot_mcp.confirm.card import CONFIRMATION_META
-from snapshot_mcp.http import CORS_ALLOWED_HEADERS, build_http_app
-from snapshot_mcp.oauth.verifier import JwtVerifier
-from snapshot_mcp.server import build_server
-from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from snapshot_mcp.http import CORS_ALLOWED_HEADERS
+from snapshot_mcp.simulator import Simulator
 from tests.support import READING_TOOLS, SEED_ID, audit_lines, connect, fast
-from tests.support.oauth import ISSUER, METADATA_URL, RESOURCE, LocalIssuer, forge_hs256, forge_none, tamper
-
-BASE = "http://127.0.0.1:8000"
-APP_ORIGIN = "https://app.example.com"
-LEGACY = "2025-06-18"
-MODERN = "2026-07-28"
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-READ = "snapshots:read"
-
-
-def oauth_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "token": SecretStr(DEFAULT_TOKEN),
-        "auth_issuer": ISSUER,
-        "public_url": RESOURCE,
-        "allowed_origins": (APP_ORIGIN,),
-        **overrides,
-    }
-    return Settings(**values)
-
-
-@asynccontextmanager
-async def oauth_app(
-    issuer: LocalIssuer, sim: Simulator, settings: Settings | None = None, **limits: Any
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of the app `build_http_app` makes for `settings` (OAuth on), its session manager running."""
-    settings = settings or oauth_settings()
-    verifier = JwtVerifier(ISSUER, RESOURCE, transport=issuer.transport())
-    await verifier.start()
-    async with httpx.AsyncClient(transport=sim.transport()) as api:
-        server = build_server(fast(settings), http=api)
-        app = build_http_app(server, settings, verifier=verifier, **limits)
-        async with (
-            server.session_manager.run(),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client,
-        ):
-            yield client
-
-
-def _message(response: httpx.Response) -> dict[str, Any]:
-    """The JSON-RPC message of a response (a JSON body, or the data line of an SSE stream)."""
-    if response.headers.get("content-type", "").startswith("application/json"):
-        return dict(response.json())
-    data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
-    return dict(json.loads(data[-1]))
-
-
-class Legacy:
-    """A 2025-era session over raw JSON-RPC: initialize once, then requests with the session id."""
-
-    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
-        self.client = client
-        self.headers = {**ACCEPT, "authorization": f"Bearer {token}"}
-        self.next_id = 1
-
-    async def open(self) -> Legacy:
-        params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}
-        response = await self.post("initialize", params)
-        assert response.status_code == 200, response.text
-        self.headers |= {"mcp-session-id": response.headers["mcp-session-id"], "mcp-protocol-version": LEGACY}
-        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        assert (await self.client.post("/mcp", json=note, headers=self.headers)).status_code == 202
-        return self
-
-    async def post(self, method: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        self.next_id += 1
-        body = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params or {}}
-        return await self.client.post("/mcp", json=body, headers=self.headers)
-
-    async def tools(self) -> set[str]:
-        response = await self.post("tools/list")
-        assert response.status_code == 200, response.text
-        return {tool["name"] for tool in _message(response)["result"]["tools"]}
-
-    async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> httpx.Response:
-        return await self.post("tools/call", {"name": tool, "arguments": arguments or {}})
-
-
-APPS_CAPABILITIES = {"extensions": {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}}
-"""What a host that shows MCP Apps (the confirmation card) declares."""
-
-
-async def modern(
-    client: httpx.AsyncClient,
-    token: str,
-    method: str,
-    params: dict[str, Any],
-    name: str | None = None,
-    capabilities: dict[str, Any] | None = None,
-) -> httpx.Response:
-    """One self-contained 2026-07-28 request; `name` is the Mcp-Name header (the tool's own name by default)."""
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": capabilities or {},
-    }
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
-    headers = {**ACCEPT, "authorization": f"Bearer {token}", "mcp-protocol-version": MODERN, "mcp-method": method}
-    if method == "tools/call":
-        headers["mcp-name"] = name or params["name"]
-    return await client.post("/mcp", json=body, headers=headers)
-
-
-def api_writes(sim: Simulator) -> list[str]:
-    return [f"{r.method} {r.path}" for r in sim.requests if r.method != "GET"]
-
+from tests.support.oauth import (
+    ACCEPT,
+    APP_ORIGIN,
+    APPS_CAPABILITIES,
+    ISSUER,
+    METADATA_URL,
+    READ,
+    RESOURCE,
+    Legacy,
+    LocalIssuer,
+    api_writes,
+    forge_hs256,
+    forge_none,
+    message_of,
+    modern,
+    oauth_app,
+    oauth_settings,
+    tamper,
+)
 
 # -- 401 ------------------------------------------------------------------------------
 
@@ -196,7 +103,7 @@ async def test_a_read_only_token_lists_and_reads_and_gets_the_step_up_for_writin
         assert await session.tools() == READING_TOOLS
         listed = await session.call("list_snapshots", {"per_page": 2})
         assert listed.status_code == 200
-        assert not _message(listed)["result"].get("isError")
+        assert not message_of(listed)["result"].get("isError")
         refused = await session.call("rename_snapshot", {"snapshot_id": SEED_ID, "name": "x"})
         deleted = await session.call("delete_snapshot", {"snapshot_id": SEED_ID})
     assert refused.status_code == 403
@@ -232,7 +139,7 @@ async def test_the_modern_era_is_judged_by_its_headers_and_tools_list_is_private
         listed = await modern(client, token, "tools/list", {})
         refused = await modern(client, token, "tools/call", {"name": "delete_snapshot", "arguments": {}})
         allowed = await modern(client, token, "tools/call", {"name": "list_snapshots", "arguments": {}})
-    result = _message(listed)["result"]
+    result = message_of(listed)["result"]
     assert {tool["name"] for tool in result["tools"]} == READING_TOOLS
     assert result["cacheScope"] == "private"
     assert refused.status_code == 403
@@ -246,7 +153,7 @@ async def test_headers_that_disagree_with_the_body_get_nothing_done(sim: Simulat
     arguments = {"name": "delete_snapshot", "arguments": {"snapshot_id": SEED_ID}}
     async with oauth_app(issuer, sim, oauth_settings(delete_confirmation="none")) as client:
         response = await modern(client, issuer.token(scope=READ), "tools/call", arguments, name="list_snapshots")
-    assert "error" in _message(response) or response.status_code >= 400
+    assert "error" in message_of(response) or response.status_code >= 400
     assert api_writes(sim) == []
 
 
@@ -330,10 +237,10 @@ async def test_the_audit_line_and_file_name_the_subject_and_client(sim: Simulato
     with audit_lines() as audit:
         async with oauth_app(issuer, sim, settings) as client:
             session = await Legacy(client, issuer.token(sub="alice", client_id="claude-code")).open()
-            preview = _message(await session.call("delete_snapshot", {"snapshot_id": SEED_ID}))["result"]
+            preview = message_of(await session.call("delete_snapshot", {"snapshot_id": SEED_ID}))["result"]
             token = preview["structuredContent"]["confirmation_token"]
             done = await session.call("delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
-    assert _message(done)["result"]["structuredContent"]["deleted"] is True
+    assert message_of(done)["result"]["structuredContent"]["deleted"] is True
     assert [line.split(" outcome=")[1] for line in audit.lines] == ["token_issued", "deleting"]
     assert all('subject="alice" client="claude-code"' in line for line in audit.lines)
     records = [json.loads(line) for line in audit_file.read_text().splitlines()]
@@ -354,7 +261,7 @@ async def test_a_card_click_from_another_subject_is_refused(sim: Simulator) -> N
     alice, bob = issuer.token(sub="alice"), issuer.token(sub="bob")
     with audit_lines() as audit:
         async with oauth_app(issuer, sim) as client:
-            asked = _message(
+            asked = message_of(
                 await modern(
                     client,
                     alice,
@@ -366,9 +273,9 @@ async def test_a_card_click_from_another_subject_is_refused(sim: Simulator) -> N
             meta = asked["_meta"][CONFIRMATION_META]
             click = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
             call = {"name": "confirm_deletion", "arguments": click}
-            by_bob = _message(await modern(client, bob, "tools/call", call, capabilities=APPS_CAPABILITIES))
+            by_bob = message_of(await modern(client, bob, "tools/call", call, capabilities=APPS_CAPABILITIES))
             deletes_after_bob = api_writes(sim)
-            by_alice = _message(await modern(client, alice, "tools/call", call, capabilities=APPS_CAPABILITIES))
+            by_alice = message_of(await modern(client, alice, "tools/call", call, capabilities=APPS_CAPABILITIES))
     assert asked["structuredContent"]["outcome"] == "awaiting_confirmation"
     assert by_bob["result"]["isError"] is True
     assert "No such deletion request" in by_bob["result"]["content"][0]["text"]

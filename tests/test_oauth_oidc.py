@@ -37,10 +37,20 @@ from snapshot_mcp.oauth.verifier import JwtVerifier
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 from tests.support import APPS, READING_TOOLS, SEED_ID, audit_lines
-from tests.support.oauth import ALL_SCOPES, SECRET, OidcProvider, SigningKey, forge_hs256, forge_none, tamper
-from tests.test_e2e import base_env, http_server
-from tests.test_http import serving, token_client
-from tests.test_oauth_http import ACCEPT, Legacy, modern
+from tests.support.http import serving, token_client
+from tests.support.oauth import (
+    ACCEPT,
+    ALL_SCOPES,
+    SECRET,
+    Legacy,
+    OidcProvider,
+    SigningKey,
+    forge_hs256,
+    forge_none,
+    modern,
+    tamper,
+)
+from tests.support.processes import base_env, http_server
 
 pytestmark = pytest.mark.slow  # a Node.js identity provider, real sockets
 

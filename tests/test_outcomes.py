@@ -19,9 +19,7 @@ from snapshot_mcp.operations import Operations
 from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
-from tests.support import OTHER_SEED_ID, SEED_ID, sent
-
-THIRD_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
+from tests.support import OTHER_SEED_ID, SEED_ID, THIRD_SEED_ID, sent
 
 
 def refuse_other(request: SimRequest) -> int | None:
@@ -51,20 +49,20 @@ async def test_each_snapshot_gets_one_typed_outcome(sim: Simulator, ops: Operati
     seen: list[tuple[str, str]] = []
     outcomes = await delete_each(
         ops,
-        shots(sim, SEED_ID, OTHER_SEED_ID, THIRD_ID),
+        shots(sim, SEED_ID, OTHER_SEED_ID, THIRD_SEED_ID),
         {SEED_ID, OTHER_SEED_ID},
         lambda snapshot, outcome: seen.append((snapshot.id, outcome.kind)),
         tool="delete_snapshots",
         channel="form",
     )
-    assert list(outcomes) == [SEED_ID, OTHER_SEED_ID, THIRD_ID]
+    assert list(outcomes) == [SEED_ID, OTHER_SEED_ID, THIRD_SEED_ID]
     assert outcomes[SEED_ID] == SnapshotOutcome(kind="deleting")
     failed = outcomes[OTHER_SEED_ID]
     assert (failed.kind, failed.error, failed.accepted) == ("failed", "Conflict", False)
     assert failed.reason is not None
     assert "[409]" in failed.reason
     assert failed.text() == f"failed: {failed.reason}"
-    assert outcomes[THIRD_ID] == KEPT
+    assert outcomes[THIRD_SEED_ID] == KEPT
     assert accepted(outcomes) == 1
     assert seen == [(SEED_ID, "deleting"), (OTHER_SEED_ID, "failed")]
     assert sorted(r.path.rsplit("/", 1)[1] for r in sent(sim, "DELETE")) == sorted([SEED_ID, OTHER_SEED_ID])

@@ -27,16 +27,13 @@ from snapshot_mcp.resources import (
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, Simulator
-from tests.support import FAST_RETRY, SEED_ID
+from tests.support import FAST_RETRY, GPU_WORKER_1, GPU_WORKER_2, SEED_ID, TRAINING_BOX
 
 REGIONS = ", ".join(KNOWN_REGIONS)
 REGION_SHAPE = re.compile(r"\b[A-Z]{2,5}(?:-[A-Z]{2,5})+-\d+\b")
 """What a region name looks like (NORD-NO-KRS-1, ARC-IS-HAF-1, a future one)."""
 BULK_START = datetime(2026, 11, 2, tzinfo=UTC)
 """After every seeded instance, so instances added from here on follow them in the API's order."""
-GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
-GPU_WORKER_2 = "3be1e2de-dca6-4781-8e10-11f7d41275e4"
-TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
 INSTANCE_WORDS = {"snapshot_before_change.md": {"active", "stopped"}}
 """Words in backticks that are an instance's statuses (the ones a snapshot may be taken in), not a snapshot's."""
 BEFORE_CHANGE = PromptReference(type="ref/prompt", name="snapshot_before_change")

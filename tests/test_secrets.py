@@ -56,8 +56,8 @@ from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
 from stress.load import unexpected_tracebacks
-from tests.support import FAST_RETRY, audit_lines
-from tests.test_e2e import SCRIPT, base_env
+from tests.support import FAST_RETRY, SEED_ID, audit_lines
+from tests.support.processes import SCRIPT, base_env
 
 API_CANARY = "gcapi-canary-4f9d2b7e1a60"
 HTTP_CANARY = "mcphttp-canary-8c3e5a0d77"
@@ -65,7 +65,6 @@ STATE_CANARY = "statekey-canary-0123456789abcdef0123456789"
 CANARIES = (API_CANARY, HTTP_CANARY, STATE_CANARY)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("auto", "legacy")
-SEED = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 
 
 def _id(code: int) -> str:
@@ -120,7 +119,7 @@ def fake_api() -> Any:
         elif sid == BAD_SHAPE:
             reply = 200, "application/json", json.dumps({"snapshot": {"id": credential, "size": auth}}).encode()
         elif sid == TOKEN_IN_DATA:
-            snapshot = {**sim.snapshots[SEED], "id": TOKEN_IN_DATA, "name": f"named-{credential}"}
+            snapshot = {**sim.snapshots[SEED_ID], "id": TOKEN_IN_DATA, "name": f"named-{credential}"}
             reply = 200, "application/json", json.dumps({"snapshot": snapshot}).encode()
         elif name == CREATE_502:
             reply = 502, "text/html", f"<html><body>502 for {auth}</body></html>".encode()
@@ -267,7 +266,7 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("create_snapshot_from_url", create(CREATE_400)),
     ("create_snapshot_from_url", create("x", size=0, url="ftp://nope", region="??")),
     ("delete_snapshot", {"snapshot_id": ECHO_401}),
-    ("delete_snapshot", {"snapshot_id": SEED}),
+    ("delete_snapshot", {"snapshot_id": SEED_ID}),
 ]
 """Every tool, through every error path the API or the arguments can take (and two successes)."""
 
@@ -302,7 +301,7 @@ async def test_no_secret_in_results_logs_or_audit_in_process(
                     raise RuntimeError(f"something unexpected happened to {snapshot_id}")
 
                 monkeypatch.setattr(Operations, "get", explode)
-                crashed = await client.call_tool("get_snapshot", {"snapshot_id": SEED})
+                crashed = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
 
     errors = [name for (name, _), result in zip(CALLS, results, strict=True) if result.is_error]
     assert len(errors) == len(CALLS) - 3  # all but the listing, the echoed-name look-up and the accepted delete
@@ -363,7 +362,7 @@ async def test_a_token_no_header_can_carry_is_not_echoed(token: str) -> None:
     async with httpx.AsyncClient(transport=_Refusing()) as http:
         server = build_server(_settings(token=SecretStr(token)), http=http, retry=FAST_RETRY)
         async with Client(server) as client:
-            result = await client.call_tool("get_snapshot", {"snapshot_id": SEED})
+            result = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
     assert result.is_error
     assert "GENESISCLOUD_TOKEN" in dump(result)
     assert_clean("a tool result", dump(result))

@@ -21,10 +21,9 @@ from pydantic import SecretStr
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.errors import ApiUnreachable, BadResponse
 from snapshot_mcp.sending import MAX_ANSWER_BYTES, SUCCESS, Answered, Done, Lost, RetryPolicy, assess
+from tests.support import OTHER_SEED_ID, SEED_ID
 
-SID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
-OTHER = "9607c382-cdbd-42ad-b42e-38298191bb45"
-SNAPSHOT = {"id": SID, "name": "n", "size": 1, "region": "NORD-NO-KRS-1", "status": "created"}
+SNAPSHOT = {"id": SEED_ID, "name": "n", "size": 1, "region": "NORD-NO-KRS-1", "status": "created"}
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002, total_timeout=2.0)
 
 
@@ -55,7 +54,7 @@ class Drip(httpx.AsyncByteStream):
     """A valid answer sent one byte at a time, each byte quick, all of them slow."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for byte in b'{"snapshot": {"id": "%s"}}' % SID.encode():
+        for byte in b'{"snapshot": {"id": "%s"}}' % SEED_ID.encode():
             await anyio.sleep(0.05)
             yield bytes([byte])
 
@@ -77,7 +76,7 @@ async def test_an_endless_body_is_cut_at_the_cap_and_not_retried() -> None:
     client, http = client_for(httpx.MockTransport(endless))
     async with http:
         with pytest.raises(BadResponse, match="larger than 4 MiB; retrying will not help") as caught:
-            await client.get(SID)
+            await client.get(SEED_ID)
     assert caught.value.retryable is False
     assert len(streams) == 1
     assert streams[0].sent <= MAX_ANSWER_BYTES + 2 * 1024 * 1024
@@ -134,7 +133,7 @@ async def test_a_slow_drip_is_bounded_in_total_time() -> None:
     client, http = client_for(httpx.MockTransport(handler), attempt_seconds=0.2)
     async with http:
         with anyio.fail_after(5), pytest.raises(BadResponse, match="took longer than"):
-            await client.get(SID)
+            await client.get(SEED_ID)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +152,7 @@ async def test_only_202_or_204_mean_a_delete_succeeded(status: int, body: bytes)
     client, http = client_for(httpx.MockTransport(handler))
     async with http:
         with pytest.raises(BadResponse, match=f"HTTP {status} does not mean success for DELETE"):
-            await client.delete(SID)
+            await client.delete(SEED_ID)
     assert seen == ["DELETE"] * FAST.max_attempts
 
 
@@ -164,28 +163,28 @@ async def test_202_and_204_mean_the_delete_was_accepted(status: int) -> None:
 
     client, http = client_for(httpx.MockTransport(handler))
     async with http:
-        await client.delete(SID)
+        await client.delete(SEED_ID)
 
 
 async def test_an_answer_about_another_snapshot_is_refused() -> None:
     """Item 7: GET /snapshots/A answered with snapshot B is a BadResponse, so nobody is asked about B."""
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"snapshot": {**SNAPSHOT, "id": OTHER}})
+        return httpx.Response(200, json={"snapshot": {**SNAPSHOT, "id": OTHER_SEED_ID}})
 
     client, http = client_for(httpx.MockTransport(handler))
     async with http:
-        with pytest.raises(BadResponse, match=f"request for snapshot {SID} with another snapshot"):
-            await client.get(SID)
+        with pytest.raises(BadResponse, match=f"request for snapshot {SEED_ID} with another snapshot"):
+            await client.get(SEED_ID)
 
 
 async def test_the_same_id_in_another_case_is_the_same_snapshot() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"snapshot": {**SNAPSHOT, "id": SID.upper()}})
+        return httpx.Response(200, json={"snapshot": {**SNAPSHOT, "id": SEED_ID.upper()}})
 
     client, http = client_for(httpx.MockTransport(handler))
     async with http:
-        assert (await client.get(SID)).id == SID.upper()
+        assert (await client.get(SEED_ID)).id == SEED_ID.upper()
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from mcp.types import CallToolResult
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 from stress.api import RecordingApi, serve_api
 from tests.support import APPS, OTHER_SEED_ID, SEED_ID, RedisServer, most_in_any_window, text_of
-from tests.test_e2e import base_env, http_server
+from tests.support.processes import base_env, http_server
 
 pytestmark = pytest.mark.slow  # redis-server, two server processes, real sockets
 

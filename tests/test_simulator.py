@@ -26,9 +26,13 @@ from snapshot_mcp.simulator import (
 from tests.support import (
     AUTH,
     BASE,
+    CREATING_SEED_ID,
+    ERROR_SEED_ID,
     GOOD_BODY,
     ISO_MS,
     LEGACY_ID,
+    PENDING_DELETE_SEED_ID,
+    SEED_ID,
     SEED_IDS,
     SNAPSHOT_KEYS,
     VirtualClock,
@@ -155,11 +159,11 @@ async def test_unknown_route(url: str) -> None:
     [
         ("PUT", "/snapshots", "GET, POST"),
         ("DELETE", "/snapshots", "GET, POST"),
-        ("POST", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, PATCH, DELETE"),
-        ("PUT", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921", "GET, PATCH, DELETE"),
-        ("GET", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
-        ("PATCH", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
-        ("DELETE", "/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921/clone", "POST"),
+        ("POST", f"/snapshots/{SEED_ID}", "GET, PATCH, DELETE"),
+        ("PUT", f"/snapshots/{SEED_ID}", "GET, PATCH, DELETE"),
+        ("GET", f"/snapshots/{SEED_ID}/clone", "POST"),
+        ("PATCH", f"/snapshots/{SEED_ID}/clone", "POST"),
+        ("DELETE", f"/snapshots/{SEED_ID}/clone", "POST"),
     ],
 )
 async def test_wrong_method(method: str, path: str, allow: str) -> None:
@@ -391,18 +395,18 @@ async def test_create_lifecycle_by_clock() -> None:
         ok, bad = (await create(c))["id"], (await create(c, name="doomed"))["id"]
         for _ in range(5):
             assert await status_of(c, ok) == "creating"
-        assert await status_of(c, "187c7755-36f9-4e16-92f0-41acedfc3cfb") == "creating"
+        assert await status_of(c, CREATING_SEED_ID) == "creating"
         clock.now += 29.9
         assert await status_of(c, ok) == "creating"
         clock.now += 0.1
         assert (await status_of(c, ok), await status_of(c, bad)) == ("created", "error")
-        assert await status_of(c, "187c7755-36f9-4e16-92f0-41acedfc3cfb") == "created"
+        assert await status_of(c, CREATING_SEED_ID) == "created"
 
 
 @pytest.mark.anyio
 async def test_seed_creating_follows_lifecycle() -> None:
     """The seeded 'creating' snapshot stays creating for create_polls reads like a new one."""
-    sid = "187c7755-36f9-4e16-92f0-41acedfc3cfb"
+    sid = CREATING_SEED_ID
     async with client(Simulator(create_polls=2)) as c:
         assert [await status_of(c, sid) for _ in range(3)] == ["creating", "creating", "created"]
 
@@ -412,7 +416,7 @@ async def test_seed_creating_follows_lifecycle() -> None:
 async def test_delete_lifecycle(polls: int) -> None:
     """DELETE is 204 empty; reads show pending_delete, then deleting, for delete_polls reads; then 404."""
     sim = Simulator(delete_polls=polls)
-    sid = "ebc879bb-2363-4326-bf38-eca0be7b7921"
+    sid = SEED_ID
     async with client(sim) as c:
         resp = await c.delete(f"/snapshots/{sid}")
         assert resp.status_code == 204
@@ -433,7 +437,7 @@ async def test_delete_lifecycle(polls: int) -> None:
 async def test_delete_lifecycle_through_list_and_zero_polls() -> None:
     """Deleting snapshots stay listed while visible; with delete_polls=0 they vanish at once."""
     sim = Simulator(delete_polls=2)
-    sid = "ebc879bb-2363-4326-bf38-eca0be7b7921"
+    sid = SEED_ID
     async with client(sim) as c:
         await c.delete(f"/snapshots/{sid}")
         statuses = []
@@ -465,8 +469,8 @@ async def test_delete_creating_conflicts() -> None:
 async def test_delete_is_idempotent_while_deleting() -> None:
     """A second DELETE while pending_delete/deleting answers 204 and keeps the countdown."""
     sim = Simulator(delete_polls=2)
-    sid = "ebc879bb-2363-4326-bf38-eca0be7b7921"
-    seeded = "3d22a6ab-324c-4da8-ad61-383bedf8deb9"
+    sid = SEED_ID
+    seeded = PENDING_DELETE_SEED_ID
     async with client(sim) as c:
         await c.delete(f"/snapshots/{sid}")
         assert await status_of(c, sid) == "pending_delete"
@@ -482,7 +486,7 @@ async def test_delete_is_idempotent_while_deleting() -> None:
 async def test_error_snapshot_can_be_deleted() -> None:
     """A snapshot in 'error' can be deleted."""
     async with client(Simulator()) as c:
-        resp = await c.delete("/snapshots/09c01ea7-a09b-42a1-a2ec-12e0022fff8c")
+        resp = await c.delete(f"/snapshots/{ERROR_SEED_ID}")
     assert resp.status_code == 204
 
 
@@ -532,7 +536,7 @@ async def test_malformed_first_applies_to_success_only() -> None:
     sim = Simulator(faults=Faults(malformed_first=2))
     async with client(sim) as c:
         error = await c.get("/snapshots", params={"page": "0"})
-        deleted = await c.delete("/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921")
+        deleted = await c.delete(f"/snapshots/{SEED_ID}")
         created = await c.post("/snapshots", json=GOOD_BODY)
         listed = await c.get("/snapshots")
         fine = await c.get("/snapshots")
@@ -602,11 +606,11 @@ async def test_fail_when_hook() -> None:
 
     sim = Simulator(faults=Faults(fail_when=hook, retry_after=0.25))
     async with client(sim) as c:
-        resp = await c.delete("/snapshots/ebc879bb-2363-4326-bf38-eca0be7b7921")
+        resp = await c.delete(f"/snapshots/{SEED_ID}")
         assert (await c.get("/snapshots")).status_code == 200
     assert_error(resp, 429)
     assert resp.headers["retry-after"] == "0.25"
-    assert sim.snapshots["ebc879bb-2363-4326-bf38-eca0be7b7921"]["status"] == "created"
+    assert sim.snapshots[SEED_ID]["status"] == "created"
     assert [r.method for r in sim.requests] == ["DELETE", "GET"]
 
 

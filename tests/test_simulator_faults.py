@@ -14,12 +14,8 @@ import pytest
 
 from snapshot_mcp.models import Snapshot, SnapshotPage
 from snapshot_mcp.simulator import Faults, SimRequest, Simulator
-from tests.support import AUTH, assert_error, client
+from tests.support import AUTH, ERROR_SEED_ID, GPU_WORKER_1, LLAMA_SEED_ID, SEED_ID, assert_error, client
 
-UBUNTU = "ebc879bb-2363-4326-bf38-eca0be7b7921"
-ERROR = "09c01ea7-a09b-42a1-a2ec-12e0022fff8c"
-LLAMA = "3f2ac9b3-dd02-4487-b890-1a86378cb101"
-GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
 PREFIX = "/compute/v1"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -29,8 +25,8 @@ ENDPOINTS: list[Endpoint] = [
     ("GET", "/instances", None, 200),
     ("GET", f"/instances/{GPU_WORKER_1}/snapshots", None, 200),
     ("POST", f"/instances/{GPU_WORKER_1}/snapshots", {"name": "n", "replicated_region": "EUW-NL-AMS-1"}, 201),
-    ("POST", f"/snapshots/{UBUNTU}/clone", {"name": "n", "region": "NA-CA-FTS-1"}, 201),
-    ("PATCH", f"/snapshots/{UBUNTU}", {"name": "renamed"}, 200),
+    ("POST", f"/snapshots/{SEED_ID}/clone", {"name": "n", "region": "NA-CA-FTS-1"}, 201),
+    ("PATCH", f"/snapshots/{SEED_ID}", {"name": "renamed"}, 200),
 ]
 """Each new endpoint: method, path, body, and the status it answers without faults."""
 IDS = ["list-instances", "list-instance-snapshots", "snapshot-instance", "clone", "rename"]
@@ -134,9 +130,9 @@ async def test_html_page_and_fail_methods_on_new_endpoints() -> None:
     sim = Simulator(faults=Faults(html_error_first=1, fail_first=1, fail_methods=frozenset({"PATCH"})))
     async with client(sim) as c:
         others = [(await call(c, m, p, b)).status_code for m, p, b, _ in ENDPOINTS if m != "PATCH"]
-        html = await c.patch(f"/snapshots/{UBUNTU}", json={"name": "a"})
-        failed = await c.patch(f"/snapshots/{UBUNTU}", json={"name": "b"})
-        renamed = await c.patch(f"/snapshots/{UBUNTU}", json={"name": "c"})
+        html = await c.patch(f"/snapshots/{SEED_ID}", json={"name": "a"})
+        failed = await c.patch(f"/snapshots/{SEED_ID}", json={"name": "b"})
+        renamed = await c.patch(f"/snapshots/{SEED_ID}", json={"name": "c"})
     assert others == [200, 200, 201, 201]
     assert (html.status_code, html.headers["content-type"]) == (502, "text/html")
     assert_error(failed, 503, "09001")
@@ -177,16 +173,16 @@ async def test_both_adapters_serve_the_new_routes(adapter: str) -> None:
         body = {"name": "snap", "replicated_region": "EUC-DE-MUC-1"}
         made = await c.post(f"/instances/{GPU_WORKER_1}/snapshots", json=body)
         listed = (await c.get(f"/instances/{GPU_WORKER_1}/snapshots")).json()
-        clone = await c.post(f"/snapshots/{LLAMA}/clone", json={"name": "copy", "region": "NA-CA-PRG-1"})
-        renamed = await c.patch(f"/snapshots/{UBUNTU}", json={"name": "renamed"})
+        clone = await c.post(f"/snapshots/{LLAMA_SEED_ID}/clone", json={"name": "copy", "region": "NA-CA-PRG-1"})
+        renamed = await c.patch(f"/snapshots/{SEED_ID}", json={"name": "renamed"})
         wrong = await c.put(f"/instances/{GPU_WORKER_1}/snapshots")
         unknown = await c.get("/instances/00000000-0000-4000-8000-000000000000/snapshots")
-        busy = await c.post(f"/snapshots/{ERROR}/clone", json={"name": "n", "region": "NA-CA-PRG-1"})
-        bad = await c.patch(f"/snapshots/{UBUNTU}", content=b"{")
+        busy = await c.post(f"/snapshots/{ERROR_SEED_ID}/clone", json={"name": "n", "region": "NA-CA-PRG-1"})
+        bad = await c.patch(f"/snapshots/{SEED_ID}", content=b"{")
     assert (instances["total_count"], len(instances["instances"])) == (7, 2)
     assert made.status_code == 201
     assert [s["name"] for s in listed["snapshots"]] == ["llama-3-70b-serving", "snap"]
-    assert (clone.status_code, clone.json()["snapshot"]["source_snapshot_id"]) == (201, LLAMA)
+    assert (clone.status_code, clone.json()["snapshot"]["source_snapshot_id"]) == (201, LLAMA_SEED_ID)
     assert renamed.json()["snapshot"]["name"] == "renamed"
     assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET, POST")
     assert_error(unknown, 404, "04002")
@@ -205,8 +201,8 @@ async def test_every_made_snapshot_validates_with_the_client_model() -> None:
     sim = Simulator(create_polls=0)
     async with client(sim) as c:
         await c.post(f"/instances/{GPU_WORKER_1}/snapshots", json={"name": "s", "replicated_region": "NA-CA-FTS-1"})
-        await c.post(f"/snapshots/{UBUNTU}/clone", json={"name": "c", "region": "EUW-GB-MNC-1"})
-        await c.patch(f"/snapshots/{UBUNTU}", json={"name": "renamed"})
+        await c.post(f"/snapshots/{SEED_ID}/clone", json={"name": "c", "region": "EUW-GB-MNC-1"})
+        await c.patch(f"/snapshots/{SEED_ID}", json={"name": "renamed"})
         page = SnapshotPage.model_validate((await c.get("/snapshots")).json())
         mine = SnapshotPage.model_validate((await c.get(f"/instances/{GPU_WORKER_1}/snapshots")).json())
     assert page.total_count == len(page.snapshots) == 15
@@ -220,5 +216,5 @@ async def test_every_made_snapshot_validates_with_the_client_model() -> None:
         assert snap.updated_at is not None
         assert snap.source == (raw.get("source_instance_id") or raw.get("source_snapshot_id"))
     sources = {s.source for s in page.snapshots if s.source_snapshot_id}
-    assert UBUNTU in sources
+    assert SEED_ID in sources
     assert len(sources) == 2

@@ -9,7 +9,18 @@ from typing import Any
 import pytest
 
 from snapshot_mcp.simulator import KNOWN_REGIONS, Simulator
-from tests.support import ISO_MS, assert_current_shape, assert_error, client, page_of
+from tests.support import (
+    GPU_WORKER_1,
+    GPU_WORKER_2,
+    ISO_MS,
+    LLAMA_SEED_ID,
+    SEED_INSTANCE_IDS,
+    TRAINING_BOX,
+    assert_current_shape,
+    assert_error,
+    client,
+    page_of,
+)
 
 INSTANCE_KEYS = {
     "id",
@@ -39,19 +50,6 @@ INSTANCE_STATUSES = {
     "deleting",
     "error",
     "pending_payment",
-}
-GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
-"""Seed instance ``gpu-worker-1``: active, NORD-NO-KRS-1, 256 GiB, source of ``llama-3-70b-serving``."""
-TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
-"""Seed instance ``training-box``: stopped, NORD-NO-KRS-1, 512 GiB, source of ``llm-finetune-2026-03``."""
-SEED_INSTANCE_IDS = {
-    "97cfb5bd-ec4a-4a07-9170-2326dcd73298",
-    "1975d15c-0c98-4ea6-b06d-7cf4d997a8a7",
-    TRAINING_BOX,
-    GPU_WORKER_1,
-    "0bfa28c9-6019-4c56-9d75-382477cf3643",
-    "cde7603b-97bb-457f-88a4-7dadd97358b8",
-    "3be1e2de-dca6-4781-8e10-11f7d41275e4",
 }
 
 
@@ -201,9 +199,6 @@ async def test_instance_paths_not_simulated(path: str) -> None:
 
 # ---------------------------------------------------------------- GET /instances/{id}/snapshots
 
-LLAMA = "3f2ac9b3-dd02-4487-b890-1a86378cb101"
-"""Seed snapshot ``llama-3-70b-serving``, made from gpu-worker-1."""
-CREATING_INSTANCE = "3be1e2de-dca6-4781-8e10-11f7d41275e4"
 NOW = datetime(2026, 11, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 
@@ -214,9 +209,9 @@ async def test_instance_snapshots_lists_what_the_instance_made() -> None:
     async with client(sim) as c:
         mine = page_of(await c.get(f"/instances/{GPU_WORKER_1}/snapshots"), "snapshots", total=1)
         training = page_of(await c.get(f"/instances/{TRAINING_BOX}/snapshots"), "snapshots", total=2)
-        none = page_of(await c.get(f"/instances/{CREATING_INSTANCE}/snapshots"), "snapshots", total=0)
-    assert [s["id"] for s in mine] == [LLAMA]
-    assert mine[0] == sim.snapshots[LLAMA]
+        none = page_of(await c.get(f"/instances/{GPU_WORKER_2}/snapshots"), "snapshots", total=0)
+    assert [s["id"] for s in mine] == [LLAMA_SEED_ID]
+    assert mine[0] == sim.snapshots[LLAMA_SEED_ID]
     assert [s["name"] for s in training] == ["llm-finetune-2026-03", "x"]
     assert training[1]["id"] == other["id"]
     assert none == []
@@ -242,7 +237,9 @@ async def test_instance_snapshots_pages() -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize("iid", ["5b0c3f0e-8d59-4f6e-9d55-2f3f8a4c7e11", "not-a-uuid", GPU_WORKER_1.upper(), LLAMA])
+@pytest.mark.parametrize(
+    "iid", ["5b0c3f0e-8d59-4f6e-9d55-2f3f8a4c7e11", "not-a-uuid", GPU_WORKER_1.upper(), LLAMA_SEED_ID]
+)
 async def test_instance_snapshots_unknown_instance(method: str, iid: str) -> None:
     """An unknown or malformed instance id (a snapshot id too) is 404 'Instance not found', before the body."""
     sim = Simulator()
@@ -349,7 +346,7 @@ async def test_snapshot_instance_validation(case: str, body: Any) -> None:
     """Each bad body is 400 code 03001 and makes nothing, on a snapshottable instance or not."""
     sim = Simulator()
     async with client(sim) as c:
-        for iid in (GPU_WORKER_1, CREATING_INSTANCE):
+        for iid in (GPU_WORKER_1, GPU_WORKER_2):
             path = f"/instances/{iid}/snapshots"
             resp = await (c.post(path, content=body) if isinstance(body, bytes) else c.post(path, json=body))
             assert_error(resp, 400, "03001")
@@ -391,4 +388,4 @@ async def test_replicated_region_makes_a_second_snapshot(region: str) -> None:
         "source_snapshot_id": snap["id"],
     }
     assert len(sim.snapshots) == 14
-    assert [s["id"] for s in listed["snapshots"]] == [LLAMA, snap["id"]]
+    assert [s["id"] for s in listed["snapshots"]] == [LLAMA_SEED_ID, snap["id"]]

@@ -11,20 +11,22 @@ import httpx
 import pytest
 
 from snapshot_mcp.simulator import Simulator
-from tests.support import VirtualClock, assert_current_shape, assert_error, client, status_of
+from tests.support import (
+    CREATING_SEED_ID,
+    ERROR_SEED_ID,
+    GPU_WORKER_1,
+    LEGACY_ID,
+    LLAMA_SEED_ID,
+    OTHER_SEED_ID,
+    PENDING_DELETE_SEED_ID,
+    SEED_ID,
+    VirtualClock,
+    assert_current_shape,
+    assert_error,
+    client,
+    status_of,
+)
 
-UBUNTU = "ebc879bb-2363-4326-bf38-eca0be7b7921"
-"""Seed: ubuntu-22.04-cuda-12.4, 64 GiB, NORD-NO-KRS-1, created, linux, a URL import."""
-WINDOWS = "9607c382-cdbd-42ad-b42e-38298191bb45"
-"""Seed: win-server-2022-base, 80 GiB, EUW-NL-AMS-1, created, windows."""
-LEGACY = "8fdc4100-0a26-4948-8e7f-53df5b440339"
-"""Seed: the legacy ``active`` snapshot in the dropped ARC-IS-HAF-1."""
-LLAMA = "3f2ac9b3-dd02-4487-b890-1a86378cb101"
-"""Seed: llama-3-70b-serving, made from the instance gpu-worker-1."""
-CREATING = "187c7755-36f9-4e16-92f0-41acedfc3cfb"
-ERROR = "09c01ea7-a09b-42a1-a2ec-12e0022fff8c"
-PENDING_DELETE = "3d22a6ab-324c-4da8-ad61-383bedf8deb9"
-GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
 NOW = datetime(2026, 11, 1, 12, 0, 0, 123000, tzinfo=UTC)
 NOW_ISO = "2026-11-01T12:00:00.123Z"
 NEW_ID = "11111111-1111-4111-8111-111111111111"
@@ -46,7 +48,7 @@ async def made_deleting(c: httpx.AsyncClient, sid: str) -> None:
 # ---------------------------------------------------------------- POST /snapshots/{id}/clone
 
 
-@pytest.mark.parametrize(("source", "size", "os_type"), [(UBUNTU, 64, "linux"), (WINDOWS, 80, "windows")])
+@pytest.mark.parametrize(("source", "size", "os_type"), [(SEED_ID, 64, "linux"), (OTHER_SEED_ID, 80, "windows")])
 async def test_clone(source: str, size: int, os_type: str) -> None:
     """201 'creating' in the asked region with the source's size and OS, source_snapshot_id set."""
     sim = Simulator(now=lambda: NOW, id_factory=lambda: NEW_ID)
@@ -76,21 +78,21 @@ async def test_clone_of_legacy_and_of_an_instance_snapshot() -> None:
     """The legacy 'active' snapshot clones into a current region; a clone names no instance."""
     sim = Simulator()
     async with client(sim) as c:
-        legacy = await c.post(f"/snapshots/{LEGACY}/clone", json={"name": "a", "region": "EUC-DE-MUC-1"})
-        llama = await c.post(f"/snapshots/{LLAMA}/clone", json={"name": "b", "region": "NORD-NO-KRS-1"})
+        legacy = await c.post(f"/snapshots/{LEGACY_ID}/clone", json={"name": "a", "region": "EUC-DE-MUC-1"})
+        llama = await c.post(f"/snapshots/{LLAMA_SEED_ID}/clone", json={"name": "b", "region": "NORD-NO-KRS-1"})
         listed = (await c.get(f"/instances/{GPU_WORKER_1}/snapshots")).json()["snapshots"]
     assert (legacy.status_code, llama.status_code) == (201, 201)
     assert legacy.json()["snapshot"]["os_type"] == "linux"
     assert "source_instance_id" not in llama.json()["snapshot"]
-    assert [s["id"] for s in listed] == [LLAMA]
+    assert [s["id"] for s in listed] == [LLAMA_SEED_ID]
 
 
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        (CREATING, "snapshot is being created"),
-        (PENDING_DELETE, "snapshot is being deleted"),
-        (ERROR, "snapshot is in error"),
+        (CREATING_SEED_ID, "snapshot is being created"),
+        (PENDING_DELETE_SEED_ID, "snapshot is being deleted"),
+        (ERROR_SEED_ID, "snapshot is in error"),
     ],
 )
 async def test_clone_conflicts(source: str, message: str) -> None:
@@ -107,12 +109,12 @@ async def test_clone_conflicts_while_deleting_and_after_a_due_create() -> None:
     sim = Simulator(delete_polls=3, create_polls=0)
     body = {"name": "n", "region": "NA-CA-FTS-1"}
     async with client(sim) as c:
-        await made_deleting(c, UBUNTU)
-        deleting = await c.post(f"/snapshots/{UBUNTU}/clone", json=body)
-        due = await c.post(f"/snapshots/{CREATING}/clone", json=body)
+        await made_deleting(c, SEED_ID)
+        deleting = await c.post(f"/snapshots/{SEED_ID}/clone", json=body)
+        due = await c.post(f"/snapshots/{CREATING_SEED_ID}/clone", json=body)
     assert assert_error(deleting, 409, "05001")["message"] == "snapshot is being deleted"
     assert due.status_code == 201
-    assert sim.snapshots[CREATING]["status"] == "created"
+    assert sim.snapshots[CREATING_SEED_ID]["status"] == "created"
 
 
 CLONE_BAD_BODIES: list[tuple[str, Any]] = [
@@ -141,7 +143,7 @@ CLONE_BAD_BODIES: list[tuple[str, Any]] = [
 async def test_clone_region_message_lists_the_seven() -> None:
     """A refused region's message lists the current regions and not the dropped one."""
     async with client(Simulator()) as c:
-        resp = await c.post(f"/snapshots/{UBUNTU}/clone", json={"name": "n", "region": "ARC-IS-HAF-1"})
+        resp = await c.post(f"/snapshots/{SEED_ID}/clone", json={"name": "n", "region": "ARC-IS-HAF-1"})
     message = assert_error(resp, 400)["message"]
     assert "NORD-NO-KRS-1" in message
     assert "ARC-IS-HAF-1" not in message
@@ -153,10 +155,10 @@ async def test_clone_region_message_lists_the_seven() -> None:
 async def test_rename() -> None:
     """PATCH with a new name is 200 with that name and a new updated_at; nothing else moves."""
     sim = Simulator(now=lambda: NOW)
-    before = dict(sim.snapshots[UBUNTU])
+    before = dict(sim.snapshots[SEED_ID])
     async with client(sim) as c:
-        resp = await c.patch(f"/snapshots/{UBUNTU}", json={"name": "ubuntu-cuda-renamed"})
-        got = (await c.get(f"/snapshots/{UBUNTU}")).json()["snapshot"]
+        resp = await c.patch(f"/snapshots/{SEED_ID}", json={"name": "ubuntu-cuda-renamed"})
+        got = (await c.get(f"/snapshots/{SEED_ID}")).json()["snapshot"]
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "application/json"
     snap = resp.json()["snapshot"]
@@ -169,14 +171,14 @@ async def test_rename() -> None:
 async def test_rename_without_a_change_is_a_no_op(body: dict[str, Any]) -> None:
     """``{}`` or the same name is 200 with the snapshot unchanged, updated_at included."""
     sim = Simulator(now=lambda: NOW)
-    before = dict(sim.snapshots[UBUNTU])
+    before = dict(sim.snapshots[SEED_ID])
     async with client(sim) as c:
-        resp = await c.patch(f"/snapshots/{UBUNTU}", json=body)
+        resp = await c.patch(f"/snapshots/{SEED_ID}", json=body)
     assert resp.status_code == 200
-    assert resp.json()["snapshot"] == before == sim.snapshots[UBUNTU]
+    assert resp.json()["snapshot"] == before == sim.snapshots[SEED_ID]
 
 
-@pytest.mark.parametrize("sid", [ERROR, LEGACY])
+@pytest.mark.parametrize("sid", [ERROR_SEED_ID, LEGACY_ID])
 async def test_rename_error_and_legacy_snapshots(sid: str) -> None:
     """A snapshot in error, or a legacy 'active' one, can be renamed."""
     sim = Simulator()
@@ -190,18 +192,18 @@ async def test_rename_conflicts() -> None:
     """Renaming while creating, pending_delete or deleting is 409 code 05001 and changes nothing."""
     sim = Simulator(delete_polls=3)
     async with client(sim) as c:
-        await made_deleting(c, UBUNTU)
+        await made_deleting(c, SEED_ID)
         before = json.dumps(sim.snapshots, sort_keys=True)
         answers = {}
-        for sid in (CREATING, PENDING_DELETE, UBUNTU):
+        for sid in (CREATING_SEED_ID, PENDING_DELETE_SEED_ID, SEED_ID):
             resp = await c.patch(f"/snapshots/{sid}", json={"name": "n"})
             answers[sid] = assert_error(resp, 409, "05001")["message"]
     assert answers == {
-        CREATING: "snapshot is being created",
-        PENDING_DELETE: "snapshot is being deleted",
-        UBUNTU: "snapshot is being deleted",
+        CREATING_SEED_ID: "snapshot is being created",
+        PENDING_DELETE_SEED_ID: "snapshot is being deleted",
+        SEED_ID: "snapshot is being deleted",
     }
-    assert sim.snapshots[UBUNTU]["status"] == "deleting"
+    assert sim.snapshots[SEED_ID]["status"] == "deleting"
     assert json.dumps(sim.snapshots, sort_keys=True) == before
 
 
@@ -234,7 +236,7 @@ async def test_clone_and_rename_validation(method: str, path: str, body: Any) ->
     sim = Simulator()
     before = json.dumps(sim.snapshots, sort_keys=True)
     async with client(sim) as c:
-        for sid in (UBUNTU, CREATING):
+        for sid in (SEED_ID, CREATING_SEED_ID):
             assert_error(await send(c, method, path.format(sid), body), 400, "03001")
     assert json.dumps(sim.snapshots, sort_keys=True) == before
 
@@ -243,7 +245,7 @@ async def test_clone_and_rename_validation(method: str, path: str, body: Any) ->
 
 
 @pytest.mark.parametrize(("method", "suffix"), [("PATCH", ""), ("POST", "/clone")])
-@pytest.mark.parametrize("sid", ["5b0c3f0e-8d59-4f6e-9d55-2f3f8a4c7e11", "not-a-uuid", UBUNTU.upper(), GPU_WORKER_1])
+@pytest.mark.parametrize("sid", ["5b0c3f0e-8d59-4f6e-9d55-2f3f8a4c7e11", "not-a-uuid", SEED_ID.upper(), GPU_WORKER_1])
 async def test_unknown_snapshot_on_rename_and_clone(method: str, suffix: str, sid: str) -> None:
     """Unknown, malformed or non-snapshot ids are 404 'Snapshot not found', before the body."""
     sim = Simulator()
@@ -257,9 +259,9 @@ async def test_deleted_snapshot_is_gone_for_rename_and_clone() -> None:
     """Once a deletion finished, PATCH and clone are 404 too."""
     sim = Simulator(delete_polls=0)
     async with client(sim) as c:
-        assert (await c.delete(f"/snapshots/{UBUNTU}")).status_code == 204
-        patch = await c.patch(f"/snapshots/{UBUNTU}", json={"name": "n"})
-        clone = await c.post(f"/snapshots/{UBUNTU}/clone", json={"name": "n", "region": "NA-CA-FTS-1"})
+        assert (await c.delete(f"/snapshots/{SEED_ID}")).status_code == 204
+        patch = await c.patch(f"/snapshots/{SEED_ID}", json={"name": "n"})
+        clone = await c.post(f"/snapshots/{SEED_ID}/clone", json={"name": "n", "region": "NA-CA-FTS-1"})
     assert_error(patch, 404, "04001")
     assert_error(clone, 404, "04001")
 
@@ -270,7 +272,7 @@ Maker = Callable[[httpx.AsyncClient, str], Awaitable[str]]
 
 
 async def by_clone(c: httpx.AsyncClient, name: str) -> str:
-    resp = await c.post(f"/snapshots/{UBUNTU}/clone", json={"name": name, "region": "EUW-GB-MNC-1"})
+    resp = await c.post(f"/snapshots/{SEED_ID}/clone", json={"name": name, "region": "EUW-GB-MNC-1"})
     assert resp.status_code == 201, resp.text
     sid: str = resp.json()["snapshot"]["id"]
     return sid
@@ -349,4 +351,4 @@ async def test_clone_of_a_clone_once_created() -> None:
         assert await status_of(c, first) == "created"
         second = (await c.post(f"/snapshots/{first}/clone", json={"name": "two", "region": "NA-CA-FTS-1"})).json()
     assert second["snapshot"]["source_snapshot_id"] == first
-    assert sim.snapshots[first]["source_snapshot_id"] == UBUNTU
+    assert sim.snapshots[first]["source_snapshot_id"] == SEED_ID

@@ -23,12 +23,12 @@ from PIL import Image
 from scripts.build_bundle import MCPB
 from scripts.catalog import ROOT, server_catalog
 from snapshot_mcp import __version__
+from tests.support import SEED_ID
 
 pytestmark = pytest.mark.slow
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 BIN = Path(sys.executable).parent
-SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 USER_CONFIG = {
     "api_token": "bundle-test-token",
     "read_only": "false",

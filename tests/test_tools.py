@@ -31,6 +31,7 @@ from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, Simulator
 from snapshot_mcp.views import SnapshotView
 from tests.support import (
     FAST_RETRY,
+    GOOD_BODY,
     MODEL_TOOLS,
     MODES,
     PREFIX,
@@ -50,12 +51,6 @@ from tests.support import (
 
 SNAPSHOT_FILE = Path(__file__).parent / "snapshots" / "tools_list.json"
 TOOL_NAMES = MODEL_TOOLS
-GOOD_CREATE: dict[str, Any] = {
-    "name": "my-image",
-    "size": 20,
-    "url": "https://example.com/image.raw.zst",
-    "region": "NORD-NO-KRS-1",
-}
 
 
 @pytest.fixture(params=MODES)
@@ -245,7 +240,7 @@ async def test_read_only_registers_only_list_and_get(settings: Settings, sim: Si
 @pytest.mark.parametrize(
     ("tool", "arguments"),
     [
-        ("create_snapshot_from_url", GOOD_CREATE),
+        ("create_snapshot_from_url", GOOD_BODY),
         ("delete_snapshot", {"snapshot_id": SEED_ID}),
         ("delete_snapshot", {"snapshot_id": SEED_ID, "confirm": True}),
     ],
@@ -515,13 +510,13 @@ async def test_create_sends_exactly_the_documented_body(
 ) -> None:
     """One POST whose body is exactly name, size, url, region (+ os_type only when given)."""
     async with connect(settings, sim, mode=mode) as client:
-        result = await client.call_tool("create_snapshot_from_url", {**GOOD_CREATE, **extra})
+        result = await client.call_tool("create_snapshot_from_url", {**GOOD_BODY, **extra})
     assert not result.is_error, text_of(result)
     [request] = sim.requests
     assert (request.method, request.path, request.query) == ("POST", PREFIX, {})
     assert request.headers["authorization"] == f"Bearer {DEFAULT_TOKEN}"
     assert request.headers["content-type"] == "application/json"
-    assert json.loads(request.body) == {**GOOD_CREATE, **body_extra}
+    assert json.loads(request.body) == {**GOOD_BODY, **body_extra}
     data = result.structured_content
     assert data is not None
     assert data["snapshot"]["status"] == "creating"
@@ -563,7 +558,7 @@ async def test_create_rejects_bad_input_without_posting(
 ) -> None:
     """Bad URLs, sizes, names, regions and os types are an error result naming the field; no POST."""
     client, sim = idle
-    result = await client.call_tool("create_snapshot_from_url", {**GOOD_CREATE, **changes})
+    result = await client.call_tool("create_snapshot_from_url", {**GOOD_BODY, **changes})
     assert_error(result, next(iter(changes)))
     assert sim.requests == []
 
@@ -572,7 +567,7 @@ async def test_create_rejects_bad_input_without_posting(
 async def test_create_requires_every_field(idle: tuple[Client, Simulator], missing: str) -> None:
     """Leaving out a required field is an error result; no POST."""
     client, sim = idle
-    result = await client.call_tool("create_snapshot_from_url", {k: v for k, v in GOOD_CREATE.items() if k != missing})
+    result = await client.call_tool("create_snapshot_from_url", {k: v for k, v in GOOD_BODY.items() if k != missing})
     assert_error(result, missing)
     assert sim.requests == []
 
@@ -593,7 +588,7 @@ async def test_create_wait_polls_until_created_with_progress(settings: Settings,
     progress = Progress()
     async with connect(settings, sim, mode=mode) as client:
         result = await client.call_tool(
-            "create_snapshot_from_url", {**GOOD_CREATE, "wait": True}, progress_callback=progress
+            "create_snapshot_from_url", {**GOOD_BODY, "wait": True}, progress_callback=progress
         )
     assert not result.is_error, text_of(result)
     data = result.structured_content
@@ -616,7 +611,7 @@ async def test_create_wait_reports_an_import_error(settings: Settings, mode: str
     """wait=true ending in status error says the import failed and what to do."""
     sim = Simulator(create_polls=1, fail_create_names={"broken"})
     async with connect(settings, sim, mode=mode) as client:
-        result = await client.call_tool("create_snapshot_from_url", {**GOOD_CREATE, "name": "broken", "wait": True})
+        result = await client.call_tool("create_snapshot_from_url", {**GOOD_BODY, "name": "broken", "wait": True})
     assert not result.is_error
     data = result.structured_content
     assert data is not None
@@ -630,7 +625,7 @@ async def test_create_wait_is_bounded(settings: Settings, mode: str) -> None:
     sim = Simulator(create_polls=10_000)
     started = time.monotonic()
     async with connect(fast(settings, wait_timeout=0.05), sim, mode=mode) as client:
-        result = await client.call_tool("create_snapshot_from_url", {**GOOD_CREATE, "wait": True})
+        result = await client.call_tool("create_snapshot_from_url", {**GOOD_BODY, "wait": True})
     assert time.monotonic() - started < 2
     data = result.structured_content
     assert data is not None
@@ -642,10 +637,10 @@ async def test_create_wait_is_bounded(settings: Settings, mode: str) -> None:
 async def test_identical_create_returns_the_first_snapshot(settings: Settings, sim: Simulator, mode: str) -> None:
     """Repeating an identical create returns the same snapshot with exactly one POST; a different one posts."""
     async with connect(settings, sim, mode=mode) as client:
-        first = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
-        again = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
+        first = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
+        again = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
         assert len(sent(sim, "POST")) == 1
-        other = await client.call_tool("create_snapshot_from_url", {**GOOD_CREATE, "size": 21})
+        other = await client.call_tool("create_snapshot_from_url", {**GOOD_BODY, "size": 21})
     assert first.structured_content is not None
     assert again.structured_content is not None
     assert other.structured_content is not None
@@ -660,25 +655,25 @@ async def test_create_answered_500_is_sent_once_and_a_retry_checks_first(setting
     """A 500 on create is an error after one POST; the identical retry scans, then creates exactly one."""
     sim = Simulator(faults=Faults(fail_first=1, fail_status=500, fail_methods=frozenset({"POST"})))
     async with connect(settings, sim, mode=mode) as client:
-        failed = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
+        failed = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
         assert_error(failed, "500", "may have started")
         assert len(sent(sim, "POST")) == 1
-        retried = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
+        retried = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
     assert not retried.is_error, text_of(retried)
     methods = [r.method for r in sim.requests]
     assert methods == ["POST", "GET", "POST"]
     assert sim.requests[1].path == PREFIX
-    assert [s["name"] for s in sim.snapshots.values()].count(GOOD_CREATE["name"]) == 1
+    assert [s["name"] for s in sim.snapshots.values()].count(GOOD_BODY["name"]) == 1
 
 
 async def test_create_whose_answer_was_lost_is_not_duplicated(settings: Settings, mode: str) -> None:
     """The API created it but the answer was lost: the retry finds that snapshot; one POST in all."""
     sim = Simulator(faults=Faults(read_timeout_first=1, fail_methods=frozenset({"POST"})))
     async with connect(settings, sim, mode=mode) as client:
-        failed = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
+        failed = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
         assert_error(failed, "did not answer in time", "list_snapshots")
-        [made] = [sid for sid, s in sim.snapshots.items() if s["name"] == GOOD_CREATE["name"]]
-        retried = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
+        [made] = [sid for sid, s in sim.snapshots.items() if s["name"] == GOOD_BODY["name"]]
+        retried = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
     assert not retried.is_error, text_of(retried)
     assert retried.structured_content is not None
     assert retried.structured_content["snapshot"]["id"] == made
@@ -692,7 +687,7 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("elicit", "list_snapshots", {}),
     ("elicit", "list_snapshots", {"region": "NORD-NO-KRS-1"}),
     ("elicit", "get_snapshot", {"snapshot_id": SEED_ID}),
-    ("elicit", "create_snapshot_from_url", GOOD_CREATE),
+    ("elicit", "create_snapshot_from_url", GOOD_BODY),
     ("elicit", "delete_snapshot", {"snapshot_id": SEED_ID}),
     ("token", "delete_snapshot", {"snapshot_id": SEED_ID}),
     ("none", "delete_snapshot", {"snapshot_id": SEED_ID}),
@@ -754,7 +749,7 @@ async def test_create_is_not_retried_on_503(settings: Settings, mode: str) -> No
     """A 503 on create is not re-sent (the API may have acted): one POST, an error result."""
     sim = Simulator(faults=Faults(fail_first=1000, fail_methods=frozenset({"POST"})))
     async with connect(settings, sim, mode=mode) as client:
-        result = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
+        result = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
     assert_error(result, "503")
     assert len(sent(sim, "POST")) == 1
 
@@ -763,10 +758,10 @@ async def test_create_is_retried_on_429(settings: Settings, mode: str) -> None:
     """A 429 on create cannot have acted: it is retried, and one snapshot is made."""
     sim = Simulator(faults=Faults(fail_first=1, fail_status=429, retry_after=0.01, fail_methods=frozenset({"POST"})))
     async with connect(settings, sim, mode=mode) as client:
-        result = await client.call_tool("create_snapshot_from_url", GOOD_CREATE)
+        result = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
     assert not result.is_error, text_of(result)
     assert len(sent(sim, "POST")) == 2
-    assert [s["name"] for s in sim.snapshots.values()].count(GOOD_CREATE["name"]) == 1
+    assert [s["name"] for s in sim.snapshots.values()].count(GOOD_BODY["name"]) == 1
 
 
 async def test_garbled_answer_is_an_error_not_a_crash(settings: Settings, mode: str) -> None:
@@ -811,9 +806,9 @@ async def _every_path(mode: str) -> tuple[list[str], list[Simulator]]:
         ("get_snapshot", {"snapshot_id": SEED_ID}),
         ("get_snapshot", {"snapshot_id": UNKNOWN_ID}),
         ("get_snapshot", {"snapshot_id": "../x"}),
-        ("create_snapshot_from_url", GOOD_CREATE),
-        ("create_snapshot_from_url", {**GOOD_CREATE, "wait": True}),
-        ("create_snapshot_from_url", {**GOOD_CREATE, "url": "file:///etc/passwd"}),
+        ("create_snapshot_from_url", GOOD_BODY),
+        ("create_snapshot_from_url", {**GOOD_BODY, "wait": True}),
+        ("create_snapshot_from_url", {**GOOD_BODY, "url": "file:///etc/passwd"}),
         ("delete_snapshot", {"snapshot_id": SEED_ID}),
     ]
     await run(Simulator(tokens=[CANARY], create_polls=1), reads, asker=Asker(accept(confirm=False)))

@@ -40,6 +40,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
 
 from snapshot_mcp.browser.opener import NO_DESKTOP, Desktop, Launcher
+from snapshot_mcp.browser.page import DeskAnswer
 from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
@@ -56,11 +57,68 @@ FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.005, tota
 """The real retry logic with millisecond pauses (4 attempts), so fault tests take no time."""
 
 
+# -- the simulator's seed, by name: no test writes one of its ids by hand (tests/test_structure.py) --
+
 SEED_ID = "ebc879bb-2363-4326-bf38-eca0be7b7921"
 """A seed snapshot: ubuntu-22.04-cuda-12.4, 64 GiB, NORD-NO-KRS-1, created."""
 OTHER_SEED_ID = "9607c382-cdbd-42ad-b42e-38298191bb45"
 """Another seed snapshot: win-server-2022-base, 80 GiB, EUW-NL-AMS-1, created."""
+THIRD_SEED_ID = "f8b41b73-3e62-42ab-8c3d-1c419e4c85df"
+"""A third seed snapshot: jupyter-research-env, 40 GiB, NA-CA-FTS-1, created, from the instance jupyter-lab."""
+CREATING_SEED_ID = "187c7755-36f9-4e16-92f0-41acedfc3cfb"
+"""The seed's snapshot still being made: ubuntu-24.04-cuda-12.6, 64 GiB, NORD-NO-KRS-1, creating."""
+ERROR_SEED_ID = "09c01ea7-a09b-42a1-a2ec-12e0022fff8c"
+"""The seed's failed import: win-server-2022-cuda, 120 GiB, EUC-DE-MUC-1, error."""
+PENDING_DELETE_SEED_ID = "3d22a6ab-324c-4da8-ad61-383bedf8deb9"
+"""The seed's snapshot being deleted: nightly-backup-2026-10-30, 200 GiB, EUW-NL-AMS-1, pending_delete."""
+LLAMA_SEED_ID = "3f2ac9b3-dd02-4487-b890-1a86378cb101"
+"""Seed snapshot llama-3-70b-serving: 256 GiB, NORD-NO-KRS-1, created, from the instance gpu-worker-1."""
+LEGACY_ID = "8fdc4100-0a26-4948-8e7f-53df5b440339"
+"""The seed's one legacy snapshot: status `active`, in the dropped region ARC-IS-HAF-1."""
+SEED_IDS = {
+    LEGACY_ID,
+    SEED_ID,
+    OTHER_SEED_ID,
+    THIRD_SEED_ID,
+    "2e49aa33-1927-428a-9f33-a29ef0149069",
+    "6efe4b2d-d265-47ce-ab96-80bc40f17639",
+    "a52b3f26-7a60-4c50-9f21-fba2e5ab02ce",
+    "de988491-9bf9-4bf5-a737-e4caacfd83ae",
+    ERROR_SEED_ID,
+    LLAMA_SEED_ID,
+    PENDING_DELETE_SEED_ID,
+    CREATING_SEED_ID,
+}
+"""The seed's twelve snapshots."""
+GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
+"""Seed instance gpu-worker-1: active, NORD-NO-KRS-1, 256 GiB, source of llama-3-70b-serving."""
+GPU_WORKER_2 = "3be1e2de-dca6-4781-8e10-11f7d41275e4"
+"""Seed instance gpu-worker-2: creating, NORD-NO-KRS-1."""
+TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
+"""Seed instance training-box: stopped, NORD-NO-KRS-1, 512 GiB, source of llm-finetune-2026-03."""
+SDXL_WORKER = "1975d15c-0c98-4ea6-b06d-7cf4d997a8a7"
+"""Seed instance sdxl-worker: stopping, EUW-GB-MNC-1."""
+JUPYTER_LAB = "97cfb5bd-ec4a-4a07-9170-2326dcd73298"
+"""Seed instance jupyter-lab: active, NA-CA-FTS-1, source of jupyter-research-env."""
+SEED_INSTANCE_IDS = {
+    JUPYTER_LAB,
+    SDXL_WORKER,
+    TRAINING_BOX,
+    GPU_WORKER_1,
+    "0bfa28c9-6019-4c56-9d75-382477cf3643",
+    "cde7603b-97bb-457f-88a4-7dadd97358b8",
+    GPU_WORKER_2,
+}
+"""The seed's seven instances."""
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+"""A well-formed id that names nothing."""
+GOOD_BODY: dict[str, Any] = {
+    "name": "my-image",
+    "size": 20,
+    "url": "https://example.com/image.raw.zst",
+    "region": "NORD-NO-KRS-1",
+}
+"""A create_snapshot_from_url body the API accepts: the arguments of the tool and the JSON of the POST alike."""
 READING_TOOLS = {declared.name for declared in DECLARATIONS if not declared.writes}
 WRITING_TOOLS = {declared.name for declared in DECLARATIONS if declared.writes}
 MODEL_TOOLS = READING_TOOLS | WRITING_TOOLS
@@ -605,28 +663,6 @@ SNAPSHOT_KEYS = {"id", "name", "size", "region", "status", "os_type", "created_a
 SOURCE_KEYS = {"source_instance_id", "source_snapshot_id"}
 """Optional keys: present only when they apply, never null."""
 CURRENT_STATUSES = {"creating", "created", "pending_delete", "deleting", "error"}
-LEGACY_ID = "8fdc4100-0a26-4948-8e7f-53df5b440339"
-"""The seed's one legacy snapshot: status `active`, in the dropped region ARC-IS-HAF-1."""
-GOOD_BODY: dict[str, Any] = {
-    "name": "my-image",
-    "size": 20,
-    "url": "https://example.com/image.raw.zst",
-    "region": "NORD-NO-KRS-1",
-}
-SEED_IDS = {
-    "8fdc4100-0a26-4948-8e7f-53df5b440339",
-    "ebc879bb-2363-4326-bf38-eca0be7b7921",
-    "9607c382-cdbd-42ad-b42e-38298191bb45",
-    "f8b41b73-3e62-42ab-8c3d-1c419e4c85df",
-    "2e49aa33-1927-428a-9f33-a29ef0149069",
-    "6efe4b2d-d265-47ce-ab96-80bc40f17639",
-    "a52b3f26-7a60-4c50-9f21-fba2e5ab02ce",
-    "de988491-9bf9-4bf5-a737-e4caacfd83ae",
-    "09c01ea7-a09b-42a1-a2ec-12e0022fff8c",
-    "3f2ac9b3-dd02-4487-b890-1a86378cb101",
-    "3d22a6ab-324c-4da8-ad61-383bedf8deb9",
-    "187c7755-36f9-4e16-92f0-41acedfc3cfb",
-}
 
 
 @asynccontextmanager
@@ -700,3 +736,25 @@ async def status_of(c: httpx.AsyncClient, sid: str) -> str | int:
         return resp.status_code
     status: str = resp.json()["snapshot"]["status"]
     return status
+
+
+REQUEST_ID = "0123456789abcdef01234567"
+
+
+SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"
+
+
+class Desk:
+    """A confirmation core that records what reached it."""
+
+    def __init__(self) -> None:
+        self.looks: list[tuple[str, str]] = []
+        self.decisions: list[tuple[str, str, str]] = []
+
+    async def look(self, request_id: str, secret: str) -> DeskAnswer:
+        self.looks.append((request_id, secret))
+        return DeskAnswer(200, {"status": "pending"})
+
+    async def decide(self, request_id: str, secret: str, decision: str) -> DeskAnswer:
+        self.decisions.append((request_id, secret, decision))
+        return DeskAnswer(200, {"outcome": decision})

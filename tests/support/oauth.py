@@ -17,7 +17,8 @@ import json
 import select
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,14 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from pydantic import SecretStr
+
+from snapshot_mcp.http import build_http_app
+from snapshot_mcp.oauth.verifier import JwtVerifier
+from snapshot_mcp.server import build_server
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import fast
 
 ISSUER = "https://idp.example.com"
 RESOURCE = "https://mcp.example.com/mcp"
@@ -250,3 +259,117 @@ class OidcProvider:
             body = {"keys": [key.private_jwk() for key in keys]}
             assert (await http.post(f"{self.issuer}/__test/keys", json=body)).status_code == 200
         self.keys = keys
+
+
+BASE = "http://127.0.0.1:8000"
+
+
+APP_ORIGIN = "https://app.example.com"
+
+
+LEGACY = "2025-06-18"
+
+
+MODERN = "2026-07-28"
+
+
+ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+READ = "snapshots:read"
+
+
+def oauth_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "token": SecretStr(DEFAULT_TOKEN),
+        "auth_issuer": ISSUER,
+        "public_url": RESOURCE,
+        "allowed_origins": (APP_ORIGIN,),
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def oauth_app(
+    issuer: LocalIssuer, sim: Simulator, settings: Settings | None = None, **limits: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app `build_http_app` makes for `settings` (OAuth on), its session manager running."""
+    settings = settings or oauth_settings()
+    verifier = JwtVerifier(ISSUER, RESOURCE, transport=issuer.transport())
+    await verifier.start()
+    async with httpx.AsyncClient(transport=sim.transport()) as api:
+        server = build_server(fast(settings), http=api)
+        app = build_http_app(server, settings, verifier=verifier, **limits)
+        async with (
+            server.session_manager.run(),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client,
+        ):
+            yield client
+
+
+def message_of(response: httpx.Response) -> dict[str, Any]:
+    """The JSON-RPC message of a response (a JSON body, or the data line of an SSE stream)."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return dict(response.json())
+    data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
+    return dict(json.loads(data[-1]))
+
+
+class Legacy:
+    """A 2025-era session over raw JSON-RPC: initialize once, then requests with the session id."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+        self.client = client
+        self.headers = {**ACCEPT, "authorization": f"Bearer {token}"}
+        self.next_id = 1
+
+    async def open(self) -> Legacy:
+        params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}
+        response = await self.post("initialize", params)
+        assert response.status_code == 200, response.text
+        self.headers |= {"mcp-session-id": response.headers["mcp-session-id"], "mcp-protocol-version": LEGACY}
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await self.client.post("/mcp", json=note, headers=self.headers)).status_code == 202
+        return self
+
+    async def post(self, method: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        self.next_id += 1
+        body = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params or {}}
+        return await self.client.post("/mcp", json=body, headers=self.headers)
+
+    async def tools(self) -> set[str]:
+        response = await self.post("tools/list")
+        assert response.status_code == 200, response.text
+        return {tool["name"] for tool in message_of(response)["result"]["tools"]}
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.post("tools/call", {"name": tool, "arguments": arguments or {}})
+
+
+APPS_CAPABILITIES = {"extensions": {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}}
+"""What a host that shows MCP Apps (the confirmation card) declares."""
+
+
+async def modern(
+    client: httpx.AsyncClient,
+    token: str,
+    method: str,
+    params: dict[str, Any],
+    name: str | None = None,
+    capabilities: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """One self-contained 2026-07-28 request; `name` is the Mcp-Name header (the tool's own name by default)."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": capabilities or {},
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+    headers = {**ACCEPT, "authorization": f"Bearer {token}", "mcp-protocol-version": MODERN, "mcp-method": method}
+    if method == "tools/call":
+        headers["mcp-name"] = name or params["name"]
+    return await client.post("/mcp", json=body, headers=headers)
+
+
+def api_writes(sim: Simulator) -> list[str]:
+    return [f"{r.method} {r.path}" for r in sim.requests if r.method != "GET"]
