@@ -11,8 +11,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from email.utils import formatdate
 from typing import Any
 
@@ -44,79 +43,21 @@ from snapshot_mcp.models import CreateSnapshotRequest, Snapshot
 from snapshot_mcp.sending import DEFAULT_TIMEOUT, USER_AGENT, RetryPolicy, build_http_client, parse_retry_after
 from snapshot_mcp.settings import DEFAULT_ENDPOINT
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
-from tests.support import CREATING_SEED_ID, SEED_ID, UNKNOWN_ID, VirtualClock, most_in_any_window
+from tests.support import (
+    CREATING_SEED_ID,
+    GOOD_BODY,
+    PREFIX,
+    SEED_ID,
+    UNKNOWN_ID,
+    VirtualClock,
+    connected,
+    make_client,
+    methods,
+    mocked,
+    most_in_any_window,
+)
 
 CANARY = "canary-TOKEN-1234567890"
-PREFIX = "/compute/v1/snapshots"
-GOOD: dict[str, Any] = {
-    "name": "my-image",
-    "size": 20,
-    "url": "https://example.com/image.raw.zst",
-    "region": "NORD-NO-KRS-1",
-}
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """Wraps a transport: records every attempt (even those that never reach the API),
-    the virtual time it started and how many were in flight at once."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, clock: VirtualClock, latency: float = 0.0) -> None:
-        self.inner = inner
-        self.clock = clock
-        self.latency = latency
-        self.attempts: list[tuple[str, str]] = []
-        self.started: list[float] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.attempts.append((request.method, request.url.path))
-        self.started.append(self.clock.now)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.latency:
-                await self.clock.sleep(self.latency)
-            return await self.inner.handle_async_request(request)
-        finally:
-            self.in_flight -= 1
-
-
-def make_client(
-    http: httpx.AsyncClient, clock: VirtualClock, *, token: str | None = DEFAULT_TOKEN, **kwargs: Any
-) -> GenesisCloudClient:
-    """A client on virtual time; rng=1.0 makes the backoff its ceiling: 0.5, 1, 2, 4 …"""
-    kwargs.setdefault("rng", lambda: 1.0)
-    return GenesisCloudClient(
-        http,
-        token=None if token is None else SecretStr(token),
-        clock=clock,
-        sleep=clock.sleep,
-        **kwargs,
-    )
-
-
-@asynccontextmanager
-async def connected(
-    sim: Simulator, clock: VirtualClock, *, latency: float = 0.0, **kwargs: Any
-) -> AsyncIterator[tuple[GenesisCloudClient, Recorder]]:
-    """A client wired to `sim` through a `Recorder`."""
-    recorder = Recorder(sim.transport(), clock, latency)
-    async with httpx.AsyncClient(transport=recorder) as http:
-        yield make_client(http, clock, **kwargs), recorder
-
-
-@asynccontextmanager
-async def mocked(
-    handler: Callable[[httpx.Request], httpx.Response], clock: VirtualClock, **kwargs: Any
-) -> AsyncIterator[GenesisCloudClient]:
-    """A client whose API is an `httpx.MockTransport`."""
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        yield make_client(http, clock, **kwargs)
-
-
-def methods(sim: Simulator) -> list[str]:
-    return [r.method for r in sim.requests]
 
 
 @pytest.fixture
@@ -391,21 +332,21 @@ async def test_bad_id_never_reaches_a_path(
 @pytest.mark.parametrize(
     ("extra", "body"),
     [
-        pytest.param({}, GOOD, id="without-os-type"),
-        pytest.param({"os_type": None}, GOOD, id="os-type-none"),
-        pytest.param({"os_type": "windows"}, {**GOOD, "os_type": "windows"}, id="with-os-type"),
+        pytest.param({}, GOOD_BODY, id="without-os-type"),
+        pytest.param({"os_type": None}, GOOD_BODY, id="os-type-none"),
+        pytest.param({"os_type": "windows"}, {**GOOD_BODY, "os_type": "windows"}, id="with-os-type"),
     ],
 )
 async def test_create_sends_exactly_the_body(
     client: GenesisCloudClient, sim: Simulator, extra: dict[str, Any], body: dict[str, Any]
 ) -> None:
     """POST /snapshots with exactly the fields given (os_type only when given)."""
-    snapshot = await client.create(CreateSnapshotRequest.model_validate({**GOOD, **extra}))
+    snapshot = await client.create(CreateSnapshotRequest.model_validate({**GOOD_BODY, **extra}))
     assert (snapshot.status, snapshot.name.raw, snapshot.size, snapshot.region) == (
         "creating",
         "my-image",
         20,
-        GOOD["region"],
+        GOOD_BODY["region"],
     )
     [request] = sim.requests
     assert (request.method, request.path) == ("POST", PREFIX)
@@ -416,7 +357,7 @@ async def test_create_sends_exactly_the_body(
 
 async def test_create_rejected_by_the_api_is_bad_request(client: GenesisCloudClient, sim: Simulator) -> None:
     """A region of the right shape that the API does not know: 400, for the model to fix, sent once."""
-    request = CreateSnapshotRequest.model_validate({**GOOD, "region": "AP-JP-TYO-1"})
+    request = CreateSnapshotRequest.model_validate({**GOOD_BODY, "region": "AP-JP-TYO-1"})
     with pytest.raises(BadRequest) as info:
         await client.create(request)
     assert (info.value.status, info.value.code, info.value.who) == (400, "03001", "model")
@@ -448,7 +389,7 @@ async def test_every_request_carries_bearer_and_user_agent(client: GenesisCloudC
     """Authorization: Bearer and User-Agent snapshot-mcp/<version> on each request, no X-Auth-Token."""
     await client.list_page()
     await client.get(SEED_ID)
-    created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+    created = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     await client.delete(SEED_ID)
     with pytest.raises(NotFound):
         await client.get(UNKNOWN_ID)
@@ -484,7 +425,7 @@ CALLS: list[Any] = [
     pytest.param(lambda c: c.list_page(), id="list"),
     pytest.param(lambda c: c.scan(c.snapshot_pages()), id="scan"),
     pytest.param(lambda c: c.get(SEED_ID), id="get"),
-    pytest.param(lambda c: c.create(CreateSnapshotRequest.model_validate(GOOD)), id="create"),
+    pytest.param(lambda c: c.create(CreateSnapshotRequest.model_validate(GOOD_BODY)), id="create"),
     pytest.param(lambda c: c.delete(SEED_ID), id="delete"),
     pytest.param(lambda c: c.wait(SEED_ID), id="wait"),
 ]
@@ -762,7 +703,7 @@ async def test_get_retries_read_timeouts(clock: VirtualClock) -> None:
 async def test_post_retries_429(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A 429 means the API did not act: the create is sent again, and made once."""
     sim.faults = Faults(fail_first=2, fail_status=429, fail_methods=frozenset({"POST"}))
-    snapshot = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+    snapshot = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     assert methods(sim) == ["POST", "POST", "POST"]
     assert [s["name"] for s in sim.snapshots.values()].count("my-image") == 1
     assert snapshot.id in sim.snapshots
@@ -772,7 +713,7 @@ async def test_post_retries_429(client: GenesisCloudClient, sim: Simulator, cloc
 async def test_post_honours_retry_after(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A 429 on a create waits the Retry-After."""
     sim.faults = Faults(fail_first=1, fail_status=429, retry_after=3, fail_methods=frozenset({"POST"}))
-    await client.create(CreateSnapshotRequest.model_validate(GOOD))
+    await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     assert clock.sleeps == [3.0]
 
 
@@ -780,7 +721,7 @@ async def test_post_retries_a_connection_never_made(clock: VirtualClock) -> None
     """A connect error means nothing was sent: the create is retried and made once."""
     sim = Simulator(faults=Faults(connect_error_first=2, fail_methods=frozenset({"POST"})))
     async with connected(sim, clock) as (client, recorder):
-        snapshot = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        snapshot = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     assert recorder.attempts == [("POST", PREFIX)] * 3
     assert methods(sim) == ["POST"]
     assert snapshot.status == "creating"
@@ -793,7 +734,7 @@ async def test_post_never_retries_a_5xx(
     """After a 5xx the API may have acted: exactly one POST, and the ServerError."""
     sim.faults = Faults(fail_first=5, fail_status=status, retry_after=1)
     with pytest.raises(ServerError) as info:
-        await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     assert info.value.status == status
     assert methods(sim) == ["POST"]
     assert clock.sleeps == []
@@ -803,7 +744,7 @@ async def test_post_never_retries_an_html_gateway_page(client: GenesisCloudClien
     """A proxy's HTML 502 on a create: one POST, a ServerError that describes, not echoes, the page."""
     sim.faults = Faults(html_error_first=3)
     with pytest.raises(ServerError) as info:
-        await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     assert methods(sim) == ["POST"]
     assert "HTML" in str(info.value)
     assert "<" not in str(info.value)
@@ -814,7 +755,7 @@ async def test_post_never_retries_a_read_timeout(clock: VirtualClock) -> None:
     sim = Simulator(faults=Faults(read_timeout_first=3))
     async with connected(sim, clock) as (client, recorder):
         with pytest.raises(ApiUnreachable) as info:
-            await client.create(CreateSnapshotRequest.model_validate(GOOD))
+            await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     assert recorder.attempts == [("POST", PREFIX)]
     assert methods(sim) == ["POST"]
     assert "may have acted" in str(info.value)
@@ -827,7 +768,7 @@ async def test_post_never_retries_a_garbled_success(client: GenesisCloudClient, 
     """A 201 whose body is cut short: the create happened, so it is not sent again."""
     sim.faults = Faults(malformed_first=3, fail_methods=frozenset({"POST"}))
     with pytest.raises(BadResponse):
-        await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     assert methods(sim) == ["POST"]
 
 
@@ -894,7 +835,7 @@ async def test_undecodable_body_is_an_error_of_the_tree(clock: VirtualClock) -> 
         assert attempts == ["GET"] * 5
         attempts.clear()
         with pytest.raises(ApiUnreachable, match="may have acted"):
-            await client.create(CreateSnapshotRequest.model_validate(GOOD))
+            await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
         assert attempts == ["POST"]
     assert isinstance(info.value.__cause__, httpx.DecodingError)
 
@@ -993,7 +934,7 @@ def polls_of(sim: Simulator, snapshot_id: str) -> int:
 
 async def test_wait_until_created(client: GenesisCloudClient, sim: Simulator, clock: VirtualClock) -> None:
     """A new import: creating, creating, created — three polls, backing off 1 s then 1.5 s."""
-    created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+    created = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
     clock.now += 1  # a moment later: the rate limiter has nothing to wait for
     seen: list[tuple[str | None, int, float]] = []
 
@@ -1015,7 +956,7 @@ async def test_wait_settles_on_error(clock: VirtualClock) -> None:
     """A failed import settles as error: the default goal includes it."""
     sim = Simulator(fail_create_names={"my-image"})
     async with connected(sim, clock) as (client, _):
-        created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        created = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
         result = await client.wait(created.id)
     assert result.reached is True
     assert result.snapshot is not None
@@ -1045,7 +986,7 @@ async def test_wait_timeout_returns_not_reached_on_time(clock: VirtualClock) -> 
     """A wait that cannot finish returns reached=False exactly at the time-out, never after."""
     sim = Simulator(create_polls=10_000)
     async with connected(sim, clock) as (client, _):
-        created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        created = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
         clock.now += 1
         start = clock.now
         result = await client.wait(created.id, timeout=10.0, interval=1.0, max_interval=3.0)
@@ -1062,7 +1003,7 @@ async def test_wait_never_overruns(clock: VirtualClock, budget: float) -> None:
     """Whatever the time-out, the wait ends at or before it."""
     sim = Simulator(create_polls=10_000)
     async with connected(sim, clock) as (client, _):
-        created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        created = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
         clock.now += 1
         start = clock.now
         result = await client.wait(created.id, timeout=budget)
@@ -1083,7 +1024,7 @@ async def test_wait_backoff_grows_to_max_interval(clock: VirtualClock) -> None:
     """Poll intervals grow by 1.5x from interval up to max_interval, then stay."""
     sim = Simulator(create_polls=10_000)
     async with connected(sim, clock) as (client, _):
-        created = await client.create(CreateSnapshotRequest.model_validate(GOOD))
+        created = await client.create(CreateSnapshotRequest.model_validate(GOOD_BODY))
         clock.now += 1
         clock.sleeps.clear()
         await client.wait(created.id, timeout=30.0, interval=1.0, max_interval=5.0)
@@ -1138,7 +1079,7 @@ SCENARIOS: list[Any] = [
     pytest.param(lambda: Simulator(tokens={CANARY}), lambda c: c.delete(CREATING_SEED_ID), Conflict, id="409"),
     pytest.param(
         lambda: Simulator(tokens={CANARY}),
-        lambda c: c.create(CreateSnapshotRequest.model_validate({**GOOD, "region": "AP-JP-TYO-1"})),
+        lambda c: c.create(CreateSnapshotRequest.model_validate({**GOOD_BODY, "region": "AP-JP-TYO-1"})),
         BadRequest,
         id="400",
     ),
@@ -1168,7 +1109,7 @@ SCENARIOS: list[Any] = [
     ),
     pytest.param(
         lambda: Simulator(tokens={CANARY}, faults=Faults(read_timeout_first=99)),
-        lambda c: c.create(CreateSnapshotRequest.model_validate(GOOD)),
+        lambda c: c.create(CreateSnapshotRequest.model_validate(GOOD_BODY)),
         ApiUnreachable,
         id="read-timeout-post",
     ),

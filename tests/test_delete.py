@@ -30,8 +30,8 @@ from snapshot_mcp.store import MemoryStore
 from tests.support import (
     MODES,
     OTHER_SEED_ID,
-    PREFIX,
     SEED_ID,
+    SEED_PATH,
     UNKNOWN_ID,
     Asker,
     AuditLines,
@@ -43,11 +43,11 @@ from tests.support import (
     connect,
     everything_in,
     fast,
+    one_audit_line,
     sent,
     text_of,
 )
 
-SEED_PATH = f"{PREFIX}/{SEED_ID}"
 CANARY = "canary-93b1d7e0c4a2-do-not-leak"
 
 
@@ -77,15 +77,6 @@ def structured(result: CallToolResult) -> dict[str, Any]:
     data: dict[str, Any] | None = result.structured_content
     assert data is not None, text_of(result)
     return data
-
-
-def one_audit_line(audit: AuditLines, outcome: str, snapshot_id: str = SEED_ID) -> str:
-    """Exactly one audit line was written, for `snapshot_id` with `outcome`."""
-    [line] = audit.lines
-    assert line.startswith("audit tool=delete_snapshot ")
-    assert f'snapshot_id="{snapshot_id}"' in line
-    assert f" outcome={outcome}" in line
-    return line
 
 
 # -- policy elicit ---------------------------------------------------------------------

@@ -8,82 +8,20 @@ from typing import Any
 
 import pytest
 
-from snapshot_mcp.simulator import KNOWN_REGIONS, Simulator
+from snapshot_mcp.simulator import Simulator
 from tests.support import (
     GPU_WORKER_1,
     GPU_WORKER_2,
-    ISO_MS,
+    INSTANCE_STATUSES,
     LLAMA_SEED_ID,
     SEED_INSTANCE_IDS,
     TRAINING_BOX,
     assert_current_shape,
     assert_error,
+    assert_instance_shape,
     client,
     page_of,
 )
-
-INSTANCE_KEYS = {
-    "id",
-    "name",
-    "hostname",
-    "region",
-    "status",
-    "type",
-    "os_type",
-    "image",
-    "public_ip",
-    "private_ip",
-    "disk_size",
-    "created_at",
-    "updated_at",
-    "ssh_keys",
-    "volumes",
-    "security_groups",
-}
-INSTANCE_STATUSES = {
-    "creating",
-    "active",
-    "stopping",
-    "stopped",
-    "starting",
-    "resetting",
-    "deleting",
-    "error",
-    "pending_payment",
-}
-
-
-def assert_ref(value: Any) -> None:
-    """An ``{id, name}`` reference: a canonical UUID and a non-empty name."""
-    assert set(value) == {"id", "name"}
-    assert str(uuid.UUID(value["id"])) == value["id"]
-    assert isinstance(value["name"], str)
-    assert value["name"]
-
-
-def assert_instance_shape(inst: dict[str, Any]) -> None:
-    """One instance with exactly the reference's fields, each of its type."""
-    assert set(inst) == INSTANCE_KEYS
-    assert str(uuid.UUID(inst["id"])) == inst["id"]
-    for key in ("name", "hostname", "type"):
-        assert isinstance(inst[key], str)
-        assert inst[key]
-    assert inst["region"] in KNOWN_REGIONS
-    assert inst["status"] in INSTANCE_STATUSES
-    assert inst["os_type"] in ("linux", "windows")
-    assert_ref(inst["image"])
-    for key in ("public_ip", "private_ip"):
-        assert inst[key] is None or isinstance(inst[key], str)
-    assert type(inst["disk_size"]) is int
-    assert inst["disk_size"] >= 1
-    assert ISO_MS.fullmatch(inst["created_at"])
-    assert ISO_MS.fullmatch(inst["updated_at"])
-    assert inst["updated_at"] >= inst["created_at"]
-    for key in ("ssh_keys", "volumes", "security_groups"):
-        assert isinstance(inst[key], list)
-        for ref in inst[key]:
-            assert_ref(ref)
-
 
 # ---------------------------------------------------------------- seed
 

@@ -41,6 +41,7 @@ from tests.support import (
     Asker,
     Person,
     accept,
+    assert_error_result,
     audit_lines,
     connect,
     everything_in,
@@ -90,15 +91,6 @@ def wire(tool: Any) -> dict[str, Any]:
 
 async def wire_tools(client: Client) -> dict[str, dict[str, Any]]:
     return {tool.name: wire(tool) for tool in (await client.list_tools()).tools}
-
-
-def assert_error(result: CallToolResult, *words: str) -> str:
-    """`result` is an error result whose text contains every one of `words` (any case)."""
-    text = text_of(result)
-    assert result.is_error, text
-    for word in words:
-        assert word.lower() in text.lower(), (word, text)
-    return text
 
 
 # -- tools/list -------------------------------------------------------------------------
@@ -252,7 +244,7 @@ async def test_read_only_refuses_writes(
     asker = Asker()
     async with connect(fast(settings, read_only=True), sim, mode=mode, elicit=asker) as client:
         result = await client.call_tool(tool, arguments)
-    assert_error(result, tool)
+    assert_error_result(result, tool)
     assert sim.requests == []
     assert asker.asked == []
 
@@ -360,7 +352,7 @@ async def test_list_rejects_bad_arguments_before_any_request(
     """Out-of-range numbers and wrong types are an error result, and nothing reaches the API."""
     client, sim = idle
     result = await client.call_tool("list_snapshots", arguments)
-    assert_error(result, next(iter(arguments)))
+    assert_error_result(result, next(iter(arguments)))
     assert sim.requests == []
 
 
@@ -455,7 +447,7 @@ async def test_get_unknown_snapshot(settings: Settings, sim: Simulator, mode: st
     """An unknown UUID is an error result that says not found and how to find ids."""
     async with connect(settings, sim, mode=mode) as client:
         result = await client.call_tool("get_snapshot", {"snapshot_id": UNKNOWN_ID})
-    assert_error(result, "not found", UNKNOWN_ID, "list_snapshots")
+    assert_error_result(result, "not found", UNKNOWN_ID, "list_snapshots")
     assert [(r.method, r.path) for r in sim.requests] == [("GET", f"{PREFIX}/{UNKNOWN_ID}")]
 
 
@@ -484,7 +476,7 @@ async def test_get_rejects_ids_that_are_not_uuids(idle: tuple[Client, Simulator]
     """Traversal, injection and junk ids are an error result; no request is made at all."""
     client, sim = idle
     result = await client.call_tool("get_snapshot", {"snapshot_id": snapshot_id})
-    text = assert_error(result, "snapshot_id")
+    text = assert_error_result(result, "snapshot_id")
     assert len(text) < 2_000
     assert sim.requests == []
 
@@ -494,7 +486,7 @@ async def test_get_rejects_ids_of_the_wrong_type(idle: tuple[Client, Simulator],
     """A non-string id is an error result; no request is made."""
     client, sim = idle
     result = await client.call_tool("get_snapshot", {"snapshot_id": snapshot_id})
-    assert_error(result, "snapshot_id")
+    assert_error_result(result, "snapshot_id")
     assert sim.requests == []
 
 
@@ -559,7 +551,7 @@ async def test_create_rejects_bad_input_without_posting(
     """Bad URLs, sizes, names, regions and os types are an error result naming the field; no POST."""
     client, sim = idle
     result = await client.call_tool("create_snapshot_from_url", {**GOOD_BODY, **changes})
-    assert_error(result, next(iter(changes)))
+    assert_error_result(result, next(iter(changes)))
     assert sim.requests == []
 
 
@@ -568,7 +560,7 @@ async def test_create_requires_every_field(idle: tuple[Client, Simulator], missi
     """Leaving out a required field is an error result; no POST."""
     client, sim = idle
     result = await client.call_tool("create_snapshot_from_url", {k: v for k, v in GOOD_BODY.items() if k != missing})
-    assert_error(result, missing)
+    assert_error_result(result, missing)
     assert sim.requests == []
 
 
@@ -656,7 +648,7 @@ async def test_create_answered_500_is_sent_once_and_a_retry_checks_first(setting
     sim = Simulator(faults=Faults(fail_first=1, fail_status=500, fail_methods=frozenset({"POST"})))
     async with connect(settings, sim, mode=mode) as client:
         failed = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
-        assert_error(failed, "500", "may have started")
+        assert_error_result(failed, "500", "may have started")
         assert len(sent(sim, "POST")) == 1
         retried = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
     assert not retried.is_error, text_of(retried)
@@ -671,7 +663,7 @@ async def test_create_whose_answer_was_lost_is_not_duplicated(settings: Settings
     sim = Simulator(faults=Faults(read_timeout_first=1, fail_methods=frozenset({"POST"})))
     async with connect(settings, sim, mode=mode) as client:
         failed = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
-        assert_error(failed, "did not answer in time", "list_snapshots")
+        assert_error_result(failed, "did not answer in time", "list_snapshots")
         [made] = [sid for sid, s in sim.snapshots.items() if s["name"] == GOOD_BODY["name"]]
         retried = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
     assert not retried.is_error, text_of(retried)
@@ -703,7 +695,7 @@ async def test_missing_token_names_the_variable(
     asker = Asker()
     async with connect(settings, sim, mode=mode, elicit=asker) as client:
         result = await client.call_tool(tool, arguments)
-    assert_error(result, "GENESISCLOUD_TOKEN", "retrying will not help")
+    assert_error_result(result, "GENESISCLOUD_TOKEN", "retrying will not help")
     assert sim.requests == []
     assert asker.asked == []
 
@@ -715,7 +707,7 @@ async def test_rejected_token(mode: str, policy: str, tool: str, arguments: dict
     settings = Settings(token=SecretStr(DEFAULT_TOKEN), delete_confirmation=policy)  # type: ignore[arg-type]
     async with connect(settings, sim, mode=mode, elicit=Asker()) as client:
         result = await client.call_tool(tool, arguments)
-    assert_error(result, "rejected the token", "GENESISCLOUD_TOKEN", "retrying will not help")
+    assert_error_result(result, "rejected the token", "GENESISCLOUD_TOKEN", "retrying will not help")
     assert len(sim.requests) == 1
     assert DEFAULT_TOKEN not in text_of(result)
 
@@ -741,7 +733,7 @@ async def test_lasting_outage_ends_in_an_error(settings: Settings, mode: str) ->
     async with connect(settings, sim, mode=mode) as client:
         result = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
     assert time.monotonic() - started < 2
-    assert_error(result, "503", "retrying later may help")
+    assert_error_result(result, "503", "retrying later may help")
     assert len(sim.requests) == FAST_RETRY.max_attempts
 
 
@@ -750,7 +742,7 @@ async def test_create_is_not_retried_on_503(settings: Settings, mode: str) -> No
     sim = Simulator(faults=Faults(fail_first=1000, fail_methods=frozenset({"POST"})))
     async with connect(settings, sim, mode=mode) as client:
         result = await client.call_tool("create_snapshot_from_url", GOOD_BODY)
-    assert_error(result, "503")
+    assert_error_result(result, "503")
     assert len(sent(sim, "POST")) == 1
 
 
@@ -769,7 +761,7 @@ async def test_garbled_answer_is_an_error_not_a_crash(settings: Settings, mode: 
     sim = Simulator(faults=Faults(html_error_first=1000))
     async with connect(settings, sim, mode=mode) as client:
         result = await client.call_tool("list_snapshots", {})
-    text = assert_error(result, "502", "HTML")
+    text = assert_error_result(result, "502", "HTML")
     assert "<html>" not in text
 
 

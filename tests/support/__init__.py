@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.from_thread
+import anyio.lowlevel
 import httpx
 import pytest
 from anyio.abc import SocketAttribute, SocketStream, TaskGroup
@@ -38,13 +40,15 @@ from mcp.client import ClientRequestContext, advertise
 from mcp.client.session import ElicitationFnT
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, Implementation
+from pydantic import SecretStr
 
 from snapshot_mcp.browser.opener import NO_DESKTOP, Desktop, Launcher
 from snapshot_mcp.browser.page import DeskAnswer
+from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, SimRequest, Simulator
+from snapshot_mcp.simulator import DEFAULT_TOKEN, KNOWN_REGIONS, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore, Store, StoreUnavailable
 from snapshot_mcp.tools import DECLARATIONS
 from stress.api import most_in_any_window as most_in_any_window  # counted as the API counts, as in stress/
@@ -758,3 +762,152 @@ class Desk:
     async def decide(self, request_id: str, secret: str, decision: str) -> DeskAnswer:
         self.decisions.append((request_id, secret, decision))
         return DeskAnswer(200, {"outcome": decision})
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """Wraps a transport: records every attempt (even those that never reach the API),
+    the virtual time it started and how many were in flight at once."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, clock: VirtualClock, latency: float = 0.0) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.latency = latency
+        self.attempts: list[tuple[str, str]] = []
+        self.started: list[float] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.attempts.append((request.method, request.url.path))
+        self.started.append(self.clock.now)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await self.clock.sleep(self.latency)
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.in_flight -= 1
+
+
+def make_client(
+    http: httpx.AsyncClient, clock: VirtualClock, *, token: str | None = DEFAULT_TOKEN, **kwargs: Any
+) -> GenesisCloudClient:
+    """A client on virtual time; rng=1.0 makes the backoff its ceiling: 0.5, 1, 2, 4 …"""
+    kwargs.setdefault("rng", lambda: 1.0)
+    return GenesisCloudClient(
+        http,
+        token=None if token is None else SecretStr(token),
+        clock=clock,
+        sleep=clock.sleep,
+        **kwargs,
+    )
+
+
+@asynccontextmanager
+async def connected(
+    sim: Simulator, clock: VirtualClock, *, latency: float = 0.0, **kwargs: Any
+) -> AsyncIterator[tuple[GenesisCloudClient, Recorder]]:
+    """A client wired to `sim` through a `Recorder`."""
+    recorder = Recorder(sim.transport(), clock, latency)
+    async with httpx.AsyncClient(transport=recorder) as http:
+        yield make_client(http, clock, **kwargs), recorder
+
+
+@asynccontextmanager
+async def mocked(
+    handler: Callable[[httpx.Request], httpx.Response], clock: VirtualClock, **kwargs: Any
+) -> AsyncIterator[GenesisCloudClient]:
+    """A client whose API is an `httpx.MockTransport`."""
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        yield make_client(http, clock, **kwargs)
+
+
+def methods(sim: Simulator) -> list[str]:
+    return [r.method for r in sim.requests]
+
+
+SEED_PATH = f"{PREFIX}/{SEED_ID}"
+
+
+def one_audit_line(audit: AuditLines, outcome: str, snapshot_id: str = SEED_ID) -> str:
+    """Exactly one audit line was written, for `snapshot_id` with `outcome`."""
+    [line] = audit.lines
+    assert line.startswith("audit tool=delete_snapshot ")
+    assert f'snapshot_id="{snapshot_id}"' in line
+    assert f" outcome={outcome}" in line
+    return line
+
+
+INSTANCE_KEYS = {
+    "id",
+    "name",
+    "hostname",
+    "region",
+    "status",
+    "type",
+    "os_type",
+    "image",
+    "public_ip",
+    "private_ip",
+    "disk_size",
+    "created_at",
+    "updated_at",
+    "ssh_keys",
+    "volumes",
+    "security_groups",
+}
+
+
+INSTANCE_STATUSES = {
+    "creating",
+    "active",
+    "stopping",
+    "stopped",
+    "starting",
+    "resetting",
+    "deleting",
+    "error",
+    "pending_payment",
+}
+
+
+def assert_ref(value: Any) -> None:
+    """An ``{id, name}`` reference: a canonical UUID and a non-empty name."""
+    assert set(value) == {"id", "name"}
+    assert str(uuid.UUID(value["id"])) == value["id"]
+    assert isinstance(value["name"], str)
+    assert value["name"]
+
+
+def assert_instance_shape(inst: dict[str, Any]) -> None:
+    """One instance with exactly the reference's fields, each of its type."""
+    assert set(inst) == INSTANCE_KEYS
+    assert str(uuid.UUID(inst["id"])) == inst["id"]
+    for key in ("name", "hostname", "type"):
+        assert isinstance(inst[key], str)
+        assert inst[key]
+    assert inst["region"] in KNOWN_REGIONS
+    assert inst["status"] in INSTANCE_STATUSES
+    assert inst["os_type"] in ("linux", "windows")
+    assert_ref(inst["image"])
+    for key in ("public_ip", "private_ip"):
+        assert inst[key] is None or isinstance(inst[key], str)
+    assert type(inst["disk_size"]) is int
+    assert inst["disk_size"] >= 1
+    assert ISO_MS.fullmatch(inst["created_at"])
+    assert ISO_MS.fullmatch(inst["updated_at"])
+    assert inst["updated_at"] >= inst["created_at"]
+    for key in ("ssh_keys", "volumes", "security_groups"):
+        assert isinstance(inst[key], list)
+        for ref in inst[key]:
+            assert_ref(ref)
+
+
+def assert_error_result(result: CallToolResult, *words: str) -> str:
+    """`result` is an error result whose text contains every one of `words` (any case)."""
+    text = text_of(result)
+    assert result.is_error, text
+    for word in words:
+        assert word.lower() in text.lower(), (word, text)
+    return text
