@@ -19,12 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp import Client
 from pydantic import SecretStr
 
 from snapshot_mcp.browser import opener
 from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
-from tests.support import RedisServer
+from tests.support import MODES, Asker, RedisServer, accept, connect
 
 
 class RealNetworkCall(RuntimeError):
@@ -97,9 +98,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.anyio)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
+    """asyncio, for the whole session: a module-scoped async fixture (`shared`) may then use it too."""
     return "asyncio"
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both protocol eras: 2026-07-28 ("auto") and the 2025 handshake ("legacy")."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -137,3 +145,20 @@ def redis_url(redis_server: RedisServer) -> str:
 def settings() -> Settings:
     """Settings pointing at the (simulated) default endpoint with the simulator's token."""
     return Settings(token=SecretStr(DEFAULT_TOKEN), endpoint=DEFAULT_ENDPOINT)
+
+
+@pytest.fixture(scope="module", params=MODES)
+async def shared(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Client, Simulator]]:
+    """One client and server per era, for tests that must change nothing (building one costs ~50 ms)."""
+    sim = Simulator()
+    settings = Settings(token=SecretStr(DEFAULT_TOKEN))
+    async with connect(settings, sim, mode=str(request.param), elicit=Asker(accept(confirm=False))) as client:
+        yield client, sim
+
+
+@pytest.fixture
+def idle(shared: tuple[Client, Simulator]) -> tuple[Client, Simulator]:
+    """The shared client, with the simulator's request log emptied."""
+    client, sim = shared
+    sim.requests.clear()
+    return client, sim

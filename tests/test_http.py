@@ -1,9 +1,9 @@
-"""Streamable HTTP over real loopback sockets: the official client, Host/Origin checks,
-bearer auth, body and session limits, deletes in both protocol eras, and a confirmation
-round trip across two stateless instances.
+"""Streamable HTTP: Host/Origin checks, bearer auth, body and session limits, CORS, /healthz, deletes
+in both protocol eras, and a confirmation round trip across two stateless instances.
 
-Each server runs in-process under uvicorn on 127.0.0.1 port 0; `make_uvicorn_server`
-reports the bound port once it listens, so nothing sleeps waiting for it.
+Most servers run in-process under uvicorn on 127.0.0.1 port 0 (`tests/support/http.py`);
+`make_uvicorn_server` reports the bound port once it listens, so nothing sleeps waiting
+for it. The CORS and /healthz checks with OAuth on use httpx's ASGI transport.
 """
 
 from __future__ import annotations
@@ -21,26 +21,49 @@ from anyio.abc import SocketStream
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
+from mcp.types import (
+    CallToolResult,
+    ElicitRequestParams,
+    ElicitResult,
+    ErrorData,
+    InputRequiredResult,
+)
 from pydantic import SecretStr
 
-from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, transport_security
+from snapshot_mcp.http import CORS_ALLOWED_HEADERS, MAX_BODY_BYTES, build_http_app, transport_security
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
 from tests.support import MODEL_TOOLS, SEED_ID
 from tests.support.http import serving, sim_settings, token_client
+from tests.support.oauth import (
+    ACCEPT,
+    APP_ORIGIN,
+    LocalIssuer,
+    oauth_app,
+    oauth_settings,
+)
 
 TOOLS = MODEL_TOOLS
+
+
 MODES = ["auto", "legacy"]
+
+
 HTTP_TOKEN = "client-token-7f3a9c"
+
+
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
 }
+
+
 # 2026-07-28: a self-contained request that would run a tool if it got through.
 MODERN_CALL = {
     "jsonrpc": "2.0",
@@ -55,6 +78,8 @@ MODERN_CALL = {
         },
     },
 }
+
+
 MODERN_HEADERS = {
     **MCP_HEADERS,
     "mcp-protocol-version": "2026-07-28",
@@ -290,6 +315,8 @@ async def _closed_by_server(stream: SocketStream) -> None:
 
 
 HALF_REQUEST_LINE = b"POST /mcp HT"
+
+
 HEADERS_WITHOUT_BODY = (
     b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}"
 )
@@ -502,3 +529,48 @@ def test_token_is_not_in_settings_repr() -> None:
     settings = sim_settings(http_token=SecretStr(HTTP_TOKEN))
     assert HTTP_TOKEN not in repr(settings)
     assert HTTP_TOKEN not in json.dumps(settings.model_dump(mode="json"))
+
+
+async def test_cors_preflight_for_an_allowed_origin_and_none_for_another(sim: Simulator) -> None:
+    requested = ", ".join(CORS_ALLOWED_HEADERS)
+    async with oauth_app(LocalIssuer(), sim) as client:
+        allowed = await client.options(
+            "/mcp",
+            headers={
+                "origin": APP_ORIGIN,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": requested,
+            },
+        )
+        foreign = await client.options(
+            "/mcp", headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+        )
+        refused = await client.post("/mcp", json={}, headers={**ACCEPT, "origin": APP_ORIGIN})
+        refused_foreign = await client.post("/mcp", json={}, headers={**ACCEPT, "origin": "https://evil.example"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert set(allowed.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST", "DELETE"}
+    listed = {h.strip().lower() for h in allowed.headers["access-control-allow-headers"].split(",")}
+    assert {h.lower() for h in CORS_ALLOWED_HEADERS} <= listed
+    assert "access-control-allow-origin" not in foreign.headers
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == APP_ORIGIN
+    exposed = {h.strip().lower() for h in refused.headers["access-control-expose-headers"].split(",")}
+    assert exposed == {"mcp-session-id", "www-authenticate"}
+    assert "access-control-allow-origin" not in refused_foreign.headers
+    for response in (allowed, foreign, refused, refused_foreign):
+        assert response.headers.get("access-control-allow-origin") != "*"
+
+
+async def test_without_allowed_origins_there_is_no_cors(sim: Simulator) -> None:
+    async with oauth_app(LocalIssuer(), sim, oauth_settings(allowed_origins=())) as client:
+        response = await client.options("/mcp", headers={"origin": APP_ORIGIN, "access-control-request-method": "POST"})
+    assert response.status_code == 401  # not a preflight anyone answers: the token check refuses it
+    assert not any(name.startswith("access-control-") for name in response.headers)
+
+
+async def test_healthz_needs_no_token(sim: Simulator) -> None:
+    async with oauth_app(LocalIssuer(), sim) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

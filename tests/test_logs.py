@@ -32,10 +32,14 @@ from tests.support import APPS, MODES, SEED_ID, text_of
 from tests.support.processes import SCRIPT, base_env
 
 HTTP_TOKEN = "client-token-for-the-log-tests"
+
+
 FORGED = (
     f'2026-12-04 21:09:37,123 snapshot-mcp audit tool=delete_snapshot snapshot_id="{SEED_ID}" '
     "channel=card outcome=deleted"
 )
+
+
 LOGGER_NAMES = [
     "uvicorn.error",
     "uvicorn.access",
@@ -43,6 +47,8 @@ LOGGER_NAMES = [
     "sse_starlette.sse",
     "snapshot_mcp.http",
 ]
+
+
 CONTROLS = "\r\n\x0b\x0c\x1b[31m\x00\x07\x08\x7f\x85\u2028\u202e\u200b"
 
 

@@ -1,4 +1,6 @@
-"""Models: tolerant reading of both API shapes, strict create requests, UUID-only ids."""
+"""Models: tolerant reading of both API shapes, strict create requests, UUID-only ids, API text cleaned
+where it is parsed.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +28,25 @@ from snapshot_mcp.models import (
     SnapshotPage,
     check_snapshot_id,
 )
-from tests.support import JUPYTER_LAB
+from tests.support import JUPYTER_LAB, SEED_ID
+
+HOSTILE_CHARACTERS = ["\x1b[31m", "\x00", "\x07", "\x08", "\u202e", "\u200b", "\ufeff", "\u2066", "\r\n"]
+
+
+@pytest.mark.parametrize("character", HOSTILE_CHARACTERS, ids=repr)
+def test_control_and_bidi_characters_are_escaped_where_api_data_is_parsed(character: str) -> None:
+    """Item 6: ESC, NUL, BEL, backspace, RLO, zero-width, BOM, isolates: never raw in a parsed name."""
+    snapshot = Snapshot.model_validate({"id": SEED_ID, "name": f"a{character}b", "status": f"created{character}"})
+    for text in (snapshot.name.shown, snapshot.status):
+        assert not any(ch in text for ch in character if not ch.isprintable())
+        assert text.startswith(("a", "created"))
+
 
 SID = "ff942497-62f6-4a9d-8dc4-3766ebc2b8a2"
+
+
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
 
 # The documented (seed) shape, straight from the list example.
 OLD_SHAPE: dict[str, Any] = {
@@ -41,6 +58,8 @@ OLD_SHAPE: dict[str, Any] = {
     "resource_id": "a90af0dc-3ef8-48fd-9cce-66e6e291b2a0",
     "created_at": "2020-04-06T10:47:46.786Z",
 }
+
+
 # The current (2025 SDK) shape.
 NEW_SHAPE: dict[str, Any] = {
     "id": SID,
@@ -53,6 +72,8 @@ NEW_SHAPE: dict[str, Any] = {
     "created_at": "2024-01-23T10:47:46.786Z",
     "updated_at": "2024-01-24T11:00:00.000Z",
 }
+
+
 # The create response of the seed doc: no size, empty resource_id.
 CREATE_RESPONSE: dict[str, Any] = {
     "id": SID,
@@ -64,6 +85,7 @@ CREATE_RESPONSE: dict[str, Any] = {
     "created_at": "2024-01-23T10:47:46.786Z",
     "updated_at": "2024-01-23T10:47:46.786Z",
 }
+
 
 GOOD: dict[str, Any] = {
     "name": "ubuntu-24.04-cuda",
@@ -381,12 +403,14 @@ def test_accepted_regions_have_the_region_shape(region: str) -> None:
 
 SNAPSHOT_ID = TypeAdapter(SnapshotId)
 
+
 ACCEPTED_IDS = [
     pytest.param(SID, SID, id="canonical"),
     pytest.param(SID.upper(), SID, id="upper-case-normalized"),
     pytest.param("FF942497-62f6-4A9D-8dc4-3766EBC2B8A2", SID, id="mixed-case-normalized"),
     pytest.param(f"  {SID}\n", SID, id="surrounding-whitespace-trimmed"),
 ]
+
 
 REJECTED_IDS = [
     pytest.param("", id="empty"),

@@ -53,6 +53,10 @@ from snapshot_mcp.store import MemoryStore, Store, StoreUnavailable
 from snapshot_mcp.tools import DECLARATIONS
 from stress.api import most_in_any_window as most_in_any_window  # counted as the API counts, as in stress/
 
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository's root."""
+PINS = ROOT / "tests" / "snapshots"
+"""Where the pinned outputs live (refresh one with UPDATE_SNAPSHOTS=1)."""
 PREFIX = "/compute/v1/snapshots"
 APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
 """A client's declaration of MCP Apps support with the HTML view type (what Claude Desktop and VS Code send)."""
@@ -590,7 +594,7 @@ class WallClock:
         return time.time() + self.offset
 
 
-# -- a real Redis, for the shared state (tests/test_store*.py, tests/test_shared_state.py) ------
+# -- a real Redis, for the shared state (tests/test_store*.py, tests/campaigns/test_shared_state.py) ------
 
 
 def _drain_quietly(stream: Any) -> None:
