@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import inspect
 import ipaddress
+import re
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -88,6 +90,24 @@ def _no_real_browser() -> Iterator[None]:
         yield
     finally:
         opener.this_machine = real
+
+
+FAST_CORE = "not slow"
+"""The marker expression of the fast core (`pytest -m "not slow"`)."""
+SLOW_MODULE = re.compile(r"^pytestmark = pytest\.mark\.slow\b", re.M)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the fast core, a module marked slow as a whole is not imported: every test in it would be deselected.
+
+    Its imports (a browser driver, hypothesis, OpenTelemetry's protobufs, ...) are the
+    most of what collecting it costs; the tests the fast core runs are the same.
+    """
+    if config.option.markexpr != FAST_CORE or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return bool(SLOW_MODULE.search(collection_path.read_text(encoding="utf-8"))) or None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

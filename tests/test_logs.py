@@ -197,7 +197,7 @@ def test_configure_logging_keeps_libraries_at_info_at_most(level: str) -> None:
 # --------------------------------------------------------------------------- the command, over HTTP
 
 
-async def _drain(stream: Any, sink: bytearray) -> None:
+async def drain(stream: Any, sink: bytearray) -> None:
     async for chunk in stream:
         sink.extend(chunk)
 
@@ -217,8 +217,8 @@ async def command(*options: str) -> AsyncIterator[tuple[str, bytearray]]:
         while (found := re.search(rb"serving MCP at (http://\S+/mcp)", err)) is None:
             err.extend(await process.stderr.receive())  # EndOfStream here: it died at start-up
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_drain, process.stderr, err)
-            tg.start_soon(_drain, process.stdout, bytearray())
+            tg.start_soon(drain, process.stderr, err)
+            tg.start_soon(drain, process.stdout, bytearray())
             try:
                 yield found.group(1).decode(), err
             finally:

@@ -28,10 +28,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
 
 from tests.support import MODEL_TOOLS, SEED_ID, UNKNOWN_ID
-from tests.support.processes import SCRIPT, TIMEOUT, _drain, base_env, http_server, stdio
+from tests.support.processes import SCRIPT, TIMEOUT, base_env, drain, http_server, stdio
+
+pytestmark = pytest.mark.slow  # the installed console script, in subprocesses
 
 
-@pytest.mark.slow
 def test_the_console_script_logs_nothing_for_client_mistakes_at_the_default_level() -> None:
     """Item 15, over stdio: six mistaken requests at the default WARNING level write nothing to stderr."""
     env = {**os.environ, "SNAPSHOT_MCP_SIMULATE": "true"}
@@ -76,7 +77,6 @@ CANARY = "canary-SECRET-123"
 CLOSED_ENDPOINT = "http://127.0.0.1:9/compute/v1"  # discard port: nothing listens, refused at once
 
 
-@pytest.mark.slow
 def test_console_script_is_installed() -> None:
     """`pip install` put the `snapshot-mcp` console script next to the interpreter."""
     assert SCRIPT.is_file(), f"{SCRIPT} missing: run `{Path(sys.executable).parent / 'pip'} install -e .`"
@@ -91,7 +91,6 @@ async def accept(context: ClientRequestContext, params: ElicitRequestParams) -> 
 # --------------------------------------------------------------------------- stdio, the client
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 async def test_stdio_session(mode: str, tmp_path: Path) -> None:
     """List, get, create (waiting, with progress) and a confirmed delete over stdio."""
@@ -141,7 +140,6 @@ async def test_stdio_session(mode: str, tmp_path: Path) -> None:
     assert f'snapshot_id="{SEED_ID}"' in stderr  # the audit line went to stderr
 
 
-@pytest.mark.slow
 async def test_stdio_without_token_names_the_variable(tmp_path: Path) -> None:
     """No GENESISCLOUD_TOKEN and no --simulate: it starts, lists tools, and a call says what to set."""
     with (tmp_path / "stderr.log").open("w+") as errlog:
@@ -173,12 +171,12 @@ async def _converse(process: Process, requests: list[dict[str, Any]]) -> tuple[b
     out, err = bytearray(), bytearray()
     ids = {r["id"] for r in requests if "id" in r}
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_drain, process.stderr, err)
+        tg.start_soon(drain, process.stderr, err)
         for request in requests:
             await process.stdin.send(json.dumps(request).encode() + b"\n")
         await _read_responses(process.stdout, ids, out)
         await process.stdin.aclose()
-        await _drain(process.stdout, out)
+        await drain(process.stdout, out)
         assert await process.wait() == 0
     return bytes(out), bytes(err)
 
@@ -224,7 +222,6 @@ def _text(response: dict[str, Any]) -> str:
     return " ".join(c.get("text", "") for c in result["content"])
 
 
-@pytest.mark.slow
 async def test_stdout_is_only_jsonrpc_and_the_token_never_leaks() -> None:
     """At DEBUG, with an unreachable API: stdout is pure JSON-RPC, logs go to stderr, the token nowhere."""
     env = base_env(GENESISCLOUD_TOKEN=CANARY, GENESISCLOUD_ENDPOINT=CLOSED_ENDPOINT)
@@ -258,7 +255,6 @@ async def test_stdout_is_only_jsonrpc_and_the_token_never_leaks() -> None:
     assert CANARY not in log  # ... and the token is not in them
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 async def test_http_console_script(mode: str) -> None:
     """The script serves streamable HTTP on loopback: the official client lists and calls tools."""
@@ -277,7 +273,6 @@ async def test_http_console_script(mode: str) -> None:
         assert deleted.structured_content["deleted"] is True
 
 
-@pytest.mark.slow
 async def test_http_console_script_with_client_token() -> None:
     """SNAPSHOT_MCP_HTTP_TOKEN: no token is 401, the right one works, and the token is never printed."""
     token = "e2e-client-token-5b1d"

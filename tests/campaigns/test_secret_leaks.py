@@ -91,6 +91,8 @@ from tests.support.canaries import (
 )
 from tests.support.processes import SCRIPT, base_env
 
+pytestmark = pytest.mark.slow  # campaigns: every log level, era and error path; the console script in a subprocess
+
 # --------------------------------------------------------------------------- in process, every level
 
 
@@ -119,7 +121,6 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
 """Every tool, through every error path the API or the arguments can take (and two successes)."""
 
 
-@pytest.mark.slow  # a campaign: every log level x era x error path
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("level", LEVELS)
 async def test_no_secret_in_results_logs_or_audit_in_process(
@@ -184,7 +185,7 @@ async def fake_api_on_loopback() -> AsyncIterator[str]:
             uv.should_exit = True
 
 
-async def _drain(stream: Any, sink: bytearray) -> None:
+async def drain(stream: Any, sink: bytearray) -> None:
     async for chunk in stream:
         sink.extend(chunk)
 
@@ -211,8 +212,8 @@ async def http_console_script(level: str, endpoint: str) -> AsyncIterator[tuple[
         while (found := re.search(rb"serving MCP at (http://\S+/mcp)", err)) is None:
             err.extend(await process.stderr.receive())  # EndOfStream here: it died at start-up
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_drain, process.stderr, err)
-            tg.start_soon(_drain, process.stdout, out)
+            tg.start_soon(drain, process.stderr, err)
+            tg.start_soon(drain, process.stdout, out)
             try:
                 yield found.group(1).decode(), out, err
             finally:
@@ -240,7 +241,6 @@ async def _http_refusals(url: str) -> list[httpx.Response]:
 
 
 @pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.slow  # the console script over HTTP, in a subprocess
 async def test_no_secret_leaves_the_http_console_script(level: str) -> None:
     """The installed script at `level`: HTTP refusals, every API error path, both eras; stdout/stderr clean."""
     dumps: list[str] = []
@@ -328,7 +328,6 @@ async def _every_path(mode: str) -> tuple[list[str], list[Simulator]]:
     return outputs, sims
 
 
-@pytest.mark.slow  # a campaign: every tool and error path
 async def test_the_token_never_appears_in_any_output(mode: str, caplog: pytest.LogCaptureFixture) -> None:
     """A canary API token reaches the API in the header, and never a result, audit line or log record."""
     caplog.set_level(logging.DEBUG)

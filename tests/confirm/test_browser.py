@@ -18,6 +18,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from snapshot_mcp.browser.opener import Launcher
+from snapshot_mcp.confirm import browser as browser_channel
 from snapshot_mcp.confirm.browser import browser_pages
 from snapshot_mcp.confirm.decisions import Decisions
 from snapshot_mcp.confirm.requests import DeletionRequests
@@ -35,6 +36,9 @@ from tests.support import (
     sent,
     text_of,
 )
+
+QUICK = 0.2
+"""The elicitation time-out of the tests where nobody answers: the call gives up waiting after it."""
 
 Act = Callable[[str], Awaitable[Any]]
 
@@ -168,7 +172,7 @@ async def test_no_decision_in_time_answers_awaiting_and_a_later_call_reports(
     after a click, the next call for the same snapshot reports the deletion (and opens nothing new)."""
     person = Person()
     seen = Seen()
-    quick = fast(settings, elicitation_timeout=1.0)
+    quick = fast(settings, elicitation_timeout=QUICK)
     async with connect(quick, sim, person=person) as client:
         waited, address = await deciding(client, person, nobody, seen=seen)
         assert outcome(waited) == "awaiting_confirmation"
@@ -229,7 +233,7 @@ async def test_the_address_and_secret_reach_no_result_notification_or_log(
     """Neither the page's address nor its secret is in any result, progress message, or log record (DEBUG)."""
     person = Person()
     seen = Seen()
-    quick = fast(settings, elicitation_timeout=0.5)
+    quick = fast(settings, elicitation_timeout=QUICK)
     with caplog.at_level("DEBUG"), audit_lines() as lines:
         async with connect(quick, sim, mode=mode, person=person) as client:
             _, address = await deciding(client, person, nobody, seen=seen)
@@ -301,9 +305,15 @@ async def test_ask_in_browser_after_a_card_opens_the_same_request(settings: Sett
     assert len(sent(sim, "DELETE")) == 1
 
 
-async def test_a_request_decided_in_the_card_is_decided_on_the_page(settings: Settings, sim: Simulator) -> None:
+async def test_a_request_decided_in_the_card_is_decided_on_the_page(
+    settings: Settings, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The page open and waiting, the person clicks Delete in the card instead: the waiting call reports it, the
-    page learns it (decided), and a click on the page then does nothing more."""
+    page learns it (decided), and a click on the page then does nothing more.
+
+    A decision in another face reaches the waiting call at its next look at the record, one tick later: the
+    tick is shortened here so that the test does not wait out a second."""
+    monkeypatch.setattr(browser_channel, "TICK_SECONDS", 0.05)
     person = Person()
     looks: list[dict[str, Any]] = []
     async with connect(settings, sim, apps=True, person=person) as client:
@@ -330,7 +340,7 @@ async def test_ask_in_browser_alone_deletes_nothing(settings: Settings, sim: Sim
     """The argument only chooses where the person is asked: with nobody answering, nothing is deleted; where no
     browser can open, the session's own channel answers (the card) and nothing opens."""
     person = Person()
-    async with connect(fast(settings, elicitation_timeout=0.3), sim, person=person) as client:
+    async with connect(fast(settings, elicitation_timeout=QUICK), sim, person=person) as client:
         waited, _ = await deciding(client, person, nobody, snapshot_id=SEED_ID, ask_in_browser=True)
     async with connect(settings, sim, apps=True) as client:
         card = await client.call_tool("delete_snapshot", {"snapshot_id": OTHER_SEED_ID, "ask_in_browser": True})

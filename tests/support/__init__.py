@@ -10,12 +10,14 @@ retry), `"legacy"` the 2025 handshake (`elicitation/create` mid-call). Passing a
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import json
 import logging
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -286,7 +288,7 @@ class Person:
         page = Page.of(address)
         sent_body = body if body is not None else {"request_id": page.request_id, "secret": page.secret}
         given = {"Origin": page.origin, **headers}
-        async with httpx.AsyncClient(base_url=page.origin) as http:
+        async with loopback_client(page.origin) as http:
             return await http.post(path, json=sent_body, headers=given)
 
     async def look(self, address: str) -> dict[str, Any]:
@@ -313,11 +315,22 @@ class Page:
         return cls(found[1], int(found[2]), found[3], found[4])
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default context, made once: each new one reads the CA bundle again (~20 ms), for plain http here."""
+    return httpx.create_ssl_context()
+
+
+def loopback_client(origin: str) -> httpx.AsyncClient:
+    """An httpx client of a listener on loopback (plain http, as the page speaks to its listener)."""
+    return httpx.AsyncClient(base_url=origin, verify=_tls())
+
+
 async def decide_on_page(address: str, decision: str, secret: str | None = None) -> httpx.Response:
     """POST the person's decision to the page's listener as the page does (`secret`: another one instead)."""
     page = Page.of(address)
     body = {"request_id": page.request_id, "secret": page.secret if secret is None else secret, "decision": decision}
-    async with httpx.AsyncClient(base_url=page.origin) as http:
+    async with loopback_client(page.origin) as http:
         return await http.post("/decide", json=body, headers={"Origin": page.origin})
 
 

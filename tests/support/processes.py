@@ -50,7 +50,7 @@ async def stdio(
 # --------------------------------------------------------------------------- stdio, raw
 
 
-async def _drain(stream: ByteReceiveStream, sink: bytearray) -> None:
+async def drain(stream: ByteReceiveStream, sink: bytearray) -> None:
     async for chunk in stream:
         sink.extend(chunk)
 
@@ -78,8 +78,8 @@ async def http_server(
                 chunk = await process.stderr.receive()  # EndOfStream here: it died at start-up
                 err.extend(chunk)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_drain, process.stderr, err)
-                tg.start_soon(_drain, process.stdout, bytearray())
+                tg.start_soon(drain, process.stderr, err)
+                tg.start_soon(drain, process.stdout, bytearray())
                 try:
                     yield found.group(1).decode(), err
                 finally:
