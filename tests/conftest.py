@@ -11,10 +11,13 @@ desktop of its own (`support.HandOff`), or in a subprocess with a `BROWSER` the 
 
 from __future__ import annotations
 
+import gc
 import inspect
 import ipaddress
+import os
 import re
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,11 @@ from snapshot_mcp.browser import opener
 from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 from tests.support import MODES, Asker, RedisServer, accept, connect
+
+gc.set_threshold(20_000, 50, 100)
+"""Collect cycles less often than Python's default (700, 10, 10): the tests allocate a great deal (every call
+builds and validates pydantic models) and free nearly all of it by reference counting, so the default's
+thousands of collections found little and cost the fast core seconds. Garbage is still collected."""
 
 
 class RealNetworkCall(RuntimeError):
@@ -94,7 +102,7 @@ def _no_real_browser() -> Iterator[None]:
 
 FAST_CORE = "not slow"
 """The marker expression of the fast core (`pytest -m "not slow"`)."""
-SLOW_MODULE = re.compile(r"^pytestmark = pytest\.mark\.slow\b", re.M)
+SLOW_MODULE = re.compile(r"^pytestmark = \[?pytest\.mark\.slow\b", re.M)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -108,6 +116,37 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if not collection_path.name.startswith("test_"):
         return None
     return bool(SLOW_MODULE.search(collection_path.read_text(encoding="utf-8"))) or None
+
+
+WORKERS = 4
+"""Worker processes for a whole run: the slow tests mostly wait (on processes, a browser, sockets, time-outs)."""
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject's addopts): workers for the whole suite, none for the fast core or chosen tests.
+
+    The fast core and a single file spend their time importing (no bytecode cache
+    here), which each worker would do again; the whole suite spends it waiting.
+    PYTEST_XDIST_AUTO_NUM_WORKERS, when set, decides instead.
+    """
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if chosen:
+        return int(chosen)
+    whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    return WORKERS if whole and config.option.markexpr != FAST_CORE else 0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run that collected no hypothesis test lets hypothesis's plugin go.
+
+    The plugin imports hypothesis for its end-of-run report whether or not any test used
+    it (~0.8 s, with no bytecode cache); the fast core has none, so nothing is lost.
+    """
+    if "hypothesis" not in sys.modules:
+        plugin = session.config.pluginmanager.get_plugin("hypothesispytest")
+        if plugin is not None:
+            session.config.pluginmanager.unregister(plugin)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

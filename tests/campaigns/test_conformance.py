@@ -31,7 +31,8 @@ from mcp import Client
 from stress.load import unexpected_tracebacks
 from tests.support.processes import SCRIPT, base_env
 
-pytestmark = pytest.mark.slow  # the MCP conformance suite through npx, against a real HTTP server
+# the MCP conformance suite through npx, against a real HTTP server
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("conformance")]
 
 
 CONFORMANCE = "@modelcontextprotocol/conformance@0.1.13"

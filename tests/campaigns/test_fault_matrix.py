@@ -160,9 +160,10 @@ ROWS: dict[str, Row] = {
 }
 
 
-def lookups(mode: str) -> int:
-    """GETs of the snapshot per confirmed delete: the 2026 era looks it up again on the call that answers."""
-    return 2 if mode == "auto" else 1
+LOOKUPS = 2
+"""GETs of the snapshot per confirmed delete, in either era: one to ask about it, and one more once the yes has come
+(the 2026 era's call that answers looks it up again; the 2025 era reads it again to see that it did not change while
+the person was asked)."""
 
 
 def expected_requests(row: str, cell: Cell, mode: str) -> Counter[str]:
@@ -173,8 +174,8 @@ def expected_requests(row: str, cell: Cell, mode: str) -> Counter[str]:
         "list_filtered": Counter(GET=cell.attempts + (1 if ok else 0)),  # page 2 after page 1
         "get": Counter(GET=cell.attempts),
         "create": Counter(POST=cell.attempts),
-        "delete": Counter(GET=lookups(mode), DELETE=cell.attempts),
-        "delete_lookup": Counter(GET=cell.attempts + (lookups(mode) - 1 if ok else 0), DELETE=1 if ok else 0),
+        "delete": Counter(GET=LOOKUPS, DELETE=cell.attempts),
+        "delete_lookup": Counter(GET=cell.attempts + (LOOKUPS - 1 if ok else 0), DELETE=1 if ok else 0),
     }[row]
 
 

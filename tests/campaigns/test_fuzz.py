@@ -52,7 +52,8 @@ from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, KNOWN_REGIONS, Simulator
 from tests.support import ERROR_SEED_ID, FAST_RETRY, MODES, OTHER_SEED_ID, SEED_ID, UNKNOWN_ID, fast, text_of
 
-pytestmark = pytest.mark.slow  # hypothesis: hundreds of examples per property
+# hypothesis: hundreds of examples per property
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fuzz")]
 
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]

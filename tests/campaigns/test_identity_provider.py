@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from tests.support.http import serving, token_client
 from tests.support.oauth import (
     ACCEPT,
     ALL_SCOPES,
+    PUBLIC,
     Legacy,
     OidcProvider,
     SigningKey,
@@ -40,10 +41,8 @@ from tests.support.oauth import (
     tamper,
 )
 
-pytestmark = pytest.mark.slow  # a Node.js identity provider, real sockets
-
-
-PUBLIC = "https://mcp.example.test/mcp"
+# a Node.js identity provider, real sockets
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("identity-provider")]
 
 
 METADATA = "https://mcp.example.test/.well-known/oauth-protected-resource/mcp"
@@ -53,20 +52,6 @@ METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
 
 
 APP_ORIGIN = "https://app.example.test"
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> SigningKey:
-    return SigningKey.rsa("idp-key-1")
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> Iterator[OidcProvider]:
-    provider = OidcProvider(tmp_path_factory.mktemp("oidc"), [signing_key], PUBLIC).start()
-    try:
-        yield provider
-    finally:
-        provider.stop()
 
 
 def oauth_settings(idp: OidcProvider, **overrides: Any) -> Settings:

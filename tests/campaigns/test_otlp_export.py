@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,36 +24,20 @@ from snapshot_mcp.simulator import DEFAULT_TOKEN
 from tests.support import SEED_ID
 from tests.support.http import token_client
 from tests.support.oauth import (
+    PUBLIC,
     SECRET,
     OidcProvider,
-    SigningKey,
 )
 from tests.support.processes import base_env, http_server
 
-pytestmark = pytest.mark.slow  # a Node.js identity provider, real sockets
-
-
-PUBLIC = "https://mcp.example.test/mcp"
+# a Node.js identity provider, real sockets
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("otlp-export")]
 
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 
 
 SEED_NAMES = ("ubuntu-22.04-cuda-12.4", "win-server-2022-base")
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> SigningKey:
-    return SigningKey.rsa("idp-key-1")
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> Iterator[OidcProvider]:
-    provider = OidcProvider(tmp_path_factory.mktemp("oidc"), [signing_key], PUBLIC).start()
-    try:
-        yield provider
-    finally:
-        provider.stop()
 
 
 # -- OpenTelemetry ----------------------------------------------------------------------------

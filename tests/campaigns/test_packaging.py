@@ -29,7 +29,7 @@ from scripts.build_bundle import MCPB
 from scripts.catalog import ROOT, server_catalog
 from snapshot_mcp import __version__
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]
 
 
 BIN = Path(sys.executable).parent

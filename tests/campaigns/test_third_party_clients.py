@@ -27,7 +27,7 @@ from scripts.catalog import ROOT, server_catalog
 from snapshot_mcp import __version__
 from tests.support import SEED_ID
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("third-party-clients")]
 
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"

@@ -16,7 +16,8 @@ import pytest
 from bench.tokens import FIGURES_PATH, RATIO_TARGET, TOOLS_TARGET, figures_data
 from snapshot_mcp.tools import DECLARATIONS
 
-pytestmark = pytest.mark.slow  # loads the tokenizer and counts every tool definition and a 100-snapshot listing
+# loads the tokenizer and counts every tool definition and a 100-snapshot listing
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("token-budget")]
 
 
 @pytest.fixture(scope="module")

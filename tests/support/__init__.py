@@ -617,6 +617,13 @@ def _drain_quietly(stream: Any) -> None:
             pass
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 class RedisServer:
     """Debian's `redis-server` on a free loopback port, with a temporary directory and nothing saved.
 
@@ -640,10 +647,19 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed: apt-get install -y redis-server (.ci/run does)")
-        if not self.port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
+        chosen = self.port
+        seen: list[str] | None = []
+        for _ in range(3):  # a free port found by probing may be taken by another worker before redis binds it
+            self.port = chosen or _free_port()
+            seen = self._launch(binary)
+            if seen is None:
+                return
+            if chosen or not any("Address already in use" in line for line in seen):
+                break
+        pytest.fail("redis-server did not start:\n" + "".join(seen or []))
+
+    def _launch(self, binary: str) -> list[str] | None:
+        """Start it on `self.port`: None once it accepts connections, else what it said before it died."""
         durable = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *durable]
         args += ["--requirepass", self.password] if self.password else []
@@ -656,8 +672,11 @@ class RedisServer:
             seen.append(line)
             if "Ready to accept connections" in line:
                 threading.Thread(target=_drain_quietly, args=(self.process.stdout,), daemon=True).start()
-                return
-        pytest.fail("redis-server did not start:\n" + "".join(seen))
+                return None
+        self.process.wait(timeout=30)
+        self.process.stdout.close()
+        self.process = None
+        return seen
 
     def stop(self) -> None:
         if self.process is not None:

@@ -41,6 +41,8 @@ ISSUER = "https://idp.example.com"
 RESOURCE = "https://mcp.example.com/mcp"
 METADATA_URL = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
 ALL_SCOPES = "snapshots:read snapshots:write snapshots:delete"
+PUBLIC = "https://mcp.example.test/mcp"
+"""The server's public URL, the resource a real identity provider issues tokens for."""
 
 
 @dataclass(frozen=True)
