@@ -11,6 +11,7 @@ desktop of its own (`support.HandOff`), or in a subprocess with a `BROWSER` the 
 
 from __future__ import annotations
 
+import functools
 import gc
 import inspect
 import ipaddress
@@ -134,6 +135,32 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
         return int(chosen)
     whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS
     return WORKERS if whole and config.option.markexpr != FAST_CORE else 0
+
+
+GROUPED = re.compile(r"\bpytest\.mark\.xdist_group\(")
+
+
+@functools.cache
+def _grouped(module: str) -> bool:
+    path = Path(__file__).resolve().parent.parent / module
+    return path.is_file() and bool(GROUPED.search(path.read_text(encoding="utf-8")))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each test is a unit of work, except that a module marked `xdist_group` runs whole on one worker.
+
+    Such a module sets up something once for all its tests (a build, an identity provider,
+    a server); on one worker it still does so once. (xdist's own `--dist loadgroup` reads
+    the mark through a node id pytest 9 no longer lets it change, so it groups nothing.)
+    """
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ByModuleWhenGrouped(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if _grouped(module) else nodeid
+
+    return ByModuleWhenGrouped(config, log)
 
 
 @pytest.hookimpl(trylast=True)
