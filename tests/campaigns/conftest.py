@@ -1,11 +1,13 @@
-"""What several campaigns share: a real identity provider (panva's `oidc-provider`), one per module."""
+"""What several campaigns share: a real identity provider (panva's `oidc-provider`) and one Chromium, each once per
+module."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.support.apps_host import shared_browser
 from tests.support.oauth import PUBLIC, OidcProvider, SigningKey
 
 
@@ -21,3 +23,10 @@ def idp(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> It
         yield provider
     finally:
         provider.stop()
+
+
+@pytest.fixture(scope="module")
+async def one_chromium() -> AsyncIterator[None]:
+    """One Chromium for a module's tests; each test's pages live in contexts of their own, closed after it."""
+    async with shared_browser():
+        yield

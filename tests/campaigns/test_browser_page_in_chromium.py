@@ -37,7 +37,8 @@ from tests.support import APPS, MARKER, MODES, OTHER_SEED_ID, ROOT, SEED_ID, THI
 from tests.support.apps_host import browser
 from tests.support.processes import CONFIRMATION_META, SCRIPT, ServerLog, base_env, stdio
 
-pytestmark = pytest.mark.slow  # a server subprocess and Chromium per test
+# a server subprocess per test; one Chromium per module (each test in contexts of its own)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_chromium")]
 
 
 SCREENSHOT = ROOT / "docs" / "browser-page.png"

@@ -27,7 +27,7 @@ from snapshot_mcp.simulator import Simulator
 from tests.support import OTHER_SEED_ID, ROOT, SEED_ID, connect, sent
 from tests.support.apps_host import DARK, DARK_STYLES, FIRST_HEIGHT, LIGHT, Host, official_host
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_chromium")]
 
 
 XSS_NAME = (

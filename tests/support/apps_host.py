@@ -16,6 +16,8 @@ harness for the README's pictures.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import subprocess
 from collections.abc import AsyncIterator
@@ -191,7 +193,7 @@ class Host:
 
 
 @asynccontextmanager
-async def browser() -> AsyncIterator[Any]:
+async def launched() -> AsyncIterator[Any]:
     """Debian's Chromium, headless, through Playwright; a fresh temporary profile each launch."""
     if not await anyio.Path(CHROMIUM).exists():
         raise HostNotInstalled(f"{CHROMIUM} is missing: install Debian's chromium (bash .ci/run does)")
@@ -203,6 +205,42 @@ async def browser() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
+
+
+_SHARED: dict[str, Any] = {}
+"""The Chromium `shared_browser` launched, while it lives."""
+
+
+@asynccontextmanager
+async def shared_browser() -> AsyncIterator[None]:
+    """One Chromium that `browser()` lends out until the block ends (a launch costs seconds of CPU)."""
+    async with launched() as chromium:
+        _SHARED["chromium"] = chromium
+        try:
+            yield
+        finally:
+            _SHARED.pop("chromium", None)
+
+
+@asynccontextmanager
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium: the shared one if `shared_browser` runs, else one launched for this block.
+
+    Whatever the block opens in a shared one (its pages, each in a context of its own: no
+    cookies, storage or cache in common) is closed when the block ends.
+    """
+    chromium = _SHARED.get("chromium")
+    if chromium is None:
+        async with launched() as own:
+            yield own
+        return
+    before = list(chromium.contexts)
+    try:
+        yield chromium
+    finally:
+        for context in chromium.contexts:
+            if context not in before:
+                await context.close()
 
 
 @asynccontextmanager
@@ -220,13 +258,17 @@ async def official_host(
     [html] = resource.contents
     assert isinstance(html, TextResourceContents)
     context = LIGHT if context is None else context
+    here = contextvars.copy_context()
     async with browser() as chromium:
         page = await chromium.new_page(viewport={"width": WIDTH + 40, "height": FIRST_HEIGHT + 40})
         host = Host(page)
 
         async def call_tool(name: str, args: dict[str, Any]) -> dict[str, Any]:
             host.tool_calls.append({"name": name, "arguments": args})
-            return wire(await client.call_tool(name, args))
+            # Playwright calls this from its own task, which a shared browser started elsewhere: the call
+            # runs in this block's context, where the test's connection (its API, store, clock) is set.
+            call = asyncio.get_running_loop().create_task(client.call_tool(name, args), context=here)
+            return wire(await call)
 
         page.on("request", lambda request: host.requests.append(request.url))
         page.on("console", lambda m: host.console.append(m.text) if m.type in ("warning", "error") else None)
