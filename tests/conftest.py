@@ -137,13 +137,17 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return WORKERS if whole and config.option.markexpr != FAST_CORE else 0
 
 
-GROUPED = re.compile(r"\bpytest\.mark\.xdist_group\(")
+GROUPED = re.compile(r"\bpytest\.mark\.xdist_group\(\"([\w-]+)\"\)")
+ALONE = "alone"
+"""The group that runs last, once every other test is done: tests of real-time windows, which a busy machine
+(the other workers) would make miss their marks."""
 
 
 @functools.cache
-def _grouped(module: str) -> bool:
+def _group_of(module: str) -> str | None:
     path = Path(__file__).resolve().parent.parent / module
-    return path.is_file() and bool(GROUPED.search(path.read_text(encoding="utf-8")))
+    found = GROUPED.search(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return found[1] if found else None
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -152,13 +156,21 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     Such a module sets up something once for all its tests (a build, an identity provider,
     a server); on one worker it still does so once. (xdist's own `--dist loadgroup` reads
     the mark through a node id pytest 9 no longer lets it change, so it groups nothing.)
+    The `alone` group waits until every other test has run.
     """
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class ByModuleWhenGrouped(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return module if _grouped(module) else nodeid
+            return _group_of(module) or nodeid
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if ALONE in self.workqueue and len(self.workqueue) > 1:
+                self.workqueue.move_to_end(ALONE)
+            elif ALONE in self.workqueue and any(self._pending_of(work) > 1 for work in self.assigned_work.values()):
+                return  # the others are still running (a worker holds back its last test until it is told more)
+            super()._assign_work_unit(node)
 
     return ByModuleWhenGrouped(config, log)
 

@@ -21,6 +21,9 @@ from snapshot_mcp.store import StoreUnavailable
 from snapshot_mcp.store_redis import JITTER_MARGIN, RedisStore, SharedWindow, namespace, open_redis
 from tests.support import RedisServer, most_in_any_window
 
+# Real-time windows: in a whole run these tests wait for the other workers to finish (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("alone")
+
 TOKEN = "tok-" + "x" * 40
 
 
