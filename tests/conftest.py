@@ -7,6 +7,11 @@ loopback raises `RealNetworkCall` at once, in this process.
 A server built in this process never finds the developer's own browser: the machine
 it detects is `NO_DESKTOP`, so the browser channel exists only where a test hands it a
 desktop of its own (`support.HandOff`), or in a subprocess with a `BROWSER` the test set.
+
+How the suite runs: the fast core (`-m "not slow"`) in this one process, without even
+importing a module marked slow as a whole; the whole suite in worker processes
+(pytest-xdist, `-n auto` in pyproject.toml), a module marked `xdist_group` whole on one
+worker, the `alone` group last.
 """
 
 from __future__ import annotations
@@ -33,10 +38,10 @@ from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 from tests.support import MODES, Asker, RedisServer, accept, connect
 
+# Collect cycles less often than Python's default (700, 10, 10): the tests allocate a great deal (every call
+# builds and validates pydantic models) and free nearly all of it by reference counting, so the default's
+# thousands of collections found little and cost the fast core seconds. Garbage is still collected.
 gc.set_threshold(20_000, 50, 100)
-"""Collect cycles less often than Python's default (700, 10, 10): the tests allocate a great deal (every call
-builds and validates pydantic models) and free nearly all of it by reference counting, so the default's
-thousands of collections found little and cost the fast core seconds. Garbage is still collected."""
 
 
 class RealNetworkCall(RuntimeError):
