@@ -3,6 +3,7 @@ module."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -30,3 +31,16 @@ async def one_chromium() -> AsyncIterator[None]:
     """One Chromium for a module's tests; each test's pages live in contexts of their own, closed after it."""
     async with shared_browser():
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A sync test cannot use the shared Chromium (an async fixture): say so at once, not on the worker it
+    happens to be first on."""
+    sync = [
+        item.nodeid
+        for item in items
+        if "one_chromium" in getattr(item, "fixturenames", ())
+        and not inspect.iscoroutinefunction(getattr(item, "function", None))
+    ]
+    if sync:
+        raise pytest.UsageError(f"these tests use the shared Chromium, so they must be async: {sync}")

@@ -38,6 +38,7 @@ from tests.support.apps_host import browser
 from tests.support.processes import CONFIRMATION_META, SCRIPT, ServerLog, base_env, stdio
 
 # a server subprocess per test; one Chromium per module (each test in contexts of its own)
+# Every test is async: the Chromium they share is an async fixture, which a sync test cannot use.
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_chromium")]
 
 
@@ -385,7 +386,7 @@ async def test_foreign_host_origin_get_and_replay_are_refused_and_audited(tmp_pa
     assert refusals == ['"foreign_host"', '"foreign_origin"', '"not_a_post"', '"no_secret"']
 
 
-def test_the_committed_screenshot_is_a_png() -> None:
+async def test_the_committed_screenshot_is_a_png() -> None:
     """README shows the page as this file's first test renders it (refresh with UPDATE_SNAPSHOTS=1)."""
     data = SCREENSHOT.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -27,6 +27,7 @@ from snapshot_mcp.simulator import Simulator
 from tests.support import OTHER_SEED_ID, ROOT, SEED_ID, connect, sent
 from tests.support.apps_host import DARK, DARK_STYLES, FIRST_HEIGHT, LIGHT, Host, official_host
 
+# Every test is async: the Chromium they share is an async fixture, which a sync test cannot use.
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_chromium")]
 
 
@@ -355,7 +356,7 @@ async def test_the_screenshot_script_draws_both_themes(tmp_path: Path) -> None:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_committed_screenshots_are_pngs_the_readme_shows() -> None:
+async def test_the_committed_screenshots_are_pngs_the_readme_shows() -> None:
     """docs/ holds both pictures (regenerate: python -m scripts.card_screenshots); README shows them."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in SCREENSHOTS.values():
