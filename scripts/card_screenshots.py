@@ -10,7 +10,6 @@ docs/confirmation-card-dark.png unless told another folder.
 """
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,10 @@ from pydantic import SecretStr
 
 from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import SEED_ID, connect  # the test harness, as the tests use it
+from tests.support.apps_host import DARK, LIGHT, official_host
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test harness, as pytest imports it
-
-from apps_host import DARK, LIGHT, official_host  # noqa: E402
-from support import SEED_ID, connect  # noqa: E402
 
 SCREENSHOTS = {
     "light": ROOT / "docs" / "confirmation-card.png",

@@ -7,24 +7,41 @@ loopback raises `RealNetworkCall` at once, in this process.
 A server built in this process never finds the developer's own browser: the machine
 it detects is `NO_DESKTOP`, so the browser channel exists only where a test hands it a
 desktop of its own (`support.HandOff`), or in a subprocess with a `BROWSER` the test set.
+
+How the suite runs: the fast core (`-m "not slow"`) in this one process, without even
+importing a module marked slow as a whole; the whole suite in worker processes
+(pytest-xdist, `-n auto` in pyproject.toml), a module marked `xdist_group` whole on one
+worker, the `alone` group last.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import inspect
 import ipaddress
+import os
+import re
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from mcp import Client
 from pydantic import SecretStr
-from support import RedisServer
 
 from snapshot_mcp.browser import opener
 from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import MODES, Asker, RedisServer, accept, connect
+
+# Collect cycles less often than Python's default (700, 10, 10): the tests allocate a great deal (every call
+# builds and validates pydantic models) and free nearly all of it by reference counting, so the default's
+# thousands of collections found little and cost the fast core seconds. Garbage is still collected.
+gc.set_threshold(20_000, 50, 100)
 
 
 class RealNetworkCall(RuntimeError):
@@ -89,6 +106,93 @@ def _no_real_browser() -> Iterator[None]:
         opener.this_machine = real
 
 
+FAST_CORE = "not slow"
+"""The marker expression of the fast core (`pytest -m "not slow"`)."""
+SLOW_MODULE = re.compile(r"^pytestmark = \[?pytest\.mark\.slow\b", re.M)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the fast core, a module marked slow as a whole is not imported: every test in it would be deselected.
+
+    Its imports (a browser driver, hypothesis, OpenTelemetry's protobufs, ...) are the
+    most of what collecting it costs; the tests the fast core runs are the same.
+    """
+    if config.option.markexpr != FAST_CORE or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return bool(SLOW_MODULE.search(collection_path.read_text(encoding="utf-8"))) or None
+
+
+WORKERS = 4
+"""Worker processes for a whole run: the slow tests mostly wait (on processes, a browser, sockets, time-outs)."""
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject's addopts): workers for the whole suite, none for the fast core or chosen tests.
+
+    The fast core and a single file spend their time importing (no bytecode cache
+    here), which each worker would do again; the whole suite spends it waiting.
+    PYTEST_XDIST_AUTO_NUM_WORKERS, when set, decides instead.
+    """
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if chosen:
+        return int(chosen)
+    whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    return WORKERS if whole and config.option.markexpr != FAST_CORE else 0
+
+
+GROUPED = re.compile(r"\bpytest\.mark\.xdist_group\(\"([\w-]+)\"\)")
+ALONE = "alone"
+"""The group that runs last, once every other test is done: tests of real-time windows, which a busy machine
+(the other workers) would make miss their marks."""
+
+
+@functools.cache
+def _group_of(module: str) -> str | None:
+    path = Path(__file__).resolve().parent.parent / module
+    found = GROUPED.search(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return found[1] if found else None
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each test is a unit of work, except that a module marked `xdist_group` runs whole on one worker.
+
+    Such a module sets up something once for all its tests (a build, an identity provider,
+    a server); on one worker it still does so once. (xdist's own `--dist loadgroup` reads
+    the mark through a node id pytest 9 no longer lets it change, so it groups nothing.)
+    The `alone` group waits until every other test has run.
+    """
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ByModuleWhenGrouped(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return _group_of(module) or nodeid
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if ALONE in self.workqueue and len(self.workqueue) > 1:
+                self.workqueue.move_to_end(ALONE)
+            elif ALONE in self.workqueue and any(self._pending_of(work) > 1 for work in self.assigned_work.values()):
+                return  # the others are still running (a worker holds back its last test until it is told more)
+            super()._assign_work_unit(node)
+
+    return ByModuleWhenGrouped(config, log)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run that collected no hypothesis test lets hypothesis's plugin go.
+
+    The plugin imports hypothesis for its end-of-run report whether or not any test used
+    it (~0.8 s, with no bytecode cache); the fast core has none, so nothing is lost.
+    """
+    if "hypothesis" not in sys.modules:
+        plugin = session.config.pluginmanager.get_plugin("hypothesispytest")
+        if plugin is not None:
+            session.config.pluginmanager.unregister(plugin)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run every `async def` test under anyio (asyncio backend)."""
     for item in items:
@@ -97,9 +201,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.anyio)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
+    """asyncio, for the whole session: a module-scoped async fixture (`shared`) may then use it too."""
     return "asyncio"
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both protocol eras: 2026-07-28 ("auto") and the 2025 handshake ("legacy")."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -137,3 +248,20 @@ def redis_url(redis_server: RedisServer) -> str:
 def settings() -> Settings:
     """Settings pointing at the (simulated) default endpoint with the simulator's token."""
     return Settings(token=SecretStr(DEFAULT_TOKEN), endpoint=DEFAULT_ENDPOINT)
+
+
+@pytest.fixture(scope="module", params=MODES)
+async def shared(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Client, Simulator]]:
+    """One client and server per era, for tests that must change nothing (building one costs ~50 ms)."""
+    sim = Simulator()
+    settings = Settings(token=SecretStr(DEFAULT_TOKEN))
+    async with connect(settings, sim, mode=str(request.param), elicit=Asker(accept(confirm=False))) as client:
+        yield client, sim
+
+
+@pytest.fixture
+def idle(shared: tuple[Client, Simulator]) -> tuple[Client, Simulator]:
+    """The shared client, with the simulator's request log emptied."""
+    client, sim = shared
+    sim.requests.clear()
+    return client, sim

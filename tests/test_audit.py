@@ -1,7 +1,8 @@
-"""The audit trail's file (`--audit-file`): one JSON line per record, and no DELETE that it does not show first.
+"""The audit trail: one JSON line per record in `--audit-file`, and no DELETE that it does not show first.
 
-Over stdio (here: in memory) nobody is named; who asked comes from an OAuth token
-(tests/test_oauth_http.py, tests/test_oauth_oidc.py).
+Over stdio (here: in memory) nobody is named; who asked comes from an OAuth token,
+checked here through the app `build_http_app` serves (and against a real identity
+provider in campaigns/test_identity_provider.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,29 @@ from typing import Any
 
 import pytest
 from mcp.types import CallToolResult
-from support import OTHER_SEED_ID, SEED_ID, Asker, accept, audit_lines, connect, sent, text_of
 
 from snapshot_mcp.audit import AuditFile, AuditRecord, AuditScope, AuditUnavailable
 from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
+from tests.support import (
+    OTHER_SEED_ID,
+    SEED_ID,
+    Asker,
+    accept,
+    audit_lines,
+    connect,
+    sent,
+    text_of,
+)
+from tests.support.oauth import (
+    Legacy,
+    LocalIssuer,
+    message_of,
+    oauth_app,
+    oauth_settings,
+)
 
 
 def records(path: Path) -> list[dict[str, Any]]:
@@ -125,3 +142,31 @@ def test_the_request_scope_is_in_the_chain_only_with_an_audit_file(settings: Set
     filed = build_server(settings.model_copy(update={"audit_file": str(tmp_path / "audit.jsonl")}))
     assert not any(isinstance(layer, AuditScope) for layer in plain.middleware)
     assert sum(isinstance(layer, AuditScope) for layer in filed.middleware) == 1
+
+
+# -- who did it -----------------------------------------------------------------------
+
+
+async def test_the_audit_line_and_file_name_the_subject_and_client(sim: Simulator, tmp_path: Path) -> None:
+    """A delete with the token channel: each record carries sub and client; `approved` precedes the DELETE."""
+
+    audit_file = tmp_path / "audit.jsonl"
+    settings = oauth_settings(delete_confirmation="token", audit_file=str(audit_file))
+    issuer = LocalIssuer()
+    with audit_lines() as audit:
+        async with oauth_app(issuer, sim, settings) as client:
+            session = await Legacy(client, issuer.token(sub="alice", client_id="claude-code")).open()
+            preview = message_of(await session.call("delete_snapshot", {"snapshot_id": SEED_ID}))["result"]
+            token = preview["structuredContent"]["confirmation_token"]
+            done = await session.call("delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
+    assert message_of(done)["result"]["structuredContent"]["deleted"] is True
+    assert [line.split(" outcome=")[1] for line in audit.lines] == ["token_issued", "deleting"]
+    assert all('subject="alice" client="claude-code"' in line for line in audit.lines)
+    records = [json.loads(line) for line in audit_file.read_text().splitlines()]
+    assert [r["outcome"] for r in records] == ["token_issued", "approved", "deleting"]
+    assert {(r["subject"], r["client"], r["channel"]) for r in records} == {("alice", "claude-code", "token")}
+    assert all(r["snapshot_ids"] == [SEED_ID] and r["request_id"] for r in records)
+    assert set(records[0]) == {
+        "time", "tool", "snapshot_ids", "channel", "outcome", "detail", "subject", "client", "request_id"
+    }  # fmt: skip
+    assert token not in audit_file.read_text()

@@ -1,5 +1,6 @@
 """The command line: flags generated from `Settings`, the environment beneath them, the
-start-up checks, and how logging is set up.
+start-up checks (loopback binds, tokens, OAuth, the state store, the audit file, the
+warning for unconfirmed deletes), and how logging is set up.
 
 Every test passes its environment explicitly (`cli.main(argv, environ)`,
 `cli.settings_from(args, environ)`): the developer's own variables never matter.
@@ -8,9 +9,14 @@ Every test passes its environment explicitly (`cli.main(argv, environ)`,
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import httpx
@@ -18,11 +24,18 @@ import pytest
 from anyio.abc import SocketAttribute, SocketStream
 from pydantic import SecretStr
 
-from scripts.catalog import ROOT
-from snapshot_mcp import __version__, cli, safe_text
+from snapshot_mcp import __version__, cli, safe_text, telemetry
+from snapshot_mcp.cli import check_startup
 from snapshot_mcp.settings import ENV_ONLY, TOKEN_ENV, Settings, env_name
+from tests.support.canaries import (
+    API_CANARY,
+    HTTP_CANARY,
+    assert_clean,
+)
 
 CANARY = "canary-CLI-5e1f0a9b7c"
+
+
 STATE_KEY = "k" * 32
 
 
@@ -78,6 +91,8 @@ OPTIONS: list[tuple[list[str], str, str, object]] = [
     (["--http-read-timeout", "2.5"], "2.5", "http_read_timeout", 2.5),
     (["--http-max-connections", "64"], "64", "http_max_connections", 64),
 ]
+
+
 SECRETS: list[tuple[list[str], str, str]] = [
     (["--http-token", CANARY], CANARY, "http_token"),
     (["--state-key", STATE_KEY], STATE_KEY, "state_key"),
@@ -219,14 +234,6 @@ def test_subcommands_keep_their_own_options() -> None:
     assert cli.settings_from(sim, {}).host == "127.0.0.1"
     server = cli.parse_args(["--read-only"])
     assert server.command is None
-
-
-def test_options_table_in_readme_is_current() -> None:
-    """README's Options table is generated from Settings (regenerate with the command in its marker)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("<!-- options:start")
-    body = readme[readme.index("-->", start) + 3 : readme.index("<!-- options:end -->")]
-    assert body.strip() == cli.options_table()
 
 
 # --------------------------------------------------------------------------- start-up checks
@@ -416,3 +423,163 @@ def test_an_unreachable_state_store_stops_the_start_without_a_query_password(
     assert "password=***" in message
     assert "hunter2" not in message
     assert all("hunter2" not in record.getMessage() for record in caplog.records)
+
+
+ISSUER = "https://idp.example.com"
+
+
+PUBLIC = "https://mcp.example.com/mcp"
+
+
+def test_the_oauth_flags_and_variables_set_their_settings(tmp_path: Path) -> None:
+    argv = ["--auth-issuer", ISSUER, "--public-url", PUBLIC + "/", "--auth-audience", "api://snapshots"]
+    settings = settings_of([*argv, "--audit-file", str(tmp_path / "a.jsonl")])
+    assert (settings.auth_issuer, settings.public_url, settings.auth_audience) == (ISSUER, PUBLIC, "api://snapshots")
+    assert settings.audit_file == str(tmp_path / "a.jsonl")
+    environ = {"SNAPSHOT_MCP_AUTH_ISSUER": ISSUER, "SNAPSHOT_MCP_PUBLIC_URL": PUBLIC, "SNAPSHOT_MCP_AUDIT_FILE": "x"}
+    from_env = settings_of([], environ)
+    assert (from_env.auth_issuer, from_env.public_url, from_env.audit_file) == (ISSUER, PUBLIC, "x")
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--auth-issuer", "http://idp.example.com"], "https"),
+        (["--auth-issuer", "https://idp.example.com/?tenant=1"], "query"),
+        (["--public-url", "https://mcp.example.com/"], "ending in /mcp"),
+        (["--allowed-origins", "*"], "name each origin"),
+    ],
+)
+def test_unusable_urls_are_a_configuration_error(argv: list[str], words: str) -> None:
+    with pytest.raises(SystemExit, match=words):
+        settings_of(argv)
+
+
+START: list[tuple[list[str], str]] = [
+    (["--transport", "http", "--auth-issuer", ISSUER, "--public-url", PUBLIC, "--http-token", "t" * 16], "combined"),
+    (["--transport", "http", "--auth-issuer", ISSUER], "needs --public-url"),
+    (["--auth-issuer", ISSUER, "--public-url", PUBLIC], "--transport http"),
+    (["--transport", "http", "--public-url", PUBLIC], "only with --auth-issuer"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), START, ids=["with-http-token", "no-public-url", "stdio", "no-issuer"])
+def test_oauth_options_that_cannot_work_stop_the_start(argv: list[str], words: str) -> None:
+    with pytest.raises(SystemExit, match=words):
+        cli.check_startup(settings_of(argv))
+
+
+def test_an_issuer_lets_a_non_loopback_bind_start_without_a_static_token() -> None:
+    cli.check_startup(
+        settings_of(["--transport", "http", "--host", "0.0.0.0", "--auth-issuer", ISSUER, "--public-url", PUBLIC])  # noqa: S104
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_issuer_stops_the_start_with_a_clear_message(restore_logging: None) -> None:
+    issuer = f"http://127.0.0.1:{_closed_port()}"
+    argv = ["--simulate", "--transport", "http", "--auth-issuer", issuer, "--public-url", "http://127.0.0.1:1/mcp"]
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv, environ={})
+    message = str(stopped.value.code)
+    assert message.startswith(f"snapshot-mcp: the OAuth issuer {issuer} cannot be used: ")
+    assert "could not be reached" in message
+    assert "does not start without the issuer's keys" in message
+
+
+def test_an_audit_file_in_a_missing_directory_stops_the_start(tmp_path: Path, restore_logging: None) -> None:
+    missing = tmp_path / "nowhere" / "audit.jsonl"
+    with pytest.raises(SystemExit, match=r"--audit-file .*does not exist"):
+        cli.main(["--simulate", "--audit-file", str(missing)], environ={})
+    assert not missing.parent.exists()
+
+
+def test_telemetry_stays_off_without_an_endpoint() -> None:
+    assert not telemetry.wanted({})
+    assert not telemetry.wanted({"OTEL_SERVICE_NAME": "x"})
+    assert not telemetry.wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"})
+    assert telemetry.wanted({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"})
+    assert telemetry.setup({}) is False
+    assert not telemetry.enabled()
+
+
+@pytest.mark.slow  # a fresh interpreter, so nothing another test imported counts
+def test_the_default_path_imports_no_jose_library_and_no_telemetry_sdk() -> None:
+    """A stdio server (what Claude Desktop starts) loads neither PyJWT nor OpenTelemetry's SDK: cold start matters."""
+    script = (
+        "import sys\n"
+        "from snapshot_mcp import cli, http\n"
+        "from snapshot_mcp.server import build_server\n"
+        "from snapshot_mcp.settings import Settings\n"
+        "build_server(Settings(simulate=True))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jwt' or m.startswith('opentelemetry.sdk')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("chosen", "read_only", "warned"),
+    [("none", False, True), ("elicit", False, False), ("token", False, False), ("none", True, False)],
+)
+def test_startup_warns_about_policy_none(
+    caplog: pytest.LogCaptureFixture, chosen: str, read_only: bool, warned: bool
+) -> None:
+    """check_startup warns when deletes are unconfirmed (and only then)."""
+    caplog.set_level(logging.WARNING, logger="snapshot_mcp")
+    check_startup(Settings(token=SecretStr("t"), delete_confirmation=chosen, read_only=read_only))  # type: ignore[arg-type]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "confirmation is OFF" in r.getMessage()]
+    assert len(warnings) == int(warned)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--state-key", "short-" + API_CANARY[:8]],
+        ["--http-token", HTTP_CANARY, "--port", "99999"],
+        ["--http-token", HTTP_CANARY, "--log-level", "LOUD"],
+    ],
+    ids=["short-state-key", "bad-port", "bad-level"],
+)
+def test_configuration_errors_do_not_echo_secrets(argv: list[str]) -> None:
+    """A refused configuration names the problem, never a secret given with it."""
+    with pytest.raises(SystemExit) as caught:
+        cli.main(argv, environ={"GENESISCLOUD_TOKEN": API_CANARY})
+    message = str(caught.value.code)
+    assert "invalid configuration" in message
+    assert_clean("a start-up error", message)
+    assert "short-" + API_CANARY[:8] not in message
+
+
+LOGGERS_MAIN_SETS = ("httpx", "httpcore", "httpcore2", "mcp", "uvicorn.access", "snapshot_mcp.startup")
+
+
+def test_main_freezes_what_start_up_made_before_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Objects made while starting are moved out of the collector's sight before the server runs, so the
+    first full collection does not scan the whole start-up heap in front of the first answer."""
+    frozen: list[int] = []
+
+    class Server:
+        def run(self) -> None:
+            frozen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr("snapshot_mcp.server.build_server", lambda settings: Server())
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    levels = {name: logging.getLogger(name).level for name in ("", *LOGGERS_MAIN_SETS)}
+    before = gc.get_freeze_count()
+    try:
+        cli.main(["--simulate"], environ={})
+    finally:
+        gc.unfreeze()
+        root.handlers[:] = handlers
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    assert before == 0
+    assert len(frozen) == 1
+    assert frozen[0] > 1000  # the modules, classes and functions loaded so far, at least

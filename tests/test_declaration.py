@@ -1,4 +1,6 @@
-"""`ToolDeclaration`: the wrapper keeps what the SDK reads, words domain errors once, and picks the variant."""
+"""`ToolDeclaration`: the wrapper keeps what the SDK reads, words domain errors once (a missing or
+rejected token too), and picks the variant.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +12,25 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from snapshot_mcp import messages
 from snapshot_mcp.apps.tools import APP_TOOLS
 from snapshot_mcp.declaration import ADDS, READS, ToolDeclaration
 from snapshot_mcp.errors import InvalidInput, NotFound, StoreUnavailable
 from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 from snapshot_mcp.tools import DECLARATIONS, offered
 from snapshot_mcp.tools.deleting import DELETE_SNAPSHOT
 from snapshot_mcp.views import SnapshotView
+from tests.support import (
+    GOOD_BODY,
+    SEED_ID,
+    Asker,
+    assert_error_result,
+    connect,
+    text_of,
+)
 
 DEFAULT = Settings()
 
@@ -142,3 +153,42 @@ def test_every_model_tool_has_a_title_and_a_description_for_every_ladder() -> No
     for declared in DECLARATIONS:
         assert declared.title
         assert all(declared.describe(settings).startswith("Use this to") for settings in ladders)
+
+
+# -- errors ---------------------------------------------------------------------------
+
+CALLS: list[tuple[str, str, dict[str, Any]]] = [
+    ("elicit", "list_snapshots", {}),
+    ("elicit", "list_snapshots", {"region": "NORD-NO-KRS-1"}),
+    ("elicit", "get_snapshot", {"snapshot_id": SEED_ID}),
+    ("elicit", "create_snapshot_from_url", GOOD_BODY),
+    ("elicit", "delete_snapshot", {"snapshot_id": SEED_ID}),
+    ("token", "delete_snapshot", {"snapshot_id": SEED_ID}),
+    ("none", "delete_snapshot", {"snapshot_id": SEED_ID}),
+]
+
+
+@pytest.mark.parametrize(("policy", "tool", "arguments"), CALLS)
+async def test_missing_token_names_the_variable(
+    sim: Simulator, mode: str, policy: str, tool: str, arguments: dict[str, Any]
+) -> None:
+    """Without a token every tool answers an error naming GENESISCLOUD_TOKEN; nothing is sent."""
+    settings = Settings(token=None, delete_confirmation=policy)  # type: ignore[arg-type]
+    asker = Asker()
+    async with connect(settings, sim, mode=mode, elicit=asker) as client:
+        result = await client.call_tool(tool, arguments)
+    assert_error_result(result, "GENESISCLOUD_TOKEN", "retrying will not help")
+    assert sim.requests == []
+    assert asker.asked == []
+
+
+@pytest.mark.parametrize(("policy", "tool", "arguments"), CALLS)
+async def test_rejected_token(mode: str, policy: str, tool: str, arguments: dict[str, Any]) -> None:
+    """A token the API rejects: an error saying so and that retrying will not help; sent once."""
+    sim = Simulator(tokens=["other"])
+    settings = Settings(token=SecretStr(DEFAULT_TOKEN), delete_confirmation=policy)  # type: ignore[arg-type]
+    async with connect(settings, sim, mode=mode, elicit=Asker()) as client:
+        result = await client.call_tool(tool, arguments)
+    assert_error_result(result, "rejected the token", "GENESISCLOUD_TOKEN", "retrying will not help")
+    assert len(sim.requests) == 1
+    assert DEFAULT_TOKEN not in text_of(result)

@@ -12,17 +12,27 @@ import anyio
 import httpx
 import pytest
 from pydantic import SecretStr
-from support import MODES, PREFIX, SEED_ID, FlakyStore, VirtualClock, connect, sent, text_of
 
 from snapshot_mcp.client import GenesisCloudClient
 from snapshot_mcp.dedupe import BUSY_POLL, BUSY_WAIT, LOOKUP_PAGES, Dedupe, Intent
 from snapshot_mcp.errors import CreateBusy, CreateMayHaveStarted, ServerError, StoreUnavailable
-from snapshot_mcp.models import Snapshot
+from snapshot_mcp.models import CreateSnapshotRequest, Snapshot
+from snapshot_mcp.operations import Operations
 from snapshot_mcp.sending import RetryPolicy
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Faults, SimRequest, Simulator
 from snapshot_mcp.store import MemoryStore
 from snapshot_mcp.tools.writing import CREATE_SNAPSHOT_FROM_URL
+from tests.support import (
+    GOOD_BODY,
+    PREFIX,
+    SEED_ID,
+    FlakyStore,
+    VirtualClock,
+    connect,
+    sent,
+    text_of,
+)
 
 IMPORT: dict[str, Any] = {
     "name": "img-a",
@@ -31,11 +41,6 @@ IMPORT: dict[str, Any] = {
     "region": "NORD-NO-KRS-1",
     "os_type": "linux",
 }
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def fail_next_post(sim: Simulator, status: int = 500) -> None:
@@ -352,3 +357,28 @@ async def test_a_copy_without_a_name_takes_the_source_name_as_it_is(settings: Se
     [post] = sent(sim, "POST")
     assert json.loads(post.body)["name"] == name
     assert len(named(sim, name)) == 2  # the source and one copy
+
+
+GOOD_CREATE: dict[str, Any] = {**GOOD_BODY, "name": "fault-matrix-image"}
+
+
+@pytest.mark.slow
+async def test_concurrent_identical_creates_still_share_one_post() -> None:
+    """Dropping idle locks keeps the guarantee: identical creates racing make one POST, and no lock is left."""
+    sim = Simulator(faults=Faults(latency=0.01))
+    async with httpx.AsyncClient(transport=sim.transport()) as http:
+        client = GenesisCloudClient(http, token=SecretStr(DEFAULT_TOKEN), rate_limit=1e9)
+        ops = Operations(client, MemoryStore())
+        request = CreateSnapshotRequest.model_validate(GOOD_CREATE)
+        ids: list[str] = []
+
+        async def create() -> None:
+            ids.append((await ops.create(request, wait=False, progress=None)).snapshot.id)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(5):
+                group.start_soon(create)
+    assert len(set(ids)) == 1
+    assert len(ids) == 5
+    assert len(sent(sim, "POST")) == 1
+    assert ops.dedupe._locks == {}

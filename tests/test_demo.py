@@ -1,5 +1,7 @@
 """`snapshot-mcp demo`: the newcomer's first command."""
 
+from __future__ import annotations
+
 import io
 import re
 
@@ -10,6 +12,7 @@ from snapshot_mcp.cli import main
 from snapshot_mcp.demo import _demo
 
 pytestmark = pytest.mark.slow  # the whole guided tour, with the simulator's real-time creates
+
 
 STEPS = 12
 

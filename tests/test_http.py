@@ -1,49 +1,69 @@
-"""Streamable HTTP over real loopback sockets: the official client, Host/Origin checks,
-bearer auth, body and session limits, deletes in both protocol eras, and a confirmation
-round trip across two stateless instances.
+"""Streamable HTTP: Host/Origin checks, bearer auth, body and session limits, CORS, /healthz, deletes
+in both protocol eras, and a confirmation round trip across two stateless instances.
 
-Each server runs in-process under uvicorn on 127.0.0.1 port 0; `make_uvicorn_server`
-reports the bound port once it listens, so nothing sleeps waiting for it.
+Most servers run in-process under uvicorn on 127.0.0.1 port 0 (`tests/support/http.py`);
+`make_uvicorn_server` reports the bound port once it listens, so nothing sleeps waiting
+for it. The CORS and /healthz checks with OAuth on use httpx's ASGI transport.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
 import httpx
-import httpx2
 import pytest
 from anyio.abc import SocketStream
 from mcp import Client
 from mcp.client.session import ClientRequestContext
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
+from mcp.types import (
+    CallToolResult,
+    ElicitRequestParams,
+    ElicitResult,
+    ErrorData,
+    InputRequiredResult,
+)
 from pydantic import SecretStr
-from support import MODEL_TOOLS
 
-from snapshot_mcp.http import MAX_BODY_BYTES, build_http_app, make_uvicorn_server, transport_security
+from snapshot_mcp.http import CORS_ALLOWED_HEADERS, MAX_BODY_BYTES, build_http_app, transport_security
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from snapshot_mcp.simulator import Simulator
+from tests.support import MODEL_TOOLS, SEED_ID
+from tests.support.http import serving, sim_settings, token_client
+from tests.support.oauth import (
+    ACCEPT,
+    APP_ORIGIN,
+    LocalIssuer,
+    oauth_app,
+    oauth_settings,
+)
 
 TOOLS = MODEL_TOOLS
+
+
 MODES = ["auto", "legacy"]
+
+
 HTTP_TOKEN = "client-token-7f3a9c"
-SNAPSHOT = "ebc879bb-2363-4326-bf38-eca0be7b7921"  # seed: ubuntu-22.04-cuda-12.4, created
+
+
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
 }
+
+
 # 2026-07-28: a self-contained request that would run a tool if it got through.
 MODERN_CALL = {
     "jsonrpc": "2.0",
@@ -58,6 +78,8 @@ MODERN_CALL = {
         },
     },
 }
+
+
 MODERN_HEADERS = {
     **MCP_HEADERS,
     "mcp-protocol-version": "2026-07-28",
@@ -66,83 +88,11 @@ MODERN_HEADERS = {
 }
 
 
-def sim_settings(**overrides: Any) -> Settings:
-    """Settings for a server on 127.0.0.1, any free port, against a simulator."""
-    values: dict[str, Any] = {"token": SecretStr(DEFAULT_TOKEN), "port": 0, **overrides}
-    return Settings(**values)
-
-
-@asynccontextmanager
-async def serving(
-    settings: Settings,
-    sim: Simulator | None = None,
-    *,
-    bind: Settings | None = None,
-    clock: Callable[[], float] = time.time,
-    **limits: Any,
-) -> AsyncIterator[str]:
-    """Serve `build_server(settings)` over HTTP; yield the base URL (no trailing slash).
-
-    `sim` given: the server talks to it (so tests see every API request); otherwise it
-    runs with `simulate=True` and its own embedded simulator. `bind` overrides where
-    uvicorn listens (always loopback here) while `settings` shapes the app.
-    """
-    if sim is None:
-        server = build_server(settings.model_copy(update={"simulate": True, "token": None}))
-        http: httpx.AsyncClient | None = None
-    else:
-        http = httpx.AsyncClient(transport=sim.transport())
-        server = build_server(settings, http=http, clock=clock)
-    app = build_http_app(server, settings, **limits)
-    bound: list[tuple[str, int]] = []
-    ready = anyio.Event()
-
-    def started(addresses: list[tuple[str, int]]) -> None:
-        bound.extend(addresses)
-        ready.set()
-
-    uv = make_uvicorn_server(app, bind or settings, on_started=started)
-    stopped = anyio.Event()
-
-    async def serve() -> None:
-        try:
-            await uv.serve()
-        finally:
-            ready.set()  # a failed start must not leave the test waiting
-            stopped.set()
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(serve)
-            await ready.wait()
-            assert bound, "the HTTP server did not start"
-            try:
-                yield f"http://127.0.0.1:{bound[0][1]}"
-            finally:
-                # A clean shutdown (lifespan included) even when the test failed.
-                uv.should_exit = True
-                with anyio.move_on_after(10, shield=True):
-                    await stopped.wait()
-    finally:
-        if http is not None:
-            await http.aclose()
-
-
-@asynccontextmanager
-async def token_client(url: str, token: str, **kwargs: Any) -> AsyncIterator[Client]:
-    """The official client, sending `Authorization: Bearer <token>` on every request."""
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=60)) as h,
-        Client(streamable_http_client(url, http_client=h), **kwargs) as client,
-    ):
-        yield client
-
-
 def answer(action: str, content: dict[str, Any] | None = None) -> Any:
     """An elicitation callback that always gives `action` (with `content`)."""
 
     async def callback(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
-        assert SNAPSHOT in params.message
+        assert SEED_ID in params.message
         return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
 
     return callback
@@ -295,10 +245,10 @@ async def test_bearer_token_required(sim: Simulator, caplog: pytest.LogCaptureFi
             assert ok.status_code == 200, ok.text
         for mode in MODES:
             async with token_client(f"{base}/mcp", HTTP_TOKEN, mode=mode) as client:
-                result = await client.call_tool("get_snapshot", {"snapshot_id": SNAPSHOT})
+                result = await client.call_tool("get_snapshot", {"snapshot_id": SEED_ID})
                 assert not result.is_error
                 assert result.structured_content is not None
-                assert result.structured_content["id"] == SNAPSHOT
+                assert result.structured_content["id"] == SEED_ID
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "bearer token" in logged  # the refusals were logged ...
     assert HTTP_TOKEN not in logged  # ... without the token
@@ -365,6 +315,8 @@ async def _closed_by_server(stream: SocketStream) -> None:
 
 
 HALF_REQUEST_LINE = b"POST /mcp HT"
+
+
 HEADERS_WITHOUT_BODY = (
     b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}"
 )
@@ -450,11 +402,11 @@ async def test_delete_asks_over_http(
         serving(sim_settings(), sim) as base,
         Client(f"{base}/mcp", mode=mode, elicitation_callback=answer(action, content)) as client,
     ):
-        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert not result.is_error
     assert result.structured_content is not None
     assert result.structured_content["deleted"] is deleted
-    assert deletes(sim) == ([f"/compute/v1/snapshots/{SNAPSHOT}"] if deleted else [])
+    assert deletes(sim) == ([f"/compute/v1/snapshots/{SEED_ID}"] if deleted else [])
 
 
 @pytest.mark.slow
@@ -462,7 +414,7 @@ async def test_delete_asks_over_http(
 async def test_delete_without_elicitation_is_refused(sim: Simulator, mode: str) -> None:
     """A client that cannot be asked gets an error result and nothing is deleted."""
     async with serving(sim_settings(), sim) as base, Client(f"{base}/mcp", mode=mode) as client:
-        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert result.is_error
     assert deletes(sim) == []
 
@@ -472,7 +424,7 @@ async def test_delete_without_elicitation_is_refused(sim: Simulator, mode: str) 
 
 async def first_round(url: str) -> InputRequiredResult:
     async with Client(url, elicitation_callback=answer("accept", {"confirm": True})) as client:
-        result = await client.session.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT}, allow_input_required=True)
+        result = await client.session.call_tool("delete_snapshot", {"snapshot_id": SEED_ID}, allow_input_required=True)
     assert isinstance(result, InputRequiredResult)
     return result
 
@@ -488,7 +440,7 @@ async def second_round(url: str, first: InputRequiredResult) -> CallToolResult |
         try:
             return await client.session.call_tool(
                 "delete_snapshot",
-                {"snapshot_id": SNAPSHOT},
+                {"snapshot_id": SEED_ID},
                 input_responses=responses,
                 request_state=first.request_state,
                 allow_input_required=True,
@@ -517,7 +469,7 @@ async def test_stateless_legacy_delete_fails_closed(sim: Simulator) -> None:
         serving(settings, sim) as base,
         Client(f"{base}/mcp", mode="legacy", elicitation_callback=accept) as client,
     ):
-        result = await client.call_tool("delete_snapshot", {"snapshot_id": SNAPSHOT})
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert result.is_error
     assert "2026-07-28" in result.content[0].text  # type: ignore[union-attr]  # says how to proceed
     assert deletes(sim) == []
@@ -537,7 +489,7 @@ async def test_stateless_round_trip_across_instances(sim: Simulator) -> None:
     assert not result.is_error, result.content
     assert result.structured_content is not None
     assert result.structured_content["deleted"] is True
-    assert deletes(sim) == [f"/compute/v1/snapshots/{SNAPSHOT}"]
+    assert deletes(sim) == [f"/compute/v1/snapshots/{SEED_ID}"]
 
 
 @pytest.mark.slow
@@ -577,3 +529,48 @@ def test_token_is_not_in_settings_repr() -> None:
     settings = sim_settings(http_token=SecretStr(HTTP_TOKEN))
     assert HTTP_TOKEN not in repr(settings)
     assert HTTP_TOKEN not in json.dumps(settings.model_dump(mode="json"))
+
+
+async def test_cors_preflight_for_an_allowed_origin_and_none_for_another(sim: Simulator) -> None:
+    requested = ", ".join(CORS_ALLOWED_HEADERS)
+    async with oauth_app(LocalIssuer(), sim) as client:
+        allowed = await client.options(
+            "/mcp",
+            headers={
+                "origin": APP_ORIGIN,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": requested,
+            },
+        )
+        foreign = await client.options(
+            "/mcp", headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+        )
+        refused = await client.post("/mcp", json={}, headers={**ACCEPT, "origin": APP_ORIGIN})
+        refused_foreign = await client.post("/mcp", json={}, headers={**ACCEPT, "origin": "https://evil.example"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert set(allowed.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST", "DELETE"}
+    listed = {h.strip().lower() for h in allowed.headers["access-control-allow-headers"].split(",")}
+    assert {h.lower() for h in CORS_ALLOWED_HEADERS} <= listed
+    assert "access-control-allow-origin" not in foreign.headers
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == APP_ORIGIN
+    exposed = {h.strip().lower() for h in refused.headers["access-control-expose-headers"].split(",")}
+    assert exposed == {"mcp-session-id", "www-authenticate"}
+    assert "access-control-allow-origin" not in refused_foreign.headers
+    for response in (allowed, foreign, refused, refused_foreign):
+        assert response.headers.get("access-control-allow-origin") != "*"
+
+
+async def test_without_allowed_origins_there_is_no_cors(sim: Simulator) -> None:
+    async with oauth_app(LocalIssuer(), sim, oauth_settings(allowed_origins=())) as client:
+        response = await client.options("/mcp", headers={"origin": APP_ORIGIN, "access-control-request-method": "POST"})
+    assert response.status_code == 401  # not a preflight anyone answers: the token check refuses it
+    assert not any(name.startswith("access-control-") for name in response.headers)
+
+
+async def test_healthz_needs_no_token(sim: Simulator) -> None:
+    async with oauth_app(LocalIssuer(), sim) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

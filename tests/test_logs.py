@@ -25,17 +25,21 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from support import APPS, MODES, SEED_ID, text_of
-from test_e2e import SCRIPT, base_env
 
 from snapshot_mcp import cli, logs
 from snapshot_mcp.confirm.base import audit, audit_logger, install_audit_handler
+from tests.support import APPS, MODES, SEED_ID, text_of
+from tests.support.processes import SCRIPT, base_env
 
 HTTP_TOKEN = "client-token-for-the-log-tests"
+
+
 FORGED = (
     f'2026-12-04 21:09:37,123 snapshot-mcp audit tool=delete_snapshot snapshot_id="{SEED_ID}" '
     "channel=card outcome=deleted"
 )
+
+
 LOGGER_NAMES = [
     "uvicorn.error",
     "uvicorn.access",
@@ -43,6 +47,8 @@ LOGGER_NAMES = [
     "sse_starlette.sse",
     "snapshot_mcp.http",
 ]
+
+
 CONTROLS = "\r\n\x0b\x0c\x1b[31m\x00\x07\x08\x7f\x85\u2028\u202e\u200b"
 
 
@@ -191,7 +197,7 @@ def test_configure_logging_keeps_libraries_at_info_at_most(level: str) -> None:
 # --------------------------------------------------------------------------- the command, over HTTP
 
 
-async def _drain(stream: Any, sink: bytearray) -> None:
+async def drain(stream: Any, sink: bytearray) -> None:
     async for chunk in stream:
         sink.extend(chunk)
 
@@ -211,8 +217,8 @@ async def command(*options: str) -> AsyncIterator[tuple[str, bytearray]]:
         while (found := re.search(rb"serving MCP at (http://\S+/mcp)", err)) is None:
             err.extend(await process.stderr.receive())  # EndOfStream here: it died at start-up
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_drain, process.stderr, err)
-            tg.start_soon(_drain, process.stdout, bytearray())
+            tg.start_soon(drain, process.stderr, err)
+            tg.start_soon(drain, process.stdout, bytearray())
             try:
                 yield found.group(1).decode(), err
             finally:

@@ -10,9 +10,9 @@ import math
 
 import anyio
 import pytest
-from support import VirtualClock, most_in_any_window
 
 from snapshot_mcp.ratelimit import SlidingWindow
+from tests.support import VirtualClock, most_in_any_window
 
 
 async def releases(limiter: SlidingWindow, clock: VirtualClock, count: int) -> list[float]:

@@ -1,10 +1,14 @@
-"""resources.py: the prompt files' server placeholders and the instance completions, through the protocol.
+"""resources.py through the protocol: prompts, the snapshot resource, completions.
 
-(The prompt loader's errors, the resource template and the generated docs are in test_catalog.py.)
+The prompt files: their arguments, their server placeholders, the loader's errors. The
+snapshot resource template, and the exact JSON-RPC errors a client's mistakes get. The
+completions of snapshot and instance ids (one read per 30 s, shared by concurrent
+keystrokes). The README's and the manifest's copies are in scripts/test_catalog.py.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,8 +18,8 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
-from mcp.types import PromptReference, ResourceTemplateReference
-from support import FAST_RETRY, SEED_ID
+from mcp.shared.exceptions import MCPError
+from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
 from snapshot_mcp.models import KNOWN_REGIONS, KNOWN_STATUSES
 from snapshot_mcp.resources import (
@@ -28,18 +32,203 @@ from snapshot_mcp.resources import (
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, Simulator
+from tests.support import FAST_RETRY, GPU_WORKER_1, GPU_WORKER_2, SEED_ID, TRAINING_BOX, UNKNOWN_ID, connect
+
+TEMPLATE = "genesiscloud://snapshots/{snapshot_id}"
+
+
+# -- prompts ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_prompts_listed_with_arguments(client: Client) -> None:
+    """Every prompt file is served with its declared arguments."""
+    prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert set(prompts) == {
+        "cleanup_snapshots",
+        "import_image",
+        "inventory_report",
+        "review_snapshot",
+        "snapshot_before_change",
+    }
+    url_arg = next(a for a in prompts["import_image"].arguments or [] if a.name == "url")
+    assert url_arg.required is True
+    assert all(p.description for p in prompts.values())
+
+
+@pytest.mark.slow
+async def test_prompt_get_substitutes_arguments(client: Client) -> None:
+    """Declared {placeholders} are replaced; a missing optional argument becomes empty."""
+    result = await client.get_prompt("import_image", {"url": "https://img.example/a.raw.zst", "region": "EUC-DE-MUC-1"})
+    text = result.messages[0].content.text  # type: ignore[union-attr]
+    assert "https://img.example/a.raw.zst" in text
+    assert 'use "EUC-DE-MUC-1"' in text
+    assert 'use ""' in text  # the name was not given
+    assert "{url}" not in text
+    assert "{name}" not in text
+
+
+@pytest.mark.slow
+async def test_prompt_missing_required_argument_is_an_error(client: Client) -> None:
+    """A required argument left out is refused, not rendered with a hole."""
+    with pytest.raises(MCPError):
+        await client.get_prompt("import_image", {})
+
+
+@pytest.mark.slow
+async def test_prompt_unknown_argument_is_an_error(client: Client) -> None:
+    """Arguments the prompt does not declare are refused."""
+    with pytest.raises(MCPError):
+        await client.get_prompt("inventory_report", {"regoin": "x"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("no header at all\n", "must start with a TOML header"),
+        ('+++\nname = "x"\n', "must start with a TOML header"),
+        ("+++\nname = \n+++\nbody\n", "not valid TOML"),
+        ('+++\nname = "Bad Name"\ndescription = "d"\n+++\nbody\n', "'name'"),
+        ('+++\nname = "ok"\n+++\nbody\n', "'description' is required"),
+        ('+++\nname = "ok"\ndescription = "d"\ncolour = "red"\n+++\nbody\n', "unknown header keys"),
+        ('+++\nname = "ok"\ndescription = "d"\n+++\n\n', "empty"),
+        ('+++\nname = "ok"\ndescription = "d"\n[[arguments]]\nname = "a"\nrequired = "yes"\n+++\nb\n', "argument a"),
+        (
+            '+++\nname = "ok"\ndescription = "d"\n[[arguments]]\nname = "a"\n[[arguments]]\nname = "a"\n+++\nb\n',
+            "unique",
+        ),
+    ],
+)
+def test_malformed_prompt_file_names_the_file(tmp_path: Path, text: str, problem: str) -> None:
+    """A malformed prompt file is a start-up error that names the file and the problem."""
+    path = tmp_path / "broken.md"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PromptFileError) as caught:
+        parse_prompt_file(path)
+    assert str(path) in str(caught.value)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.slow
+def test_malformed_prompt_stops_build_server(tmp_path: Path, settings: Settings) -> None:
+    """build_server fails at once (not at the first prompts/get) on a bad prompt folder."""
+    (tmp_path / "bad.md").write_text("oops\n", encoding="utf-8")
+    from snapshot_mcp.resources import register_catalog
+
+    server = build_server(settings)
+    with pytest.raises(PromptFileError, match=r"bad\.md"):
+        register_catalog(server, prompts_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:
+    """Two files may not claim the same prompt name."""
+    for file in ("a.md", "b.md"):
+        (tmp_path / file).write_text('+++\nname = "same"\ndescription = "d"\n+++\nbody\n', encoding="utf-8")
+    with pytest.raises(PromptFileError, match="already used"):
+        load_prompts(tmp_path)
+
+
+# -- resources -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_resource_template_listed(client: Client) -> None:
+    """The snapshot template is advertised with its URI and JSON type."""
+    templates = (await client.list_resource_templates()).resource_templates
+    assert [(t.uri_template, t.mime_type) for t in templates] == [(TEMPLATE, "application/json")]
+
+
+@pytest.mark.slow
+async def test_resource_read_returns_the_snapshot(client: Client) -> None:
+    """Reading genesiscloud://snapshots/<id> returns that snapshot as JSON."""
+    result = await client.read_resource(f"genesiscloud://snapshots/{SEED_ID}")
+    content = result.contents[0]
+    assert isinstance(content, TextResourceContents)
+    data = json.loads(content.text)
+    assert data["id"] == SEED_ID
+    assert data["name"] == "ubuntu-22.04-cuda-12.4"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "tail",
+    ["not-a-uuid", "..%2f..%2fetc", "00000000-0000-0000-0000-000000000000"],
+)
+async def test_resource_read_bad_or_unknown_id_is_an_error(
+    settings: Settings, sim: Simulator, sim_http: httpx.AsyncClient, tail: str
+) -> None:
+    """A bad or unknown id is a protocol error; a non-UUID never reaches the API."""
+    async with Client(build_server(settings, http=sim_http)) as c:
+        with pytest.raises(MCPError):
+            await c.read_resource(f"genesiscloud://snapshots/{tail}")
+    paths = [r.path for r in sim.requests]
+    if tail.count("-") != 4:
+        assert paths == []
+
+
+# -- completions -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_region_completion(client: Client) -> None:
+    """Regions complete from the known list by prefix, case-insensitively."""
+    result = await client.complete(
+        PromptReference(type="ref/prompt", name="import_image"), {"name": "region", "value": "na"}
+    )
+    assert result.completion.values == ["NA-CA-FTS-1", "NA-CA-MNZ-1", "NA-CA-PRG-1"]
+
+
+@pytest.mark.slow
+async def test_snapshot_id_completion_from_live_list(client: Client) -> None:
+    """snapshot_id completes from the live list, by id prefix or by name prefix."""
+    ref = ResourceTemplateReference(type="ref/resource", uri=TEMPLATE)
+    by_name = await client.complete(ref, {"name": "snapshot_id", "value": "ubuntu-22"})
+    assert by_name.completion.values == [SEED_ID]
+    by_id = await client.complete(ref, {"name": "snapshot_id", "value": "ebc8"})
+    assert by_id.completion.values == [SEED_ID]
+
+
+@pytest.mark.slow
+async def test_snapshot_id_completion_is_cached(
+    settings: Settings, sim: Simulator, sim_http: httpx.AsyncClient
+) -> None:
+    """Completions within the cache window cost one API request in all."""
+    ref = PromptReference(type="ref/prompt", name="review_snapshot")
+    async with Client(build_server(settings, http=sim_http)) as c:
+        for prefix in ("", "u", "ub", "ubu"):
+            await c.complete(ref, {"name": "snapshot_id", "value": prefix})
+    assert len([r for r in sim.requests if r.method == "GET"]) == 1
+
+
+@pytest.mark.slow
+async def test_completion_without_token_is_empty_not_an_error(sim_http: httpx.AsyncClient) -> None:
+    """With no API token, snapshot_id completion offers nothing instead of failing."""
+    async with Client(build_server(Settings(token=None), http=sim_http)) as c:
+        ref = PromptReference(type="ref/prompt", name="review_snapshot")
+        result = await c.complete(ref, {"name": "snapshot_id", "value": ""})
+    assert result.completion.values == []
+
 
 REGIONS = ", ".join(KNOWN_REGIONS)
+
+
 REGION_SHAPE = re.compile(r"\b[A-Z]{2,5}(?:-[A-Z]{2,5})+-\d+\b")
 """What a region name looks like (NORD-NO-KRS-1, ARC-IS-HAF-1, a future one)."""
+
+
 BULK_START = datetime(2026, 11, 2, tzinfo=UTC)
 """After every seeded instance, so instances added from here on follow them in the API's order."""
-GPU_WORKER_1 = "0c73d690-b461-423f-9f78-7f1290151773"
-GPU_WORKER_2 = "3be1e2de-dca6-4781-8e10-11f7d41275e4"
-TRAINING_BOX = "881a1b54-dfc5-42eb-9efa-16e1b30e5106"
+
+
 INSTANCE_WORDS = {"snapshot_before_change.md": {"active", "stopped"}}
 """Words in backticks that are an instance's statuses (the ones a snapshot may be taken in), not a snapshot's."""
+
+
 BEFORE_CHANGE = PromptReference(type="ref/prompt", name="snapshot_before_change")
+
+
 REVIEW = PromptReference(type="ref/prompt", name="review_snapshot")
 
 
@@ -203,6 +392,8 @@ async def test_instance_completions_read_one_page_and_are_cached(
 
 TYPED = "ubuntu-22.04-cuda-12.4-training"[:30]
 """What a person types into a completing argument: 30 keystrokes, a completion request each."""
+
+
 FAILING_READS = [
     pytest.param(REVIEW, "snapshot_id", "/compute/v1/snapshots", id="snapshot_id"),
     pytest.param(BEFORE_CHANGE, "instance", "/compute/v1/instances", id="instance"),
@@ -277,3 +468,42 @@ def text_of_prompt(content: object) -> str:
     text = getattr(content, "text", None)
     assert isinstance(text, str), content
     return text
+
+
+@pytest.mark.parametrize(
+    ("snapshot_id", "words"),
+    [("not-an-id", "Not a snapshot id"), (UNKNOWN_ID, "no snapshot " + UNKNOWN_ID)],
+    ids=["malformed", "unknown"],
+)
+async def test_reading_a_missing_snapshot_resource_says_why_with_invalid_params(
+    settings: Settings, sim: Simulator, mode: str, snapshot_id: str, words: str
+) -> None:
+    """Item 14: -32602 and a sentence, not -32603 'Error creating resource from template'."""
+    async with connect(settings, sim, mode=mode) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.read_resource(f"genesiscloud://snapshots/{snapshot_id}")
+    assert caught.value.error.code == -32602
+    assert words in caught.value.error.message
+    assert "Error creating resource" not in caught.value.error.message
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "words"),
+    [
+        ("review_snapshot", {}, "needs the argument 'snapshot_id'"),
+        ("review_snapshot", {"snapshot_id": "  "}, "needs the argument 'snapshot_id'"),
+        ("review_snapshot", {"snapshot_id": "x", "force": "1"}, "has no argument 'force'"),
+        ("no_such_prompt", {}, "No such prompt"),
+    ],
+    ids=["missing", "blank", "unknown-argument", "unknown-prompt"],
+)
+async def test_prompt_mistakes_are_invalid_params_with_a_sentence(
+    settings: Settings, sim: Simulator, mode: str, name: str, arguments: dict[str, str], words: str
+) -> None:
+    """Item 16: -32602 naming the argument, not code 0 with a Python set."""
+    async with connect(settings, sim, mode=mode) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.get_prompt(name, arguments)
+    assert caught.value.error.code == -32602
+    assert words in caught.value.error.message
+    assert "{" not in caught.value.error.message

@@ -24,6 +24,7 @@ from snapshot_mcp.safe_text import (
 
 SECRET = "s3cret-Token-42"
 
+
 HIDDEN = {
     "nul": "\x00",
     "bell": "\x07",
@@ -41,6 +42,8 @@ HIDDEN = {
     "surrogate": "\ud800",
     "tag-letter": "\U000e0041",
 }
+
+
 BREAKS = {
     "tab": "\t",
     "line-feed": "\n",

@@ -1,5 +1,7 @@
 """`schema.lean`: fewer tokens, the same constraints."""
 
+from __future__ import annotations
+
 import json
 from typing import Any
 

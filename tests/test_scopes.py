@@ -1,14 +1,58 @@
-"""Which scope each tool needs, and the `scope` a 403 step-up asks for."""
+"""Which scope each tool needs, the `scope` a 403 step-up asks for, and the MCP layer applying it too."""
 
 from __future__ import annotations
 
 import pytest
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.shared.exceptions import MCPError
+from mcp.types import ResourceTemplateReference
 from pydantic import SecretStr
 
 from snapshot_mcp.scopes import DELETE, READ, SCOPES, WRITE, ScopeGate, needed_scope, scope_for, step_up
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
-from snapshot_mcp.simulator import DEFAULT_TOKEN
+from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
+from tests.support import READING_TOOLS, SEED_ID, connect, fast
+from tests.support.oauth import (
+    api_writes,
+    oauth_settings,
+)
+
+
+async def test_the_mcp_layer_applies_the_scopes_too(sim: Simulator) -> None:
+    """Past the HTTP gate (a modern request whose headers name a reading tool), the server itself refuses."""
+
+    user = AuthenticatedUser(AccessToken(token="t", client_id="c", scopes=[READ], subject="alice"))
+    reset = auth_context_var.set(user)
+    try:
+        async with connect(fast(oauth_settings(delete_confirmation="none")), sim) as client:
+            listed = {tool.name for tool in (await client.list_tools()).tools}
+            result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    finally:
+        auth_context_var.reset(reset)
+    assert listed == READING_TOOLS
+    assert result.is_error
+    assert "snapshots:delete" in result.content[0].text  # type: ignore[union-attr]
+    assert api_writes(sim) == []
+
+
+async def test_reading_api_data_through_resources_or_completions_needs_the_read_scope(sim: Simulator) -> None:
+    """A token without snapshots:read reads no snapshot resource and completes no id (both list the API's data)."""
+
+    user = AuthenticatedUser(AccessToken(token="t", client_id="c", scopes=["snapshots:write"], subject="bob"))
+    ref = ResourceTemplateReference(type="ref/resource", uri="genesiscloud://snapshots/{snapshot_id}")
+    reset = auth_context_var.set(user)
+    try:
+        async with connect(fast(oauth_settings()), sim) as client:
+            with pytest.raises(MCPError, match="snapshots:read"):
+                await client.read_resource(f"genesiscloud://snapshots/{SEED_ID}")
+            with pytest.raises(MCPError, match="snapshots:read"):
+                await client.complete(ref, {"name": "snapshot_id", "value": "e"})
+    finally:
+        auth_context_var.reset(reset)
+    assert sim.requests == []
 
 
 @pytest.mark.parametrize("ladder", [("card", "form"), ("token",)])

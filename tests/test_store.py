@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 from redis.asyncio import Redis
-from support import VirtualClock
 
 from snapshot_mcp.store import MemoryStore, Store, StoreUnavailable
 from snapshot_mcp.store_redis import RedisStore, open_redis
+from tests.support import VirtualClock
 
 PREFIX = "snapshot-mcp:test:"
 

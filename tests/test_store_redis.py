@@ -14,12 +14,15 @@ from pathlib import Path
 import anyio
 import pytest
 from pydantic import SecretStr
-from support import RedisServer, most_in_any_window
 
 from snapshot_mcp import cli
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.store import StoreUnavailable
 from snapshot_mcp.store_redis import JITTER_MARGIN, RedisStore, SharedWindow, namespace, open_redis
+from tests.support import RedisServer, most_in_any_window
+
+# Real-time windows: in a whole run these tests wait for the other workers to finish (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("alone")
 
 TOKEN = "tok-" + "x" * 40
 

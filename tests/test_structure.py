@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,7 @@ MAX_LINES = 60
 def _functions() -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
+        for node in ast.walk(_tree(path)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 assert node.end_lineno is not None
                 length = node.end_lineno - node.lineno + 1
@@ -121,6 +121,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return internal | {m.split(".")[0] for m in found if m.split(".")[0] != "snapshot_mcp"}
 
 
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     modules = _modules()
     return {name: _imports(name, path, modules) for name, path in modules.items()}
@@ -261,6 +262,7 @@ def _home() -> dict[str, str]:
     }
 
 
+@functools.cache
 def _strings(path: Path) -> list[str]:
     """Every string literal of a module, and the literal parts of its f-strings."""
     return [
@@ -357,3 +359,97 @@ def _root(node: ast.expr) -> str | None:
     while isinstance(node, ast.Attribute | ast.Call):
         node = node.value if isinstance(node, ast.Attribute) else node.func
     return node.id if isinstance(node, ast.Name) else None
+
+
+# -- the tests' layout -------------------------------------------------------------------------
+
+ROOT = PACKAGE.parent
+TESTS = ROOT / "tests"
+APART = ("campaigns", "support")
+"""Folders of tests/ that mirror no module: campaigns over the whole server, and what tests share."""
+WHOLE_PACKAGE = {"test_structure.py"}
+"""Test modules about the package as a whole, not one of its modules."""
+MIRRORED = {"snapshot_mcp": PACKAGE, "scripts": ROOT / "scripts"}
+"""tests/<path>/test_<module>.py mirrors snapshot_mcp/<path>/<module>.py; tests/scripts/ mirrors scripts/."""
+UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def _test_modules() -> list[Path]:
+    return sorted(path for path in TESTS.rglob("test_*.py") if "node_modules" not in path.parts)
+
+
+def _mirrored(test: Path) -> Path | None:
+    """The module `test` mirrors, if it exists: `test_x.py` is `x.py` or `_x.py`, `test_init.py` is `__init__.py`."""
+    parts = test.relative_to(TESTS).parts
+    root, folders = (MIRRORED["scripts"], parts[1:-1]) if parts[0] == "scripts" else (PACKAGE, parts[:-1])
+    name = test.name.removeprefix("test_").removesuffix(".py")
+    candidates = ["__init__.py"] if name == "init" else [f"{name}.py", f"_{name}.py"]
+    found = [root.joinpath(*folders, candidate) for candidate in candidates]
+    return next((path for path in found if path.is_file()), None)
+
+
+def test_every_unit_test_module_mirrors_a_module() -> None:
+    """A unit test of snapshot_mcp/<path>/<module>.py is tests/<path>/test_<module>.py: found in one guess."""
+    modules = _test_modules()
+    assert len(modules) > 60  # the walk found the tests
+    unit = [m for m in modules if m.relative_to(TESTS).parts[0] not in APART and m.name not in WHOLE_PACKAGE]
+    assert [str(m.relative_to(ROOT)) for m in unit if _mirrored(m) is None] == []
+    assert _mirrored(TESTS / "confirm" / "test_decisions.py") == PACKAGE / "confirm" / "decisions.py"
+    assert _mirrored(TESTS / "simulator" / "test_core.py") == PACKAGE / "simulator" / "_core.py"
+
+
+def test_every_test_folder_is_a_package() -> None:
+    """Mirrored folders repeat basenames (test_card.py, confirm/test_card.py): as packages they never collide."""
+    folders = {path.parent for path in TESTS.rglob("*.py") if "node_modules" not in path.parts}
+    assert TESTS / "confirm" in folders
+    assert sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").is_file()) == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests share lives in tests/support (or a conftest); a test module imports no other test module."""
+    importing = re.compile(r"^\s*(?:from\s+[\w.]*\btest_\w*\s+import|import\s+[\w.]*\btest_\w*)", re.M)
+    assert importing.search("from tests.confirm.test_card import card")
+    found = [
+        f"{module.relative_to(ROOT)}: {line.group(0).strip()}"
+        for module in _test_modules()
+        for line in importing.finditer(module.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_no_test_writes_a_seed_id_by_hand() -> None:
+    """Every id the simulator's seed holds is named in tests/support and imported from there."""
+    seed = set(re.findall(UUID_TEXT, (PACKAGE / "simulator" / "_data.py").read_text(encoding="utf-8")))
+    assert len(seed) > 20  # the seed's snapshots, instances and what they name
+    support = TESTS / "support"
+    written = {
+        f"{path.relative_to(ROOT)}: {found}"
+        for path in TESTS.rglob("*.py")
+        if support not in path.parents and "node_modules" not in path.parts
+        for found in re.findall(UUID_TEXT, path.read_text(encoding="utf-8"))
+        if found in seed
+    }
+    assert written == set()
+    assert seed & set(re.findall(UUID_TEXT, (support / "__init__.py").read_text(encoding="utf-8")))
+
+
+DOCS = ("README.md", "SECURITY.md", "ARCHITECTURE.md", "BENCHMARKS.md", "RELEASING.md", "stress/README.md")
+"""The documents that name a test file (relative to tests/, or with `tests/`) as the proof of a claim."""
+
+
+def test_every_test_the_documents_name_exists() -> None:
+    """`tests/<path>.py` and `<path>.py::test_name` in the documents point at a file and a test that exist."""
+    named: set[tuple[str, str, str]] = set()
+    for doc in DOCS:
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for path, test in re.findall(r"(?<![\w/>])(?:tests/)?((?:[a-z_]+/)*test_[a-z0-9_]+\.py)(?:::(\w+))?", text):
+            named.add((doc, path, test))
+    assert len(named) > 50  # the documents were read
+    missing = []
+    for doc, path, test in sorted(named):
+        file = TESTS / path
+        if not file.is_file():
+            missing.append(f"{doc}: {path}")
+        elif test and not re.search(rf"^(?:async )?def {test}\(", file.read_text(encoding="utf-8"), re.M):
+            missing.append(f"{doc}: {path}::{test}")
+    assert missing == []

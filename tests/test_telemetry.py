@@ -1,7 +1,7 @@
 """Traces and metrics with OpenTelemetry's in-memory exporter and reader: what is recorded, and that no secret is.
 
 `telemetry.install` points the hooks at providers made here (never the process-wide
-ones, which the OTLP test in test_oauth_oidc.py sets in its own process).
+ones, which the OTLP test in campaigns/test_otlp_export.py sets in its own process).
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
-from support import SEED_ID, Asker, accept, connect
 
 from snapshot_mcp import telemetry
 from snapshot_mcp.http import build_http_app
 from snapshot_mcp.middleware import ToolCallMetrics
-from snapshot_mcp.otel_export import providers
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, Simulator
+from tests.support import SEED_ID, Asker, accept, connect
 
 CANARY = "canary-otel-7d1c2b9e4f"
+
+
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
@@ -200,27 +201,3 @@ async def test_a_traceparent_header_is_continued_over_http(recording: Recording)
     assert response.status_code == 200
     [span] = [span for span in recording.finished() if span.name.startswith("GET ")]
     assert f"{span.context.trace_id:032x}" == TRACE_ID
-
-
-def test_the_exporting_providers_follow_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each signal with an endpoint gets a provider (`OTEL_<signal>_EXPORTER=none` switches one off)."""
-
-    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
-    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
-    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_METRICS_EXPORTER": "none"}
-    tracer_provider, meter_provider = providers(environ)
-    try:
-        assert meter_provider is None
-        assert tracer_provider is not None
-        assert tracer_provider.resource.attributes["service.name"] == "snapshot-mcp"
-    finally:
-        if tracer_provider is not None:
-            tracer_provider.shutdown()
-    only_metrics = {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:9/v1/metrics"}
-    tracer_provider, meter_provider = providers(only_metrics)
-    try:
-        assert tracer_provider is None
-        assert meter_provider is not None
-    finally:
-        if meter_provider is not None:
-            meter_provider.shutdown()

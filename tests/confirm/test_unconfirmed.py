@@ -1,0 +1,71 @@
+"""`confirm.unconfirmed`: `--delete-confirmation none` deletes at once, and still only once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mcp.types import CallToolResult, ElicitResult
+
+from snapshot_mcp.settings import Settings
+from snapshot_mcp.simulator import Simulator
+from tests.support import (
+    SEED_ID,
+    SEED_PATH,
+    Asker,
+    AuditLines,
+    audit_lines,
+    connect,
+    fast,
+    one_audit_line,
+    sent,
+    text_of,
+)
+
+
+@pytest.fixture
+def audit() -> Iterator[AuditLines]:
+    """The lines written to the `snapshot_mcp.audit` logger during the test."""
+    with audit_lines() as lines:
+        yield lines
+
+
+def policy(settings: Settings, name: str, **changes: Any) -> Settings:
+    return fast(settings, delete_confirmation=name, **changes)
+
+
+def deletes(sim: Simulator) -> list[str]:
+    """The paths of the DELETE requests that reached the API."""
+    return [request.path for request in sent(sim, "DELETE")]
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    data: dict[str, Any] | None = result.structured_content
+    assert data is not None, text_of(result)
+    return data
+
+
+# -- policy none -----------------------------------------------------------------------
+
+
+async def test_none_deletes_directly(settings: Settings, sim: Simulator, mode: str, audit: AuditLines) -> None:
+    """Policy none: one GET, one DELETE, nobody asked."""
+    asker = Asker(ElicitResult(action="decline"))
+    async with connect(policy(settings, "none"), sim, mode=mode, elicit=asker) as client:
+        result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert not result.is_error, text_of(result)
+    assert [(r.method, r.path) for r in sim.requests] == [("GET", SEED_PATH), ("DELETE", SEED_PATH)]
+    assert asker.asked == []
+    assert structured(result)["outcome"] == "deleting"
+    assert "channel=unconfirmed" in one_audit_line(audit, "deleting")
+
+
+async def test_none_twice_sends_one_delete(settings: Settings, sim: Simulator, mode: str) -> None:
+    """Policy none: deleting the same snapshot twice sends one DELETE (the second says it is already going)."""
+    async with connect(policy(settings, "none"), sim, mode=mode) as client:
+        first = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+        second = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
+    assert structured(first)["outcome"] == "deleting"
+    assert structured(second)["outcome"] == "already_deleting"
+    assert deletes(sim) == [SEED_PATH]
