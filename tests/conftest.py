@@ -36,7 +36,7 @@ from pydantic import SecretStr
 from snapshot_mcp.browser import opener
 from snapshot_mcp.settings import DEFAULT_ENDPOINT, Settings
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
-from tests.support import MODES, Asker, RedisServer, accept, connect
+from tests.support import MODES, Asker, AuditLines, RedisServer, accept, audit_lines, connect
 
 # Collect cycles less often than Python's default (700, 10, 10): the tests allocate a great deal (every call
 # builds and validates pydantic models) and free nearly all of it by reference counting, so the default's
@@ -242,6 +242,13 @@ def redis_url(redis_server: RedisServer) -> str:
     """The session's Redis, emptied for this test."""
     redis_server.flush()
     return redis_server.url
+
+
+@pytest.fixture
+def audit() -> Iterator[AuditLines]:
+    """The lines written to the `snapshot_mcp.audit` logger during the test."""
+    with audit_lines() as lines:
+        yield lines
 
 
 @pytest.fixture

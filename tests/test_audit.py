@@ -28,7 +28,7 @@ from tests.support import (
     accept,
     audit_lines,
     connect,
-    sent,
+    deleted_ids,
     text_of,
 )
 from tests.support.oauth import (
@@ -42,10 +42,6 @@ from tests.support.oauth import (
 
 def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def deletes(sim: Simulator) -> list[str]:
-    return [r.path.rsplit("/", 1)[1] for r in sent(sim, "DELETE")]
 
 
 async def test_each_record_is_one_json_line_and_the_approval_comes_before_the_delete(
@@ -64,7 +60,7 @@ async def test_each_record_is_one_json_line_and_the_approval_comes_before_the_de
     assert all(r["subject"] is None and r["client"] is None and r["request_id"] for r in written)
     assert written[0]["time"].endswith("Z")
     assert written[0]["time"] <= written[1]["time"]
-    assert deletes(sim) == [SEED_ID]
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 def _gone(path: Path) -> None:
@@ -86,7 +82,7 @@ async def test_no_delete_is_sent_when_the_approval_cannot_be_written(
         async with connect(configured, sim) as client:
             _gone(path)
             result: CallToolResult = await client.call_tool(tool, arguments)
-    assert deletes(sim) == []
+    assert deleted_ids(sim) == []
     assert result.is_error
     assert "audit file cannot be written, so the delete was not sent" in text_of(result)
     assert "nothing deleted: the approved delete" in caplog.text
@@ -105,7 +101,7 @@ async def test_a_card_click_sends_no_delete_when_the_approval_cannot_be_written(
         _gone(path)
         args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
         clicked = await client.call_tool("confirm_deletion", args)
-    assert deletes(sim) == []
+    assert deleted_ids(sim) == []
     assert clicked.is_error
     assert "audit file cannot be written, so the delete was not sent" in text_of(clicked)
 

@@ -34,7 +34,7 @@ from snapshot_mcp.http import CORS_ALLOWED_HEADERS, MAX_BODY_BYTES, build_http_a
 from snapshot_mcp.server import build_server
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
-from tests.support import MODEL_TOOLS, SEED_ID
+from tests.support import MODEL_TOOLS, SEED_ID, delete_paths
 from tests.support.http import serving, sim_settings, token_client
 from tests.support.oauth import (
     ACCEPT,
@@ -100,10 +100,6 @@ def answer(action: str, content: dict[str, Any] | None = None) -> Any:
 
 async def never_asked(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
     raise AssertionError("the retry carried the answer: the server must not ask again")
-
-
-def deletes(sim: Simulator) -> list[str]:
-    return [r.path for r in sim.requests if r.method == "DELETE"]
 
 
 # --------------------------------------------------------------------------- the client
@@ -406,7 +402,7 @@ async def test_delete_asks_over_http(
     assert not result.is_error
     assert result.structured_content is not None
     assert result.structured_content["deleted"] is deleted
-    assert deletes(sim) == ([f"/compute/v1/snapshots/{SEED_ID}"] if deleted else [])
+    assert delete_paths(sim) == ([f"/compute/v1/snapshots/{SEED_ID}"] if deleted else [])
 
 
 @pytest.mark.slow
@@ -416,7 +412,7 @@ async def test_delete_without_elicitation_is_refused(sim: Simulator, mode: str) 
     async with serving(sim_settings(), sim) as base, Client(f"{base}/mcp", mode=mode) as client:
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert result.is_error
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 # --------------------------------------------------------------------------- stateless
@@ -472,7 +468,7 @@ async def test_stateless_legacy_delete_fails_closed(sim: Simulator) -> None:
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert result.is_error
     assert "2026-07-28" in result.content[0].text  # type: ignore[union-attr]  # says how to proceed
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 @pytest.mark.slow
@@ -483,13 +479,13 @@ async def test_stateless_round_trip_across_instances(sim: Simulator) -> None:
     async with serving(settings, sim) as a, serving(settings, sim) as b:
         first = await first_round(f"{a}/mcp")
         assert first.request_state
-        assert deletes(sim) == []  # asking deletes nothing
+        assert delete_paths(sim) == []  # asking deletes nothing
         result = await second_round(f"{b}/mcp", first)
     assert isinstance(result, CallToolResult)
     assert not result.is_error, result.content
     assert result.structured_content is not None
     assert result.structured_content["deleted"] is True
-    assert deletes(sim) == [f"/compute/v1/snapshots/{SEED_ID}"]
+    assert delete_paths(sim) == [f"/compute/v1/snapshots/{SEED_ID}"]
 
 
 @pytest.mark.slow
@@ -503,7 +499,7 @@ async def test_stateless_round_trip_with_a_foreign_key_is_refused(sim: Simulator
         refused = await second_round(f"{b}/mcp", first)
     assert isinstance(refused, MCPError)
     assert "requestState" in str(refused)
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 @pytest.mark.slow
@@ -518,7 +514,7 @@ async def test_stateless_tampered_state_is_refused(sim: Simulator) -> None:
         refused = await second_round(f"{b}/mcp", tampered)
     assert isinstance(refused, MCPError)
     assert "requestState" in str(refused)
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 # --------------------------------------------------------------------------- settings

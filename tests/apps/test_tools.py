@@ -12,14 +12,13 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 from mcp.types import CallToolResult
 
-from snapshot_mcp.confirm.card import CONFIRMATION_META
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, SimRequest, Simulator
 from snapshot_mcp.store import Store
 from tests.support import (
+    CONFIRMATION_META,
     OTHER_SEED_ID,
     SEED_ID,
     AfterClaim,
@@ -27,8 +26,13 @@ from tests.support import (
     RedisServer,
     WallClock,
     audit_lines,
+    card,
+    confirmation,
     connect,
+    decide,
+    deleted_ids,
     sent,
+    structured,
     text_of,
 )
 from tests.support.oauth import (
@@ -40,35 +44,6 @@ from tests.support.oauth import (
     oauth_app,
 )
 
-META = "snapshot-mcp/confirmation"
-
-
-def deletes(sim: Simulator) -> list[str]:
-    return [r.path.rsplit("/", 1)[1] for r in sent(sim, "DELETE")]
-
-
-def data(result: CallToolResult) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None, text_of(result)
-    return content
-
-
-def confirmation(result: CallToolResult) -> dict[str, str]:
-    assert result.meta is not None
-    assert META in result.meta, result.meta
-    value: dict[str, str] = result.meta[META]
-    return value
-
-
-async def card(client: Client, snapshot_id: str = SEED_ID) -> tuple[CallToolResult, dict[str, str]]:
-    result = await client.call_tool("delete_snapshot", {"snapshot_id": snapshot_id})
-    return result, confirmation(result)
-
-
-async def decide(client: Client, meta: dict[str, str], decision: str = "delete", **extra: Any) -> CallToolResult:
-    args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": decision, **extra}
-    return await client.call_tool("confirm_deletion", args)
-
 
 async def test_confirm_deletion_deletes_exactly_once(settings: Settings, sim: Simulator, mode: str) -> None:
     """The right nonce deletes that snapshot once; a replay or second click gets already_decided."""
@@ -78,11 +53,11 @@ async def test_confirm_deletion_deletes_exactly_once(settings: Settings, sim: Si
         again = await decide(client, meta)
         keep_after = await decide(client, meta, "keep")
     assert not first.is_error, text_of(first)
-    assert data(first)["outcome"] == "deleted"
-    assert [(s["id"], s["outcome"]) for s in data(first)["snapshots"]] == [(SEED_ID, "deleting")]
+    assert structured(first)["outcome"] == "deleted"
+    assert [(s["id"], s["outcome"]) for s in structured(first)["snapshots"]] == [(SEED_ID, "deleting")]
     for late in (again, keep_after):
-        assert data(late)["outcome"] == "already_decided"
-    assert deletes(sim) == [SEED_ID]
+        assert structured(late)["outcome"] == "already_decided"
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 async def test_two_concurrent_confirms_have_one_winner(settings: Settings, mode: str) -> None:
@@ -100,8 +75,8 @@ async def test_two_concurrent_confirms_have_one_winner(settings: Settings, mode:
         async with anyio.create_task_group() as group:
             group.start_soon(click)
             group.start_soon(click)
-    assert sorted(data(r)["outcome"] for r in results) == ["already_decided", "deleted"]
-    assert deletes(sim) == [SEED_ID]
+    assert sorted(structured(r)["outcome"] for r in results) == ["already_decided", "deleted"]
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 async def test_keep_decides_and_deletes_nothing(settings: Settings, sim: Simulator, mode: str) -> None:
@@ -112,10 +87,10 @@ async def test_keep_decides_and_deletes_nothing(settings: Settings, sim: Simulat
             kept = await decide(client, meta, "keep")
             late = await decide(client, meta)
             told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
-    assert data(kept)["outcome"] == "kept"
-    assert data(late)["outcome"] == "already_decided"
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("kept", False)
-    assert deletes(sim) == []
+    assert structured(kept)["outcome"] == "kept"
+    assert structured(late)["outcome"] == "already_decided"
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("kept", False)
+    assert deleted_ids(sim) == []
     assert any(" outcome=kept" in line for line in audit.lines)
 
 
@@ -128,8 +103,8 @@ async def test_a_wrong_nonce_deletes_nothing(settings: Settings, sim: Simulator,
         right = await decide(client, meta)
     assert wrong.is_error
     assert "does not match" in text_of(wrong)
-    assert data(right)["outcome"] == "deleted"
-    assert deletes(sim) == [SEED_ID]
+    assert structured(right)["outcome"] == "deleted"
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 async def test_three_bad_nonces_void_the_request(settings: Settings, sim: Simulator, mode: str) -> None:
@@ -141,10 +116,10 @@ async def test_three_bad_nonces_void_the_request(settings: Settings, sim: Simula
         told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert all(t.is_error for t in tries)
     assert "void" in text_of(tries[-1])
-    assert data(right)["outcome"] == "already_decided"
-    assert data(right)["status"] == "void"
-    assert data(told)["outcome"] == "void"
-    assert deletes(sim) == []
+    assert structured(right)["outcome"] == "already_decided"
+    assert structured(right)["status"] == "void"
+    assert structured(told)["outcome"] == "void"
+    assert deleted_ids(sim) == []
 
 
 async def test_an_expired_request_deletes_nothing(settings: Settings, sim: Simulator, mode: str) -> None:
@@ -157,9 +132,9 @@ async def test_an_expired_request_deletes_nothing(settings: Settings, sim: Simul
         ok = await decide(client, in_time)
         clock.offset += 2
         expired = await decide(client, late)
-    assert data(ok)["outcome"] == "deleted"
-    assert data(expired)["outcome"] == "expired"
-    assert deletes(sim) == [OTHER_SEED_ID]
+    assert structured(ok)["outcome"] == "deleted"
+    assert structured(expired)["outcome"] == "expired"
+    assert deleted_ids(sim) == [OTHER_SEED_ID]
 
 
 @pytest.mark.parametrize(("field", "value"), [("name", "renamed"), ("size", 65), ("status", "error")])
@@ -171,8 +146,8 @@ async def test_a_changed_snapshot_is_not_deleted(
         _, meta = await card(client)
         sim.snapshots[SEED_ID][field] = value
         result = await decide(client, meta)
-    assert data(result)["outcome"] == "changed"
-    assert deletes(sim) == []
+    assert structured(result)["outcome"] == "changed"
+    assert deleted_ids(sim) == []
 
 
 async def test_deletion_request_shows_the_facts_and_reveals_the_nonce_once(
@@ -187,16 +162,16 @@ async def test_deletion_request_shows_the_facts_and_reveals_the_nonce_once(
         _, other = await card(client, OTHER_SEED_ID)
         clock.offset += 121
         too_late = await client.call_tool("deletion_request", {"request_id": other["request_id"]})
-    view = data(first)
+    view = structured(first)
     assert (view["status"], view["can_delete"], view["total_size"]) == ("pending", True, 64)
     assert [(s["id"], s["name"], s["size"], s["region"]) for s in view["snapshots"]] == [
         (SEED_ID, "ubuntu-22.04-cuda-12.4", 64, "NORD-NO-KRS-1")
     ]
     assert confirmation(first)["nonce"] == meta["nonce"]
     assert meta["nonce"] not in text_of(first) + json.dumps(view)
-    assert second.meta is None or META not in second.meta
-    assert too_late.meta is None or META not in too_late.meta
-    assert data(too_late)["can_delete"] is True  # the request is still open; only the reveal window closed
+    assert second.meta is None or CONFIRMATION_META not in second.meta
+    assert too_late.meta is None or CONFIRMATION_META not in too_late.meta
+    assert structured(too_late)["can_delete"] is True  # the request is still open; only the reveal window closed
 
 
 async def test_snapshot_ids_narrow_a_decision_to_snapshots_of_the_request(settings: Settings, sim: Simulator) -> None:
@@ -206,7 +181,7 @@ async def test_snapshot_ids_narrow_a_decision_to_snapshots_of_the_request(settin
         outside = await decide(client, meta, snapshot_ids=[OTHER_SEED_ID])
     assert outside.is_error
     assert "snapshot_ids" in text_of(outside)
-    assert deletes(sim) == []
+    assert deleted_ids(sim) == []
 
 
 async def test_a_failed_delete_is_reported_and_not_retried(settings: Settings, mode: str) -> None:
@@ -223,9 +198,9 @@ async def test_a_failed_delete_is_reported_and_not_retried(settings: Settings, m
         _, meta = await card(client)
         first = await decide(client, meta)
         again = await decide(client, meta)
-    assert data(first)["outcome"] == "failed"
-    assert data(first)["snapshots"][0]["outcome"].startswith("failed")
-    assert data(again)["outcome"] == "already_decided"
+    assert structured(first)["outcome"] == "failed"
+    assert structured(first)["snapshots"][0]["outcome"].startswith("failed")
+    assert structured(again)["outcome"] == "already_decided"
     assert len(sent(sim, "DELETE")) == 1
 
 
@@ -258,7 +233,7 @@ async def test_every_refused_click_writes_one_audit_line(settings: Settings, sim
     assert [a.is_error for a in attempts] == [True, True, True, False, False, False]
     assert all("channel=card" in line and "tool=confirm_deletion" in line for line in audit.lines)
     assert not any(meta["nonce"] in line or late["nonce"] in line for line in audit.lines)
-    assert deletes(sim) == []
+    assert deleted_ids(sim) == []
 
 
 # -- the shared store failing around a click's DELETE -------------------------------------------
@@ -290,12 +265,12 @@ async def test_a_store_failing_after_the_api_accepted_the_delete_says_what_was_d
             clock.offset += 60  # long after the click: the DELETE's once-only claim still stands behind it
             told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert not clicked.is_error, text_of(clicked)
-    assert data(clicked)["outcome"] == "deleted"
-    assert [(s["id"], s["outcome"]) for s in data(clicked)["snapshots"]] == [(SEED_ID, "deleting")]
+    assert structured(clicked)["outcome"] == "deleted"
+    assert [(s["id"], s["outcome"]) for s in structured(clicked)["snapshots"]] == [(SEED_ID, "deleting")]
     assert "could not be recorded" in text_of(clicked)
     assert "nothing more is deleted" not in text_of(clicked)
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleting", True)
-    assert deletes(sim) == [SEED_ID]
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("deleting", True)
+    assert deleted_ids(sim) == [SEED_ID]
     assert [line.split(" outcome=")[1].split()[0] for line in audit.lines if "confirm_deletion" in line] == [
         "deleting",
         "unrecorded",
@@ -315,14 +290,14 @@ async def test_a_store_pausing_between_the_claim_and_the_delete_leaves_the_reque
         clicked = await decide(client, meta)
         shown = await client.call_tool("deletion_request", {"request_id": meta["request_id"]})
         told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
-        assert deletes(sim) == []
+        assert deleted_ids(sim) == []
         again = await decide(client, meta)
     assert clicked.is_error
     assert "nothing more is deleted" in text_of(clicked)
-    assert (data(shown)["status"], data(shown)["can_delete"]) == ("pending", True)
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("awaiting_confirmation", False)
-    assert data(again)["outcome"] == "deleted", text_of(again)
-    assert deletes(sim) == [SEED_ID]
+    assert (structured(shown)["status"], structured(shown)["can_delete"]) == ("pending", True)
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("awaiting_confirmation", False)
+    assert structured(again)["outcome"] == "deleted", text_of(again)
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 async def test_a_claim_with_no_delete_behind_it_does_not_read_deleting(settings: Settings, mode: str) -> None:
@@ -341,11 +316,11 @@ async def test_a_claim_with_no_delete_behind_it_does_not_read_deleting(settings:
         shown = await client.call_tool("deletion_request", {"request_id": meta["request_id"]})
         again = await decide(client, meta)
     assert clicked.is_error
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("awaiting_confirmation", False)
-    assert data(told)["request_id"] == meta["request_id"]
-    assert (data(shown)["status"], data(shown)["can_delete"]) == ("pending", True)
-    assert data(again)["outcome"] == "deleted", text_of(again)
-    assert deletes(sim) == [SEED_ID]
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("awaiting_confirmation", False)
+    assert structured(told)["request_id"] == meta["request_id"]
+    assert (structured(shown)["status"], structured(shown)["can_delete"]) == ("pending", True)
+    assert structured(again)["outcome"] == "deleted", text_of(again)
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 @asynccontextmanager
@@ -382,9 +357,9 @@ async def test_redis_stopping_after_the_claim_leaves_the_request_open(settings: 
         again = await decide(client, meta)
     assert clicked.is_error
     assert "nothing more is deleted" in text_of(clicked)
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("awaiting_confirmation", False)
-    assert data(again)["outcome"] == "deleted", text_of(again)
-    assert deletes(sim) == [SEED_ID]
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("awaiting_confirmation", False)
+    assert structured(again)["outcome"] == "deleted", text_of(again)
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 @pytest.mark.slow  # a real redis-server, stopped and started again
@@ -407,10 +382,10 @@ async def test_redis_stopping_after_the_delete_says_what_was_deleted(settings: S
             clock.offset += 60
             told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert not clicked.is_error, text_of(clicked)
-    assert data(clicked)["outcome"] == "deleted"
+    assert structured(clicked)["outcome"] == "deleted"
     assert "could not be recorded" in text_of(clicked)
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleting", True)
-    assert deletes(sim) == [SEED_ID]
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("deleting", True)
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 async def test_a_card_click_from_another_subject_is_refused(sim: Simulator) -> None:

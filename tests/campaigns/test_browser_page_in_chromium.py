@@ -33,9 +33,21 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 
-from tests.support import APPS, MARKER, MODES, OTHER_SEED_ID, ROOT, SEED_ID, THIRD_SEED_ID, BrowserScript, Page, text_of
+from tests.support import (
+    APPS,
+    CONFIRMATION_META,
+    MARKER,
+    MODES,
+    OTHER_SEED_ID,
+    ROOT,
+    SEED_ID,
+    THIRD_SEED_ID,
+    BrowserScript,
+    Page,
+    text_of,
+)
 from tests.support.apps_host import browser
-from tests.support.processes import CONFIRMATION_META, SCRIPT, ServerLog, base_env, stdio
+from tests.support.processes import SCRIPT, ServerLog, base_env, stdio
 
 # a server subprocess per test; one Chromium per module (each test in contexts of its own)
 # Every test is async: the Chromium they share is an async fixture, which a sync test cannot use.

@@ -20,8 +20,8 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitResult
 
-from tests.support import APPS, MODES, OTHER_SEED_ID, SEED_ID, Asker, text_of
-from tests.support.processes import CONFIRMATION_META, ServerLog, base_env, stdio
+from tests.support import APPS, CONFIRMATION_META, MODES, OTHER_SEED_ID, SEED_ID, Asker, text_of
+from tests.support.processes import ServerLog, base_env, stdio
 
 pytestmark = pytest.mark.slow  # one server subprocess per test
 

@@ -20,7 +20,7 @@ from mcp.types import CallToolResult
 
 from snapshot_mcp.simulator import DEFAULT_TOKEN, Simulator
 from stress.api import RecordingApi, serve_api
-from tests.support import APPS, OTHER_SEED_ID, SEED_ID, RedisServer, most_in_any_window, text_of
+from tests.support import APPS, OTHER_SEED_ID, SEED_ID, RedisServer, most_in_any_window, structured, text_of
 from tests.support.processes import base_env, http_server
 
 pytestmark = pytest.mark.slow  # redis-server, two server processes, real sockets
@@ -58,12 +58,6 @@ async def deployment(state_url: str, *args: str, api: RecordingApi | None = None
         yield api, urls
 
 
-def data(result: CallToolResult) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None, text_of(result)
-    return content
-
-
 async def call(url: str, tool: str, arguments: dict[str, Any], *, apps: bool = False) -> CallToolResult:
     async with Client(url, mode="auto", extensions=[APPS] if apps else None) as client:
         return await client.call_tool(tool, arguments)
@@ -78,8 +72,8 @@ async def test_a_create_retried_on_the_other_instance_after_a_lost_answer_makes_
     assert first.is_error, text_of(first)
     assert "may have started" in text_of(first), text_of(first)
     assert not second.is_error, text_of(second)
-    assert data(second)["reused"] is True
-    assert data(second)["snapshot"]["name"] == "shared-image"
+    assert structured(second)["reused"] is True
+    assert structured(second)["snapshot"]["name"] == "shared-image"
     assert len(made) == 1
 
 
@@ -95,19 +89,19 @@ async def test_identical_creates_at_once_on_both_instances_make_one_import(redis
             tg.start_soon(create, b)
         made = [r for r in api.sent("POST") if r.path == CREATES]
     assert [r.is_error for r in results] == [False, False], [text_of(r) for r in results]
-    assert sorted(data(r)["reused"] for r in results) == [False, True]
-    assert len({data(r)["snapshot"]["id"] for r in results}) == 1
+    assert sorted(structured(r)["reused"] for r in results) == [False, True]
+    assert len({structured(r)["snapshot"]["id"] for r in results}) == 1
     assert len(made) == 1
 
 
 async def test_a_token_redeemed_on_one_instance_is_refused_on_the_other(redis_url: str) -> None:
     """Single use across instances, including after the DELETE it allowed failed."""
     async with deployment(redis_url, "--delete-confirmation", "token") as (api, (a, b)):
-        token = data(await call(a, "delete_snapshot", {"snapshot_id": SEED_ID}))["confirmation_token"]
+        token = structured(await call(a, "delete_snapshot", {"snapshot_id": SEED_ID}))["confirmation_token"]
         api.refuse_next_delete = True
         failed = await call(a, "delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
         replayed = await call(b, "delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
-        other = data(await call(b, "delete_snapshot", {"snapshot_id": OTHER_SEED_ID}))["confirmation_token"]
+        other = structured(await call(b, "delete_snapshot", {"snapshot_id": OTHER_SEED_ID}))["confirmation_token"]
         deleted = await call(b, "delete_snapshot", {"snapshot_id": OTHER_SEED_ID, "confirmation_token": other})
         again = await call(a, "delete_snapshot", {"snapshot_id": OTHER_SEED_ID, "confirmation_token": other})
         deletes = [r.path.rsplit("/", 1)[1] for r in api.sent("DELETE")]
@@ -115,7 +109,7 @@ async def test_a_token_redeemed_on_one_instance_is_refused_on_the_other(redis_ur
     assert replayed.is_error, text_of(replayed)
     assert "already used" in text_of(replayed), text_of(replayed)
     assert not deleted.is_error, text_of(deleted)
-    assert data(deleted)["deleted"] is True, text_of(deleted)
+    assert structured(deleted)["deleted"] is True, text_of(deleted)
     assert again.is_error, text_of(again)
     assert "already used" in text_of(again), text_of(again)
     assert deletes == [SEED_ID, OTHER_SEED_ID]  # the refused DELETE, then the one that worked; no replay
@@ -130,10 +124,10 @@ async def test_a_card_decision_on_one_instance_is_seen_by_the_other(redis_url: s
         seen = await call(a, "deletion_request", {"request_id": meta["request_id"]}, apps=True)
         replay = await call(a, "confirm_deletion", decision, apps=True)
         deletes = api.sent("DELETE")
-    assert data(asked)["outcome"] == "awaiting_confirmation"
-    assert data(decided)["outcome"] == "deleted", text_of(decided)
-    assert data(seen)["status"] == "deleted"
-    assert data(replay)["outcome"] == "already_decided"
+    assert structured(asked)["outcome"] == "awaiting_confirmation"
+    assert structured(decided)["outcome"] == "deleted", text_of(decided)
+    assert structured(seen)["status"] == "deleted"
+    assert structured(replay)["outcome"] == "already_decided"
     assert len(deletes) == 1
 
 
@@ -161,7 +155,7 @@ async def test_redis_stopped_mid_run_fails_deletes_and_creates_closed_and_reads_
     redis.start()
     try:
         async with deployment(redis.url, "--delete-confirmation", "token") as (api, (a, b)):
-            token = data(await call(a, "delete_snapshot", {"snapshot_id": SEED_ID}))["confirmation_token"]
+            token = structured(await call(a, "delete_snapshot", {"snapshot_id": SEED_ID}))["confirmation_token"]
             redis.stop()
             refused = await call(b, "delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
             created = await call(a, "create_snapshot_from_url", IMPORT)
@@ -178,5 +172,5 @@ async def test_redis_stopped_mid_run_fails_deletes_and_creates_closed_and_reads_
     assert "Nothing was created" in text_of(created), text_of(created)
     assert not listed.is_error, text_of(listed)
     assert not deleted.is_error, text_of(deleted)
-    assert data(deleted)["deleted"] is True, text_of(deleted)
+    assert structured(deleted)["deleted"] is True, text_of(deleted)
     assert [r.method for _, r in writes] == ["DELETE"]

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import pytest
-from mcp import Client
-from mcp.types import CallToolResult, ElicitResult, TextResourceContents
+from mcp.types import ElicitResult, TextResourceContents
 
 from snapshot_mcp.apps import CARD_URI
 from snapshot_mcp.settings import Settings
@@ -27,39 +25,14 @@ from tests.support import (
     AuditLines,
     FlakyStore,
     audit_lines,
+    card,
+    confirmation,
     connect,
-    sent,
+    decide,
+    deleted_ids,
+    structured,
     text_of,
 )
-
-META = "snapshot-mcp/confirmation"
-
-
-def deletes(sim: Simulator) -> list[str]:
-    return [r.path.rsplit("/", 1)[1] for r in sent(sim, "DELETE")]
-
-
-def data(result: CallToolResult) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None, text_of(result)
-    return content
-
-
-def confirmation(result: CallToolResult) -> dict[str, str]:
-    assert result.meta is not None
-    assert META in result.meta, result.meta
-    value: dict[str, str] = result.meta[META]
-    return value
-
-
-async def card(client: Client, snapshot_id: str = SEED_ID) -> tuple[CallToolResult, dict[str, str]]:
-    result = await client.call_tool("delete_snapshot", {"snapshot_id": snapshot_id})
-    return result, confirmation(result)
-
-
-async def decide(client: Client, meta: dict[str, str], decision: str = "delete", **extra: Any) -> CallToolResult:
-    args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": decision, **extra}
-    return await client.call_tool("confirm_deletion", args)
 
 
 async def test_delete_under_the_card_deletes_nothing_and_hides_the_nonce_in_meta(
@@ -71,7 +44,7 @@ async def test_delete_under_the_card_deletes_nothing_and_hides_the_nonce_in_meta
         async with connect(settings, sim, mode=mode, apps=True) as client:
             result, meta = await card(client)
             resource = await client.read_resource(CARD_URI)
-    body = data(result)
+    body = structured(result)
     assert (body["outcome"], body["deleted"]) == ("awaiting_confirmation", False)
     assert body["request_id"] == meta["request_id"]
     assert body["expires_at"] == meta["expires_at"]
@@ -79,7 +52,7 @@ async def test_delete_under_the_card_deletes_nothing_and_hides_the_nonce_in_meta
     assert body["awaiting"]["name"] == "ubuntu-22.04-cuda-12.4"
     for fact in ("ubuntu-22.04-cuda-12.4", SEED_ID, "64 GiB", "NORD-NO-KRS-1", "days ago", meta["request_id"]):
         assert fact in text_of(result)
-    assert deletes(sim) == []
+    assert deleted_ids(sim) == []
     nonce = meta["nonce"]
     assert len(nonce) >= 22  # base64url of >= 128 bits
     assert nonce not in text_of(result)
@@ -104,10 +77,10 @@ async def test_asking_again_reports_the_pending_request_instead_of_a_second_card
         outcome = await client.call_tool("delete_snapshot", {"snapshot_id": OTHER_SEED_ID})
         told = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert again_meta["request_id"] == meta["request_id"]
-    assert data(again)["outcome"] == "awaiting_confirmation"
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleted", True)
-    assert data(outcome)["request_id"] != meta["request_id"]
-    assert deletes(sim) == [SEED_ID]
+    assert structured(again)["outcome"] == "awaiting_confirmation"
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("deleted", True)
+    assert structured(outcome)["request_id"] != meta["request_id"]
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 async def test_a_form_answer_never_reaches_a_card_session(settings: Settings, sim: Simulator) -> None:
@@ -115,9 +88,9 @@ async def test_a_form_answer_never_reaches_a_card_session(settings: Settings, si
     asker = Asker(ElicitResult(action="accept", content={"confirm": True}))
     async with connect(settings, sim, apps=True, elicit=asker) as client:
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
-    assert data(result)["outcome"] == "awaiting_confirmation"
+    assert structured(result)["outcome"] == "awaiting_confirmation"
     assert asker.asked == []
-    assert deletes(sim) == []
+    assert deleted_ids(sim) == []
 
 
 async def test_every_card_attempt_writes_one_audit_line(settings: Settings, sim: Simulator) -> None:
@@ -149,8 +122,8 @@ async def test_without_the_shared_store_the_card_deletes_nothing(settings: Setti
         assert "shared state store cannot be reached" in text_of(refused), text_of(refused)
     assert "Nothing was deleted" in text_of(opened)
     assert "nothing more is deleted" in text_of(clicked)
-    assert data(later)["outcome"] == "deleted"  # the request was still pending: the click after the outage counts
-    assert deletes(sim) == [SEED_ID]
+    assert structured(later)["outcome"] == "deleted"  # the request was still pending: the click after the outage counts
+    assert deleted_ids(sim) == [SEED_ID]
 
 
 async def test_a_snapshot_deleted_on_the_click_is_reported_as_such_not_as_not_found(
@@ -165,18 +138,18 @@ async def test_a_snapshot_deleted_on_the_click_is_reported_as_such_not_as_not_fo
             one = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
             many = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID]})
             mixed = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID, OTHER_SEED_ID]})
-    assert (data(one)["outcome"], data(one)["deleted"], data(one)["request_id"]) == (
+    assert (structured(one)["outcome"], structured(one)["deleted"], structured(one)["request_id"]) == (
         "deleted",
         True,
         meta["request_id"],
     )
     assert "after the user's confirmation in the confirmation card" in text_of(one)
-    assert (data(many)["outcome"], data(many)["deleted"]) == ("deleted", 1)
-    assert [(r["snapshot_id"], r["outcome"]) for r in data(many)["results"]] == [(SEED_ID, "deleted")]
+    assert (structured(many)["outcome"], structured(many)["deleted"]) == ("deleted", 1)
+    assert [(r["snapshot_id"], r["outcome"]) for r in structured(many)["results"]] == [(SEED_ID, "deleted")]
     assert "after the user's confirmation" in text_of(many)
     assert mixed.is_error
     assert f"{SEED_ID} already deleted after the user's confirmation" in text_of(mixed)
-    assert deletes(sim) == [SEED_ID]
+    assert deleted_ids(sim) == [SEED_ID]
     reported = [line for line in audit.lines if "reported_deleted" in line]
     assert len(reported) == 2
     assert all("channel=card" in line for line in reported)
@@ -194,14 +167,17 @@ async def test_a_pending_request_is_named_by_either_tool_in_its_own_shape(
         first_many = await client.call_tool("delete_snapshots", {"snapshot_ids": [OTHER_SEED_ID]})
         one = await client.call_tool("delete_snapshot", {"snapshot_id": OTHER_SEED_ID})
     assert not many.is_error, text_of(many)
-    assert (data(many)["outcome"], data(many)["request_id"]) == ("awaiting_confirmation", meta["request_id"])
-    assert data(many)["results"] == [{"snapshot_id": SEED_ID, "outcome": "awaiting_confirmation"}]
+    assert (structured(many)["outcome"], structured(many)["request_id"]) == (
+        "awaiting_confirmation",
+        meta["request_id"],
+    )
+    assert structured(many)["results"] == [{"snapshot_id": SEED_ID, "outcome": "awaiting_confirmation"}]
     assert "Call delete_snapshots again" in text_of(many)
     assert confirmation(many)["request_id"] == meta["request_id"]
     assert not one.is_error, text_of(one)
-    assert (data(one)["outcome"], data(one)["snapshot_id"]) == ("awaiting_confirmation", OTHER_SEED_ID)
-    assert data(one)["request_id"] == data(first_many)["request_id"]
-    assert data(one)["awaiting"]["id"] == OTHER_SEED_ID
+    assert (structured(one)["outcome"], structured(one)["snapshot_id"]) == ("awaiting_confirmation", OTHER_SEED_ID)
+    assert structured(one)["request_id"] == structured(first_many)["request_id"]
+    assert structured(one)["awaiting"]["id"] == OTHER_SEED_ID
     assert "Call delete_snapshot again" in text_of(one)
-    assert deletes(sim) == []
+    assert deleted_ids(sim) == []
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -5,13 +5,12 @@ yes for the snapshot shown deletes, and the question shows only what the API sai
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, ElicitResult, ErrorData
+from mcp.types import ElicitResult, ErrorData
 from pydantic import SecretStr
 
 from snapshot_mcp.confirm.form import judge_answer
@@ -28,32 +27,14 @@ from tests.support import (
     AuditLines,
     ChangesWhileAsked,
     accept,
-    audit_lines,
     connect,
+    delete_paths,
     fast,
     one_audit_line,
     sent,
+    structured,
     text_of,
 )
-
-
-@pytest.fixture
-def audit() -> Iterator[AuditLines]:
-    """The lines written to the `snapshot_mcp.audit` logger during the test."""
-    with audit_lines() as lines:
-        yield lines
-
-
-def deletes(sim: Simulator) -> list[str]:
-    """The paths of the DELETE requests that reached the API."""
-    return [request.path for request in sent(sim, "DELETE")]
-
-
-def structured(result: CallToolResult) -> dict[str, Any]:
-    data: dict[str, Any] | None = result.structured_content
-    assert data is not None, text_of(result)
-    return data
-
 
 # -- policy elicit ---------------------------------------------------------------------
 
@@ -64,7 +45,7 @@ async def test_accept_deletes_exactly_once(settings: Settings, sim: Simulator, m
     async with connect(settings, sim, mode=mode, elicit=asker) as client:
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert not result.is_error, text_of(result)
-    assert deletes(sim) == [SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH]
     [delete] = sent(sim, "DELETE")
     assert delete.headers["authorization"] == f"Bearer {DEFAULT_TOKEN}"
     assert delete.body == b""
@@ -107,7 +88,7 @@ async def test_anything_but_an_accept_deletes_nothing(
     async with connect(settings, sim, mode=mode, elicit=asker) as client:
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert not result.is_error
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
     assert len(asker.asked) == 1
     data = structured(result)
     assert (data["outcome"], data["deleted"]) == (outcome, False)
@@ -129,7 +110,7 @@ async def test_a_client_error_instead_of_an_answer_deletes_nothing(
             pass  # 2026-07-28: the SDK client raises when its own callback fails
         else:
             assert result.is_error
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 @pytest.mark.parametrize(
@@ -153,7 +134,7 @@ async def test_no_elicitation_capability_refuses(
     assert "Not deleted" in text
     assert "elicitation" in text
     assert "--delete-confirmation token" in text
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
     assert "no_channel" in one_audit_line(audit, "refused")
 
 
@@ -193,7 +174,7 @@ async def test_legacy_elicitation_times_out(settings: Settings, audit: AuditLine
     assert structured(result)["outcome"] == "timed_out"
     assert "Nothing was deleted" in text_of(result)
     assert len(asker.asked) == 1
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
     one_audit_line(audit, "timed_out")
 
 
@@ -270,7 +251,7 @@ async def test_a_snapshot_changed_while_the_person_was_asked_is_not_deleted(
     assert (structured(result)["outcome"], structured(result)["deleted"]) == ("changed", False)
     assert text_of(result).startswith("Not deleted (changed): changed while you were asked")
     assert len(asker.asked) == 1
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
     assert sim.snapshots[SEED_ID]["name"] == "production-db-DO-NOT-DELETE"
     one_audit_line(audit, "changed")
 

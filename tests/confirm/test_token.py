@@ -4,11 +4,9 @@ the snapshot and its state; a second call deletes with it, once, before it expir
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mcp.types import CallToolResult
 
 from snapshot_mcp.confirm import TOKEN_TTL_SECONDS, ConfirmationTokens, TokenError
 from snapshot_mcp.models import Snapshot
@@ -23,36 +21,13 @@ from tests.support import (
     Asker,
     AuditLines,
     VirtualClock,
-    audit_lines,
     connect,
-    fast,
+    delete_paths,
     one_audit_line,
-    sent,
+    policy,
+    structured,
     text_of,
 )
-
-
-@pytest.fixture
-def audit() -> Iterator[AuditLines]:
-    """The lines written to the `snapshot_mcp.audit` logger during the test."""
-    with audit_lines() as lines:
-        yield lines
-
-
-def policy(settings: Settings, name: str, **changes: Any) -> Settings:
-    return fast(settings, delete_confirmation=name, **changes)
-
-
-def deletes(sim: Simulator) -> list[str]:
-    """The paths of the DELETE requests that reached the API."""
-    return [request.path for request in sent(sim, "DELETE")]
-
-
-def structured(result: CallToolResult) -> dict[str, Any]:
-    data: dict[str, Any] | None = result.structured_content
-    assert data is not None, text_of(result)
-    return data
-
 
 # -- policy token ----------------------------------------------------------------------
 
@@ -73,7 +48,7 @@ async def test_token_first_call_previews_and_deletes_nothing(
     assert "ubuntu-22.04-cuda-12.4" in data["message"]
     assert "64 GiB" in data["message"]
     assert token in text_of(result)
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
     assert asker.asked == []
     line = one_audit_line(audit, "token_issued")
     assert token not in line
@@ -99,7 +74,7 @@ async def test_token_second_call_deletes_once_and_the_token_is_single_use(
     assert (structured(first)["outcome"], structured(first)["deleted"]) == ("deleting", True)
     assert again.is_error
     assert "already used" in text_of(again)
-    assert deletes(sim) == [SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH]
     assert [line.split(" outcome=")[1].split()[0] for line in audit.lines] == ["token_issued", "deleting", "refused"]
     assert not any(token in line for line in audit.lines)
 
@@ -111,7 +86,7 @@ async def test_token_for_another_snapshot_is_refused(settings: Settings, sim: Si
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
     assert result.is_error
     assert "another snapshot" in text_of(result)
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 @pytest.mark.parametrize(("field", "value"), [("name", "renamed"), ("size", 65), ("status", "error")])
@@ -125,7 +100,7 @@ async def test_token_for_a_changed_snapshot_is_refused(
         result = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID, "confirmation_token": token})
     assert result.is_error
     assert "changed" in text_of(result)
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 def _foreign_token(sim: Simulator) -> str:
@@ -157,7 +132,7 @@ async def test_garbage_tokens_are_refused(settings: Settings, sim: Simulator, mo
         )
     assert result.is_error
     assert "Not deleted" in text_of(result)
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
 
 
 async def test_overlong_token_is_rejected_before_any_request(settings: Settings, sim: Simulator) -> None:
@@ -231,4 +206,4 @@ async def test_a_token_whose_delete_failed_cannot_be_used_again(settings: Settin
     assert failed.is_error
     assert again.is_error
     assert "already used" in text_of(again)
-    assert deletes(sim) == [SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-from mcp.types import CallToolResult, ElicitResult
+from mcp.types import ElicitResult
 
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Simulator
@@ -15,36 +11,13 @@ from tests.support import (
     SEED_PATH,
     Asker,
     AuditLines,
-    audit_lines,
     connect,
-    fast,
+    delete_paths,
     one_audit_line,
-    sent,
+    policy,
+    structured,
     text_of,
 )
-
-
-@pytest.fixture
-def audit() -> Iterator[AuditLines]:
-    """The lines written to the `snapshot_mcp.audit` logger during the test."""
-    with audit_lines() as lines:
-        yield lines
-
-
-def policy(settings: Settings, name: str, **changes: Any) -> Settings:
-    return fast(settings, delete_confirmation=name, **changes)
-
-
-def deletes(sim: Simulator) -> list[str]:
-    """The paths of the DELETE requests that reached the API."""
-    return [request.path for request in sent(sim, "DELETE")]
-
-
-def structured(result: CallToolResult) -> dict[str, Any]:
-    data: dict[str, Any] | None = result.structured_content
-    assert data is not None, text_of(result)
-    return data
-
 
 # -- policy none -----------------------------------------------------------------------
 
@@ -68,4 +41,4 @@ async def test_none_twice_sends_one_delete(settings: Settings, sim: Simulator, m
         second = await client.call_tool("delete_snapshot", {"snapshot_id": SEED_ID})
     assert structured(first)["outcome"] == "deleting"
     assert structured(second)["outcome"] == "already_deleting"
-    assert deletes(sim) == [SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH]

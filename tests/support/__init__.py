@@ -189,6 +189,11 @@ class _ActiveStore:
         return None
 
 
+def policy(settings: Settings, name: str, **changes: Any) -> Settings:
+    """`settings` (made fast) with the 2025-era delete policy `name` ("elicit", "token", "none")."""
+    return fast(settings, delete_confirmation=name, **changes)
+
+
 def server_for(settings: Settings, retry: RetryPolicy = FAST_RETRY, *, browser: bool = False) -> MCPServer[Any]:
     """`build_server(settings)` over whichever simulator, clock, store and person `connect` made active, built once.
 
@@ -500,6 +505,47 @@ def everything_in(result: CallToolResult) -> str:
 def sent(sim: Simulator, method: str) -> list[SimRequest]:
     """The requests with `method` that reached the simulated API."""
     return [request for request in sim.requests if request.method == method]
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    """A result's `structuredContent`; fails with the result's text where it has none."""
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None, text_of(result)
+    return content
+
+
+def delete_paths(sim: Simulator) -> list[str]:
+    """The paths of the DELETE requests that reached the API, in order."""
+    return [request.path for request in sent(sim, "DELETE")]
+
+
+def deleted_ids(sim: Simulator) -> list[str]:
+    """The snapshot ids the API was sent a DELETE for, in order."""
+    return [path.rsplit("/", 1)[1] for path in delete_paths(sim)]
+
+
+CONFIRMATION_META = "snapshot-mcp/confirmation"
+"""The `_meta` key of a card's pending request, as a host reads it (pinned here, not imported)."""
+
+
+def confirmation(result: CallToolResult) -> dict[str, str]:
+    """The card's pending request in a result's `_meta` (request id, nonce, expiry)."""
+    assert result.meta is not None
+    assert CONFIRMATION_META in result.meta, result.meta
+    value: dict[str, str] = result.meta[CONFIRMATION_META]
+    return value
+
+
+async def card(client: Client, snapshot_id: str = SEED_ID) -> tuple[CallToolResult, dict[str, str]]:
+    """`delete_snapshot` that opens a card: its result and the pending request."""
+    result = await client.call_tool("delete_snapshot", {"snapshot_id": snapshot_id})
+    return result, confirmation(result)
+
+
+async def decide(client: Client, meta: dict[str, str], decision: str = "delete", **extra: Any) -> CallToolResult:
+    """The card's click: `confirm_deletion` with the request's id and nonce."""
+    args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": decision, **extra}
+    return await client.call_tool("confirm_deletion", args)
 
 
 class Asker:

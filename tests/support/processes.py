@@ -91,9 +91,6 @@ async def http_server(
     assert b"Traceback" not in err, err.decode()
 
 
-CONFIRMATION_META = "snapshot-mcp/confirmation"
-
-
 class ServerLog:
     """The server's stderr, read once the process has ended."""
 

@@ -16,6 +16,7 @@ from mcp.types import ElicitResult
 from snapshot_mcp.settings import Settings
 from snapshot_mcp.simulator import Faults, SimRequest, Simulator
 from tests.support import (
+    CONFIRMATION_META,
     OTHER_SEED_ID,
     PREFIX,
     SEED_ID,
@@ -25,29 +26,23 @@ from tests.support import (
     accept,
     audit_lines,
     connect,
+    deleted_ids,
     fast,
     sent,
+    structured,
 )
 from tests.support import text_of as text
 
 PAIR = [SEED_ID, OTHER_SEED_ID]
 
 
-META = "snapshot-mcp/confirmation"
-
-
 def deleted(sim: Simulator) -> list[str]:
-    return sorted(r.path.rsplit("/", 1)[1] for r in sent(sim, "DELETE"))
-
-
-def data(result: Any) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None, text(result)
-    return content
+    """The ids sent a DELETE, sorted (a batch deletes concurrently)."""
+    return sorted(deleted_ids(sim))
 
 
 def outcomes(result: Any) -> dict[str, str]:
-    return {item["snapshot_id"]: item["outcome"] for item in data(result)["results"]}
+    return {item["snapshot_id"]: item["outcome"] for item in structured(result)["results"]}
 
 
 def on(settings: Settings, *channels: str) -> Settings:
@@ -66,7 +61,7 @@ async def test_one_form_lists_every_snapshot_and_its_yes_deletes_them_all(
     for fact in (SEED_ID, OTHER_SEED_ID, "64 GiB", "80 GiB", "144 GiB in all", "2 snapshots"):
         assert fact in question.message
     assert deleted(sim) == sorted(PAIR)
-    assert (data(result)["outcome"], data(result)["deleted"]) == ("deleting", 2)
+    assert (structured(result)["outcome"], structured(result)["deleted"]) == ("deleting", 2)
     assert outcomes(result) == dict.fromkeys(PAIR, "deleting")
     assert sorted(line.split(" outcome=")[1] for line in audit.lines) == ["deleting", "deleting"]
 
@@ -83,7 +78,7 @@ async def test_anything_but_a_yes_deletes_none_of_them(
     async with connect(on(settings, "form"), sim, mode=mode, elicit=Asker(answer)) as client:
         result = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
     assert deleted(sim) == []
-    assert (data(result)["outcome"], data(result)["deleted"]) == (outcome, 0)
+    assert (structured(result)["outcome"], structured(result)["deleted"]) == (outcome, 0)
     assert set(outcomes(result)) == set(PAIR)
 
 
@@ -94,7 +89,7 @@ async def test_an_unanswered_batch_question_times_out(settings: Settings, sim: S
     changed = fast(settings, confirm_channels=("form",), elicitation_timeout=0.2)
     async with connect(changed, sim, mode="legacy", elicit=Asker(block=never)) as client:
         result = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-    assert data(result)["outcome"] == "timed_out"
+    assert structured(result)["outcome"] == "timed_out"
     assert deleted(sim) == []
 
 
@@ -105,32 +100,35 @@ async def test_the_card_lists_both_and_deletes_only_those_left_ticked(
     async with connect(settings, sim, mode=mode, apps=True) as client:
         pending = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
         assert pending.meta is not None
-        meta = pending.meta[META]
+        meta = pending.meta[CONFIRMATION_META]
         view = await client.call_tool("deletion_request", {"request_id": meta["request_id"]})
         decided = await client.call_tool(
             "confirm_deletion",
             {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete", "snapshot_ids": [SEED_ID]},
         )
         told = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-    assert (data(pending)["outcome"], data(pending)["deleted"], data(pending)["total_size"]) == (
+    assert (structured(pending)["outcome"], structured(pending)["deleted"], structured(pending)["total_size"]) == (
         "awaiting_confirmation",
         0,
         144,
     )
-    assert [s["id"] for s in data(view)["snapshots"]] == PAIR
-    assert {s["id"]: s["outcome"] for s in data(decided)["snapshots"]} == {SEED_ID: "deleting", OTHER_SEED_ID: "kept"}
+    assert [s["id"] for s in structured(view)["snapshots"]] == PAIR
+    assert {s["id"]: s["outcome"] for s in structured(decided)["snapshots"]} == {
+        SEED_ID: "deleting",
+        OTHER_SEED_ID: "kept",
+    }
     assert deleted(sim) == [SEED_ID]
-    assert data(told)["outcome"] == "deleted"
+    assert structured(told)["outcome"] == "deleted"
 
 
 async def test_one_token_covers_the_set(settings: Settings, sim: Simulator, mode: str) -> None:
     """Token: a preview listing both with one token; the second call deletes both; the token is spent."""
     async with connect(on(settings, "token"), sim, mode=mode) as client:
         preview = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-        token = data(preview)["confirmation_token"]
+        token = structured(preview)["confirmation_token"]
         done = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR, "confirmation_token": token})
         again = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR, "confirmation_token": token})
-    assert data(preview)["outcome"] == "confirmation_required"
+    assert structured(preview)["outcome"] == "confirmation_required"
     assert SEED_ID in text(preview)
     assert OTHER_SEED_ID in text(preview)
     assert outcomes(done) == dict.fromkeys(PAIR, "deleting")
@@ -142,7 +140,7 @@ async def test_a_token_for_one_set_does_not_delete_another(settings: Settings, s
     """The token names exactly the set it was issued for."""
     async with connect(on(settings, "token"), sim) as client:
         preview = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-        token = data(preview)["confirmation_token"]
+        token = structured(preview)["confirmation_token"]
         other = await client.call_tool("delete_snapshots", {"snapshot_ids": [SEED_ID], "confirmation_token": token})
     assert other.is_error
     assert "another snapshot" in text(other)
@@ -159,7 +157,7 @@ async def test_mixed_outcomes_when_one_delete_fails(settings: Settings, mode: st
     sim.faults = Faults(fail_when=refuse)
     async with connect(on(settings, "form"), sim, mode=mode, elicit=Asker(accept(confirm=True))) as client:
         result = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-    assert (data(result)["outcome"], data(result)["deleted"]) == ("partial", 1)
+    assert (structured(result)["outcome"], structured(result)["deleted"]) == ("partial", 1)
     assert outcomes(result)[SEED_ID] == "deleting"
     assert outcomes(result)[OTHER_SEED_ID].startswith("failed")
     assert "[409]" in outcomes(result)[OTHER_SEED_ID]
@@ -199,11 +197,11 @@ async def test_asking_again_after_a_card_decision_reports_each_ids_own_outcome(
     async with connect(settings, sim, mode=mode, apps=True) as client:
         pending = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
         assert pending.meta is not None
-        meta = pending.meta[META]
+        meta = pending.meta[CONFIRMATION_META]
         args = {"request_id": meta["request_id"], "nonce": meta["nonce"], "decision": "delete"}
         await client.call_tool("confirm_deletion", {**args, "snapshot_ids": [SEED_ID]})
         told = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-    assert (data(told)["outcome"], data(told)["deleted"]) == ("deleted", 1)
+    assert (structured(told)["outcome"], structured(told)["deleted"]) == ("deleted", 1)
     assert outcomes(told) == {SEED_ID: "deleting", OTHER_SEED_ID: "kept"}
     assert deleted(sim) == [SEED_ID]
 
@@ -216,7 +214,7 @@ async def test_a_form_yes_deletes_only_the_snapshots_that_did_not_change_meanwhi
     with audit_lines() as audit:
         async with connect(on(settings, "form"), sim, mode="legacy", elicit=asker) as client:
             result = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-    assert (data(result)["outcome"], data(result)["deleted"]) == ("partial", 1)
+    assert (structured(result)["outcome"], structured(result)["deleted"]) == ("partial", 1)
     assert outcomes(result)[OTHER_SEED_ID] == "deleting"
     assert outcomes(result)[SEED_ID].startswith("changed: changed while you were asked")
     assert deleted(sim) == [OTHER_SEED_ID]
@@ -229,5 +227,5 @@ async def test_a_form_yes_for_a_set_that_all_changed_deletes_nothing(settings: S
     asker = ChangesWhileAsked(sim, *PAIR)
     async with connect(on(settings, "form"), sim, mode="legacy", elicit=asker) as client:
         result = await client.call_tool("delete_snapshots", {"snapshot_ids": PAIR})
-    assert (data(result)["outcome"], data(result)["deleted"]) == ("changed", 0)
+    assert (structured(result)["outcome"], structured(result)["deleted"]) == ("changed", 0)
     assert deleted(sim) == []

@@ -9,7 +9,6 @@ token), confirm/test_unconfirmed.py (`none`), confirm/test_card.py, confirm/test
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -29,38 +28,17 @@ from tests.support import (
     AuditLines,
     FlakyStore,
     accept,
-    audit_lines,
     connect,
+    delete_paths,
     everything_in,
     fast,
     one_audit_line,
-    sent,
+    policy,
+    structured,
     text_of,
 )
 
 CANARY = "canary-93b1d7e0c4a2-do-not-leak"
-
-
-@pytest.fixture
-def audit() -> Iterator[AuditLines]:
-    """The lines written to the `snapshot_mcp.audit` logger during the test."""
-    with audit_lines() as lines:
-        yield lines
-
-
-def policy(settings: Settings, name: str, **changes: Any) -> Settings:
-    return fast(settings, delete_confirmation=name, **changes)
-
-
-def deletes(sim: Simulator) -> list[str]:
-    """The paths of the DELETE requests that reached the API."""
-    return [request.path for request in sent(sim, "DELETE")]
-
-
-def structured(result: CallToolResult) -> dict[str, Any]:
-    data: dict[str, Any] | None = result.structured_content
-    assert data is not None, text_of(result)
-    return data
 
 
 async def test_unknown_snapshot_is_an_error_and_nobody_is_asked(
@@ -73,7 +51,7 @@ async def test_unknown_snapshot_is_an_error_and_nobody_is_asked(
     assert result.is_error
     assert "not found" in text_of(result).lower()
     assert asker.asked == []
-    assert deletes(sim) == []
+    assert delete_paths(sim) == []
     one_audit_line(audit, "error", UNKNOWN_ID)
 
 
@@ -107,7 +85,7 @@ async def test_accept_with_wait_until_gone(settings: Settings, mode: str) -> Non
     assert not result.is_error, text_of(result)
     assert (structured(result)["outcome"], structured(result)["deleted"]) == ("deleted", True)
     assert SEED_ID not in sim.snapshots
-    assert deletes(sim) == [SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH]
     after = sim.requests[[r.method for r in sim.requests].index("DELETE") + 1 :]
     assert [(r.method, r.path) for r in after] == [("GET", SEED_PATH)] * 3
     assert len(seen) == 4  # one per poll, then the end of the wait at 100 %
@@ -144,7 +122,7 @@ async def test_concurrent_accepted_deletes_send_one_delete(settings: Settings, s
             async with anyio.create_task_group() as group:
                 group.start_soon(delete)
                 group.start_soon(delete)
-    assert deletes(sim) == [SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH]
     outcomes = []
     for result in results:
         if result.is_error:  # 2026-07-28: the later call may look again only once the snapshot is gone
@@ -228,7 +206,7 @@ async def test_without_the_shared_store_a_confirmed_delete_deletes_nothing(
     assert "the reading tools still work" in text_of(refused)
     assert not retried.is_error, text_of(retried)
     assert structured(retried)["deleted"] is True
-    assert deletes(sim) == [SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH]
     assert any("StoreUnavailable" in line for line in audit.lines)
 
 
@@ -241,4 +219,4 @@ async def test_a_failed_delete_gives_its_claim_back(settings: Settings, mode: st
     assert failed.is_error
     assert not again.is_error, text_of(again)
     assert structured(again)["outcome"] == "deleting"
-    assert deletes(sim) == [SEED_PATH, SEED_PATH]
+    assert delete_paths(sim) == [SEED_PATH, SEED_PATH]

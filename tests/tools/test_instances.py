@@ -17,6 +17,7 @@ from tests.support import (
     TRAINING_BOX,
     UNKNOWN_ID,
     connect,
+    structured,
     text_of,
 )
 
@@ -26,12 +27,6 @@ API = "/compute/v1"
 def writes(sim: Simulator) -> list[tuple[str, str, Any]]:
     """(method, path, JSON body) of every request that was not a GET."""
     return [(r.method, r.path, json.loads(r.body) if r.body else None) for r in sim.requests if r.method != "GET"]
-
-
-def data(result: Any) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None, text_of(result)
-    return content
 
 
 def fail_first_post(sim: Simulator, status: int = 500) -> None:
@@ -56,7 +51,7 @@ async def test_list_instances_finds_an_instance_by_name(settings: Settings, sim:
     assert [(r.method, r.path, r.query) for r in sim.requests] == [
         ("GET", f"{API}/instances", {"page": "1", "per_page": "100"})
     ]
-    assert [(i["id"], i["name"], i["status"]) for i in data(result)["instances"]] == [
+    assert [(i["id"], i["name"], i["status"]) for i in structured(result)["instances"]] == [
         (GPU_WORKER_1, "gpu-worker-1", "active")
     ]
     lines = text_of(result).splitlines()
@@ -69,9 +64,9 @@ async def test_list_instances_by_region(settings: Settings, sim: Simulator, mode
     async with connect(settings, sim, mode=mode) as client:
         norway = await client.call_tool("list_instances", {"region": "nord-no-krs-1"})
         every = await client.call_tool("list_instances", {})
-    assert {i["region"] for i in data(norway)["instances"]} == {"NORD-NO-KRS-1"}
-    assert len(data(norway)["instances"]) == 3
-    assert (len(data(every)["instances"]), data(every)["complete"]) == (len(sim.instances), True)
+    assert {i["region"] for i in structured(norway)["instances"]} == {"NORD-NO-KRS-1"}
+    assert len(structured(norway)["instances"]) == 3
+    assert (len(structured(every)["instances"]), structured(every)["complete"]) == (len(sim.instances), True)
 
 
 # -- snapshot_instance ------------------------------------------------------------------------
@@ -84,10 +79,10 @@ async def test_snapshot_instance_sends_exactly_the_documented_request(
     async with connect(settings, sim, mode=mode) as client:
         result = await client.call_tool("snapshot_instance", {"instance_id": GPU_WORKER_1, "name": "before-upgrade"})
     assert writes(sim) == [("POST", f"{API}/instances/{GPU_WORKER_1}/snapshots", {"name": "before-upgrade"})]
-    snapshot = data(result)["snapshot"]
+    snapshot = structured(result)["snapshot"]
     assert (snapshot["status"], snapshot["source"], snapshot["region"]) == ("creating", GPU_WORKER_1, "NORD-NO-KRS-1")
     assert text_of(result).startswith("Snapshot started")
-    assert "get_snapshot" in data(result)["next"]
+    assert "get_snapshot" in structured(result)["next"]
 
 
 async def test_snapshot_instance_with_a_replica_and_a_wait(settings: Settings, sim: Simulator, mode: str) -> None:
@@ -102,7 +97,7 @@ async def test_snapshot_instance_with_a_replica_and_a_wait(settings: Settings, s
             {"name": "pre-change", "replicated_region": "EUC-DE-MUC-1"},
         )
     ]
-    assert (data(result)["snapshot"]["status"], data(result)["settled"]) == ("created", True)
+    assert (structured(result)["snapshot"]["status"], structured(result)["settled"]) == ("created", True)
 
 
 @pytest.mark.parametrize(
@@ -132,8 +127,8 @@ async def test_a_retried_instance_snapshot_after_a_lost_answer_makes_one(setting
         again = await client.call_tool("snapshot_instance", args)
     assert failed.is_error
     assert "may have started" in text_of(failed)
-    assert (data(retried)["reused"], data(retried)["probable"]) == (True, True)
-    assert data(again)["snapshot"]["id"] == data(retried)["snapshot"]["id"]
+    assert (structured(retried)["reused"], structured(retried)["probable"]) == (True, True)
+    assert structured(again)["snapshot"]["id"] == structured(retried)["snapshot"]["id"]
     assert [m for m, _, _ in writes(sim)] == ["POST"]
     assert any(r.path == f"{API}/instances/{GPU_WORKER_1}/snapshots" and r.method == "GET" for r in sim.requests)
 
@@ -146,5 +141,5 @@ async def test_a_retried_instance_snapshot_after_a_500_makes_exactly_one(setting
     async with connect(settings, sim, mode=mode) as client:
         await client.call_tool("snapshot_instance", args)
         retried = await client.call_tool("snapshot_instance", args)
-    assert data(retried)["reused"] is False
+    assert structured(retried)["reused"] is False
     assert [s["name"] for s in sim.snapshots.values()].count("nightly") == 1

@@ -27,6 +27,7 @@ from tests.support import (
     Asker,
     assert_error_result,
     connect,
+    structured,
     text_of,
 )
 
@@ -69,12 +70,6 @@ async def test_a_huge_name_cannot_push_the_id_out_of_sight(sim: Simulator, mode:
 API = "/compute/v1"
 
 
-def data(result: Any) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None, text_of(result)
-    return content
-
-
 # -- list_snapshots(instance_id) ---------------------------------------------------------------
 
 
@@ -87,8 +82,8 @@ async def test_list_snapshots_of_an_instance(settings: Settings, sim: Simulator,
         (f"{API}/instances/{GPU_WORKER_1}/snapshots", {"page": "1", "per_page": "50"}),
         (f"{API}/instances/{GPU_WORKER_1}/snapshots", {"page": "1", "per_page": "100"}),
     ]
-    assert [s["name"] for s in data(page)["snapshots"]] == ["llama-3-70b-serving"]
-    assert [s["source"] for s in data(filtered)["snapshots"]] == [GPU_WORKER_1]
+    assert [s["name"] for s in structured(page)["snapshots"]] == ["llama-3-70b-serving"]
+    assert [s["source"] for s in structured(filtered)["snapshots"]] == [GPU_WORKER_1]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -24,6 +24,7 @@ from tests.support import (
     connect,
     fast,
     sent,
+    structured,
     text_of,
 )
 
@@ -121,12 +122,6 @@ def writes(sim: Simulator) -> list[tuple[str, str, Any]]:
     return [(r.method, r.path, json.loads(r.body) if r.body else None) for r in sim.requests if r.method != "GET"]
 
 
-def data(result: Any) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None, text_of(result)
-    return content
-
-
 # -- copy_snapshot ----------------------------------------------------------------------------
 
 
@@ -138,12 +133,12 @@ async def test_copy_sends_the_source_name_and_the_region(settings: Settings, sim
     assert writes(sim) == [
         ("POST", f"{PREFIX}/{SEED_ID}/clone", {"name": "ubuntu-22.04-cuda-12.4", "region": "NA-CA-FTS-1"})
     ]
-    snapshot = data(result)["snapshot"]
+    snapshot = structured(result)["snapshot"]
     assert (snapshot["region"], snapshot["source"], snapshot["status"]) == ("NA-CA-FTS-1", SEED_ID, "creating")
     assert text_of(result).startswith("Copy started")
     assert "wait=true" not in text_of(result)  # copy_snapshot has no wait: the next step is get_snapshot
-    assert f"get_snapshot(snapshot_id={snapshot['id']!r})" in data(result)["next"]
-    assert (data(again)["reused"], data(again)["snapshot"]["id"]) == (True, snapshot["id"])
+    assert f"get_snapshot(snapshot_id={snapshot['id']!r})" in structured(result)["next"]
+    assert (structured(again)["reused"], structured(again)["snapshot"]["id"]) == (True, snapshot["id"])
 
 
 async def test_copy_with_a_new_name(settings: Settings, sim: Simulator, mode: str) -> None:
@@ -183,7 +178,7 @@ async def test_rename_sends_a_patch_with_the_name(settings: Settings, sim: Simul
     async with connect(settings, sim, mode=mode) as client:
         result = await client.call_tool("rename_snapshot", {"snapshot_id": SEED_ID, "name": "ubuntu-golden"})
     assert writes(sim) == [("PATCH", f"{PREFIX}/{SEED_ID}", {"name": "ubuntu-golden"})]
-    assert data(result)["name"] == "ubuntu-golden"
+    assert structured(result)["name"] == "ubuntu-golden"
     assert text_of(result).startswith(f"Renamed: {SEED_ID} name=ubuntu-golden")
 
 
