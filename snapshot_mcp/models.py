@@ -378,6 +378,15 @@ class CloneRequest(BaseModel):
     name: SnapshotName
     region: Region
 
+    @classmethod
+    def like_source(cls, source_name: str, region: str) -> CloneRequest:
+        """A copy named exactly as the API holds its source's name.
+
+        That name is the API's own, so the rules for a name the model writes (length,
+        no control characters) are not applied to it again; the region is checked.
+        """
+        return cls(name="copy", region=region).model_copy(update={"name": source_name})
+
     def body(self) -> dict[str, object]:
         return self.model_dump()
 

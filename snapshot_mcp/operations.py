@@ -272,8 +272,9 @@ class Operations:
     async def copy(self, snapshot_id: str, region: str, name: str | None) -> Created:
         """Copy a snapshot to a region (named like the source unless `name` is given), never twice."""
         if name is None:
-            name = (await self.client.get(snapshot_id)).name.raw
-        request = CloneRequest(name=name, region=region)
+            request = CloneRequest.like_source((await self.client.get(snapshot_id)).name.raw, region)
+        else:
+            request = CloneRequest(name=name, region=region)
         outcome = await self.dedupe.run(
             clone_intent(snapshot_id, request), lambda: self.client.clone(snapshot_id, request)
         )

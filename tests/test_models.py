@@ -17,6 +17,7 @@ from snapshot_mcp.models import (
     MAX_SHOWN_NAME,
     MAX_URL_LENGTH,
     ApiText,
+    CloneRequest,
     CreateSnapshotRequest,
     Instance,
     Snapshot,
@@ -208,6 +209,18 @@ def test_snapshot_page_rejects_a_wrong_shape(payload: dict[str, Any]) -> None:
     """A page missing its documented keys is not silently read as empty."""
     with pytest.raises(ValidationError):
         SnapshotPage.model_validate(payload)
+
+
+# --------------------------------------------------------------------------- CloneRequest
+
+
+def test_a_copy_like_its_source_keeps_the_apis_name_and_still_checks_the_region() -> None:
+    request = CloneRequest.like_source("a\x07b\n", "na-ca-fts-1")
+    assert request.body() == {"name": "a\x07b\n", "region": "NA-CA-FTS-1"}
+    with pytest.raises(ValidationError):
+        CloneRequest(name="a\x07b", region="NA-CA-FTS-1")  # a name the model writes is checked
+    with pytest.raises(ValidationError):
+        CloneRequest.like_source("fine", "not a region")
 
 
 # --------------------------------------------------------------------------- CreateSnapshotRequest

@@ -141,6 +141,22 @@ async def test_copy_sends_the_source_name_and_the_region(settings: Settings, sim
     assert (structured(again)["reused"], structured(again)["snapshot"]["id"]) == (True, snapshot["id"])
 
 
+@pytest.mark.parametrize(
+    "name", ["bell\x07in-the-name", "two\nlines", "para\u2029graph"], ids=["bel", "newline", "U+2029"]
+)
+async def test_copy_without_a_name_sends_a_source_name_no_tool_would_accept(
+    settings: Settings, sim: Simulator, mode: str, name: str
+) -> None:
+    """The API's own name goes back as it holds it (the copy is named like its source); the result shows it escaped."""
+    sim.snapshots[SEED_ID]["name"] = name
+    async with connect(settings, sim, mode=mode) as client:
+        result = await client.call_tool("copy_snapshot", {"snapshot_id": SEED_ID, "region": "NA-CA-FTS-1"})
+    assert not result.is_error, text_of(result)
+    assert writes(sim) == [("POST", f"{PREFIX}/{SEED_ID}/clone", {"name": name, "region": "NA-CA-FTS-1"})]
+    assert "\x07" not in text_of(result)
+    assert "two\nlines" not in text_of(result)
+
+
 async def test_copy_with_a_new_name(settings: Settings, sim: Simulator, mode: str) -> None:
     """An explicit name is sent as given; the source is not read."""
     async with connect(settings, sim, mode=mode) as client:
