@@ -197,6 +197,24 @@ def check_startup(settings: Settings) -> None:
         logger.warning("GENESISCLOUD_TOKEN is not set: tools will answer with an error until it is")
 
 
+def check_tools(settings: Settings) -> None:
+    """With `--tools`, refuse a name no tool has: a misspelt one would hide that tool without a word."""
+    if not settings.tools:
+        return
+    from .tools import DECLARATIONS  # only this option reads them before the first tools/list
+
+    known = [declared.name for declared in DECLARATIONS]
+    unknown = [name for name in settings.tools if name not in known]
+    if unknown:
+        raise SystemExit(
+            f"snapshot-mcp: --tools (SNAPSHOT_MCP_TOOLS) names no tool called {', '.join(map(repr, unknown))}; "
+            f"the tools are {', '.join(known)}"
+        )
+    removed = [d.name for d in DECLARATIONS if settings.read_only and d.writes and d.name in settings.tools]
+    if removed:
+        logger.warning("--read-only removes %s, which --tools names: they are not offered", ", ".join(removed))
+
+
 def check_oauth(settings: Settings) -> None:
     """Refuse OAuth options that cannot work together (the issuer itself is reached in `check_issuer`)."""
     if settings.auth_issuer is None:
@@ -293,6 +311,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     configure_logging(settings.log_level)
     telemetry.setup(env)
     check_startup(settings)
+    check_tools(settings)
     check_audit_file(settings)
     check_state(settings)
     verifier = check_issuer(settings)

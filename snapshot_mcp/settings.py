@@ -142,7 +142,11 @@ class Settings(BaseModel):
         default=False, description="offer only the reading tools (no create, copy, rename or delete)"
     )
     tools: CommaList[str] = Field(
-        default=(), description="comma-separated tool names: offer only these (default: every tool the rest allows)"
+        default=(),
+        description=(
+            "comma-separated tool names: offer only these (default: every tool the rest allows; "
+            "an unknown name stops the start)"
+        ),
     )
     allow_private_image_urls: Flag = Field(
         default=False,

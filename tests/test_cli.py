@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from snapshot_mcp import __version__, cli, safe_text, telemetry
 from snapshot_mcp.cli import check_startup
 from snapshot_mcp.settings import ENV_ONLY, TOKEN_ENV, Settings, env_name
+from tests.support import MODEL_TOOLS, READING_TOOLS, WRITING_TOOLS
 from tests.support.canaries import (
     API_CANARY,
     HTTP_CANARY,
@@ -377,6 +378,27 @@ def test_parse_args_returns_only_given_flags() -> None:
     fields = {name for name in vars(args) if name in Settings.model_fields}
     assert fields == {"port"}
     assert isinstance(args, argparse.Namespace)
+
+
+def test_a_tool_name_no_tool_has_stops_the_start_and_names_the_tools() -> None:
+    """A misspelt --tools name would hide that tool without a word: the start is refused, naming every tool."""
+    wanted = sorted(READING_TOOLS)[0]
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--simulate", "--tools", f"{wanted},list_snapshot"], environ={})
+    message = str(stopped.value.code)
+    assert message.startswith("snapshot-mcp: --tools (SNAPSHOT_MCP_TOOLS) names no tool called 'list_snapshot';")
+    assert all(name in message for name in MODEL_TOOLS)
+    with pytest.raises(SystemExit, match="names no tool called 'nope'"):
+        cli.main(["--simulate"], environ={"SNAPSHOT_MCP_TOOLS": "nope"})
+
+
+def test_named_tools_pass_and_read_only_says_which_it_removes(caplog: pytest.LogCaptureFixture) -> None:
+    reading, writing = sorted(READING_TOOLS)[0], sorted(WRITING_TOOLS)[0]
+    cli.check_tools(Settings(tools=(reading, writing)))
+    assert not caplog.records
+    cli.check_tools(Settings(tools=(reading, writing), read_only=True))
+    [warning] = caplog.records
+    assert warning.getMessage() == f"--read-only removes {writing}, which --tools names: they are not offered"
 
 
 def test_an_unreachable_state_store_stops_the_start_without_its_password(caplog: pytest.LogCaptureFixture) -> None:
