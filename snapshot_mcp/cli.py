@@ -201,7 +201,7 @@ def check_tools(settings: Settings) -> None:
     """With `--tools`, refuse a name no tool has: a misspelt one would hide that tool without a word."""
     if not settings.tools:
         return
-    from .tools import DECLARATIONS  # only this option reads them before the first tools/list
+    from .tools import DECLARATIONS, offered  # only this option reads them before the first tools/list
 
     known = [declared.name for declared in DECLARATIONS]
     unknown = [name for name in settings.tools if name not in known]
@@ -210,7 +210,8 @@ def check_tools(settings: Settings) -> None:
             f"snapshot-mcp: --tools (SNAPSHOT_MCP_TOOLS) names no tool called {', '.join(map(repr, unknown))}; "
             f"the tools are {', '.join(known)}"
         )
-    removed = [d.name for d in DECLARATIONS if settings.read_only and d.writes and d.name in settings.tools]
+    kept = {declared.name for declared in offered(settings)}
+    removed = [name for name in settings.tools if name not in kept]  # every name is known: --read-only took these
     if removed:
         logger.warning("--read-only removes %s, which --tools names: they are not offered", ", ".join(removed))
 
